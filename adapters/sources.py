@@ -1,0 +1,46 @@
+"""Where the records come from. Every source returns the raw cells of every tab it finds."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Protocol
+
+from coaching.records import RawTab, RawWorkbook, WorkbookError
+
+
+class RecordSource(Protocol):
+    """A workbook of coaching records: the `.xlsx` export or the live Google spreadsheet."""
+
+    def read(self) -> RawWorkbook:
+        """All tabs with their cells, typed where the source knows the type, else as text."""
+        ...
+
+
+class XlsxSource:
+    """An `.xlsx` export of the workbook (the embedded default)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def read(self) -> RawWorkbook:
+        # Imported here so that a Sheets-only deployment never needs to load openpyxl.
+        import openpyxl
+
+        if not self.path.exists():
+            raise WorkbookError(f"workbook not found: {self.path}")
+        try:
+            # data_only: a formula cell gives its last computed value, never the formula text.
+            book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+            raise WorkbookError(f"cannot read {self.path.name} as an .xlsx workbook: {exc}") from exc
+        try:
+            tabs = {}
+            for sheet in book.worksheets:
+                # Exporters sometimes record wrong dimensions; read every row from row 1.
+                sheet.reset_dimensions()
+                rows = [list(values) for values in sheet.iter_rows(min_row=1, values_only=True)]
+                tabs[sheet.title] = RawTab(title=sheet.title, rows=rows)
+        finally:
+            book.close()
+        return RawWorkbook(tabs=tabs, label=self.path.name)

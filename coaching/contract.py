@@ -1,0 +1,200 @@
+"""The data contract (shared/spec/data-contract.md, section 1) as data.
+
+Every other module asks this one which tabs and columns exist, what type each column has and
+whether it must be filled in; nothing else hard-codes a column name of the workbook.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Kind(str, Enum):
+    """How a cell is read."""
+
+    ID = "id"  # text identifier; a numeric cell 123 becomes "123"
+    TEXT = "text"  # free text, trimmed
+    ENUM = "enum"  # text normalised like a header, then mapped through aliases
+    QUARTER = "quarter"  # YYYY-Qn
+    BOOL = "bool"
+    DATE = "date"  # the time part, if any, is dropped
+    DATETIME = "datetime"
+    NUMBER = "number"
+    INTEGER = "integer"  # a number that must be whole
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    # The column must be present in the header row (otherwise the run stops).
+    in_header: bool = False
+    # Every data row must have a value (a blank is an error on that row).
+    filled: bool = False
+    # For ENUM columns: accepted values after normalising, and long labels mapped onto them.
+    choices: tuple[str, ...] = ()
+    aliases: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str  # stable internal name, also the expectation suite's file name
+    default_title: str  # the tab's title in the workbook (configurable)
+    required: bool
+    columns: tuple[Column, ...]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def normalise(text: str) -> str:
+    """Lower-case; each run of characters other than letters and digits becomes one `_`."""
+    return re.sub(r"[^0-9a-z]+", "_", str(text).strip().lower()).strip("_")
+
+
+def _required(name: str, kind: Kind, **kw) -> Column:
+    return Column(name, kind, in_header=True, filled=True, **kw)
+
+
+def _optional(name: str, kind: Kind, **kw) -> Column:
+    return Column(name, kind, **kw)
+
+
+PLAN_COMPONENTS = ("skill_sets", "frequency", "methods", "feedback", "communication")
+# The long labels of the best practice ("Feedback methods and timeframe" …), normalised.
+PLAN_COMPONENT_ALIASES = {
+    "skill_sets_to_be_coached": "skill_sets",
+    "skill_sets_coached": "skill_sets",
+    "skills": "skill_sets",
+    "frequency_of_coaching": "frequency",
+    "coaching_frequency": "frequency",
+    "coaching_methods": "methods",
+    "methods_of_coaching": "methods",
+    "feedback_methods_and_timeframe": "feedback",
+    "feedback_methods": "feedback",
+    "communication_protocols_for_coach_and_supervisor": "communication",
+    "communication_protocols": "communication",
+}
+ACTION_STATUSES = ("proposed", "planned", "in_progress", "done", "dropped")
+DECIDED_STATUSES = ("planned", "in_progress", "done")
+SUBJECT_TYPES = ("practitioner", "coach")
+SOURCE_FLAGS = ("direct_observation", "reflection", "document_review", "stakeholder_interview")
+
+PROGRAMS = Tab(
+    "programs",
+    "Programs",
+    required=True,
+    columns=(
+        _required("program_id", Kind.ID),
+        _required("program_name", Kind.TEXT),
+        _optional("coaching_lead_id", Kind.ID),
+    ),
+)
+STAFF = Tab(
+    "staff",
+    "Staff",
+    required=True,
+    columns=(
+        _required("staff_id", Kind.ID),
+        _required("name", Kind.TEXT),
+        _optional("email", Kind.TEXT),
+        _required("program_id", Kind.ID),
+        _optional("role", Kind.TEXT),
+        _optional("requires_coaching", Kind.BOOL),
+        _required("start_date", Kind.DATE),
+        _optional("end_date", Kind.DATE),
+    ),
+)
+COACHING_LOG = Tab(
+    "coaching_log",
+    "Coaching Log",
+    required=True,
+    columns=(
+        _required("session_id", Kind.ID),
+        _required("session_date", Kind.DATE),
+        _required("program_id", Kind.ID),
+        _required("coach_id", Kind.ID),
+        _required("staff_id", Kind.ID),
+        _optional("duration_minutes", Kind.NUMBER),
+        *(_optional(flag, Kind.BOOL) for flag in SOURCE_FLAGS),
+        _optional("notes", Kind.TEXT),
+    ),
+)
+COACHING_PLAN = Tab(
+    "coaching_plan",
+    "Coaching Plan",
+    required=False,
+    columns=(
+        _required("program_id", Kind.ID),
+        _required(
+            "component", Kind.ENUM, choices=PLAN_COMPONENTS, aliases=PLAN_COMPONENT_ALIASES
+        ),
+        _optional("documented", Kind.BOOL),
+        _optional("document_url", Kind.TEXT),
+        _optional("last_reviewed", Kind.DATE),
+    ),
+)
+FIDELITY = Tab(
+    "fidelity",
+    "Fidelity",
+    required=False,
+    columns=(
+        _required("assessment_date", Kind.DATE),
+        _required("program_id", Kind.ID),
+        _required("subject_type", Kind.ENUM, choices=SUBJECT_TYPES),
+        _required("subject_id", Kind.ID),
+        _required("score", Kind.NUMBER),
+        _required("max_score", Kind.NUMBER),
+    ),
+)
+SATISFACTION = Tab(
+    "satisfaction",
+    "Satisfaction Survey",
+    required=False,
+    columns=(
+        _required("timestamp", Kind.DATETIME),
+        _required("program_id", Kind.ID),
+        _optional("coach_id", Kind.ID),
+        _required("satisfaction", Kind.INTEGER),
+        _optional("comments", Kind.TEXT),
+    ),
+)
+IMPROVEMENT_ACTIONS = Tab(
+    "improvement_actions",
+    "Improvement Actions",
+    required=False,
+    columns=(
+        _required("quarter", Kind.QUARTER),
+        _required("program_id", Kind.ID),
+        _optional("best_practice", Kind.INTEGER),
+        _required("action", Kind.TEXT),
+        _optional("owner", Kind.TEXT),
+        _required("status", Kind.ENUM, choices=ACTION_STATUSES),
+        _optional("due_date", Kind.DATE),
+    ),
+)
+
+TABS: tuple[Tab, ...] = (
+    PROGRAMS,
+    STAFF,
+    COACHING_LOG,
+    COACHING_PLAN,
+    FIDELITY,
+    SATISFACTION,
+    IMPROVEMENT_ACTIONS,
+)
+TABS_BY_KEY = {tab.key: tab for tab in TABS}
+
+BEST_PRACTICES = {
+    1: "Someone is accountable for coaching",
+    2: "Coaching at least monthly, from direct observation plus another source",
+    3: "A written coaching service delivery plan",
+    4: "Coaching effectiveness reviewed quarterly and used to improve",
+}
+SCORE_WORDS = {2: "In place", 1: "Partially in place", 0: "Not in place"}

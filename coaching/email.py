@@ -1,0 +1,48 @@
+"""An email as the core builds it, before any mailer turns it into a wire format."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    mime_type: str  # "image/png", "text/csv"
+    content_id: str | None = None  # set for images shown inline (referenced as cid:<id>)
+
+    @property
+    def inline(self) -> bool:
+        return self.content_id is not None
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    kind: str  # "quarterly_report", "monthly_nudge", "data_quality"
+    period: str  # what it is about: "2026-Q3", "2026-10"
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    html: str
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    # Tags a mailer may pass on (SendGrid categories / custom args); never secrets.
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def content_hash(self) -> str:
+        """Same subject, bodies and files give the same hash: a re-run of unchanged data."""
+        digest = hashlib.sha256()
+        for part in (self.subject, self.html, self.text):
+            digest.update(part.encode("utf-8"))
+            digest.update(b"\0")
+        for item in self.attachments:
+            digest.update(item.filename.encode("utf-8") + b"\0" + item.content + b"\0")
+        return digest.hexdigest()
+
+    @property
+    def size_bytes(self) -> int:
+        body = len(self.html.encode("utf-8")) + len(self.text.encode("utf-8"))
+        return body + sum(len(item.content) for item in self.attachments)

@@ -1,0 +1,218 @@
+"""Deterministic rules: for each program and best practice not fully in place, a next step and the
+evidence behind it; and what improved since the previous quarter.
+
+Ordered by priority: every practice not in place (0) before those partially in place (1); within
+each, by best practice (accountability first: without a lead nothing else gets fixed), then by
+program name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from coaching.contract import BEST_PRACTICES, SCORE_WORDS
+from coaching.scoring import (
+    BP_COLUMNS,
+    LEAD_BLANK,
+    LEAD_INACTIVE,
+    LEAD_NO_EMAIL,
+    LEAD_NOT_IN_STAFF,
+    QuarterScores,
+    Targets,
+)
+
+PRIORITY_WORDS = {0: "High", 1: "Medium"}
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    priority: int  # 1 = do first
+    urgency: str  # "High" (not in place) or "Medium" (partially in place)
+    program_id: str
+    program_name: str
+    best_practice: int
+    score: int
+    action: str  # the next step, in words a program manager acts on
+    evidence: str  # which staff, which months, which numbers
+
+
+@dataclass(frozen=True)
+class Improvement:
+    program_id: str
+    program_name: str
+    best_practice: int
+    before: int
+    after: int
+
+    @property
+    def sentence(self) -> str:
+        return (
+            f"{self.program_name}: {BEST_PRACTICES[self.best_practice].lower()} is now "
+            f"{SCORE_WORDS[self.after].lower()} (was {SCORE_WORDS[self.before].lower()})."
+        )
+
+
+def _percent(value: float) -> str:
+    return "no data" if pd.isna(value) else f"{100 * value:.0f} %"
+
+
+def _month_names(months: pd.Series) -> str:
+    return ", ".join(m.strftime("%B") for m in sorted(set(months)))
+
+
+def _uncovered_by_staff(staff_months: pd.DataFrame, program_id: str, limit: int = 8) -> str:
+    missed = staff_months.loc[staff_months["program_id"].eq(program_id) & ~staff_months["covered"]]
+    if missed.empty:
+        return ""
+    per_person = missed.groupby(["name", "staff_id"])["month"].agg(_month_names).reset_index()
+    shown = [f"{row.name} ({row.staff_id}): {row.month}" for row in per_person.head(limit).itertuples()]
+    more = len(per_person) - limit
+    return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+
+
+def _accountability(card: pd.Series) -> tuple[str, str]:
+    lead = card["coaching_lead_id"]
+    status = card["lead_status"]
+    if status == LEAD_BLANK:
+        return (
+            "Name a coaching lead who is accountable for coaching in this program, and enter their "
+            "staff ID as the program's Coaching Lead ID.",
+            "No coaching lead is named on the Programs tab.",
+        )
+    fixes = {
+        LEAD_NOT_IN_STAFF: "Add the lead to the Staff tab (or correct the Coaching Lead ID).",
+        LEAD_INACTIVE: "Name a new coaching lead: the current one was not employed at the end of the quarter.",
+        LEAD_NO_EMAIL: "Record a valid email address for the coaching lead on the Staff tab.",
+    }
+    return fixes[status], f"Coaching lead {lead} is {status}."
+
+
+def _delivery(card: pd.Series, scores: QuarterScores, targets: Targets) -> tuple[str, str]:
+    steps, evidence = [], []
+    coverage, multi = card["monthly_coverage"], card["multi_source_rate"]
+    if not coverage >= targets.monthly_coverage - 1e-9:
+        steps.append("Schedule coaching at least monthly for every staff member who requires it")
+        if card["eligible_staff_months"] == 0:
+            evidence.append("No staff member who requires coaching was active in the quarter.")
+        else:
+            evidence.append(
+                f"Monthly coverage {_percent(coverage)} ({card['covered_staff_months']} of "
+                f"{card['eligible_staff_months']} staff-months; target {_percent(targets.monthly_coverage)})."
+            )
+            missed = _uncovered_by_staff(scores.staff_months, card["program_id"])
+            if missed:
+                evidence.append(f"Not coached: {missed}.")
+    if not multi >= targets.multi_source_rate - 1e-9:
+        steps.append(
+            "base coaching feedback on direct observation plus at least one other source "
+            "(reflection, document review or stakeholder interviews)"
+        )
+        if card["sessions"] == 0:
+            evidence.append("No coaching sessions were logged for the program in the quarter.")
+        else:
+            without = card["sessions"] - card["multi_source_sessions"]
+            evidence.append(
+                f"{without} of {card['sessions']} sessions ({_percent(without / card['sessions'])}) had "
+                f"no direct observation plus a second source (target: at least "
+                f"{_percent(targets.multi_source_rate)} with both)."
+            )
+    action = "; ".join(steps)
+    return action[0].upper() + action[1:] + ".", " ".join(evidence)
+
+
+def _plan(card: pd.Series, targets: Targets) -> tuple[str, str]:
+    missing = card["missing_plan_components"].replace("_", " ")
+    if card["plan_components"] == 0:
+        action = "Write a coaching service delivery plan covering skill sets, frequency, methods, feedback and communication."
+    else:
+        action = f"Document the missing parts of the coaching service delivery plan: {missing}."
+    evidence = (
+        f"{card['plan_components']} of 5 plan components documented (target {targets.plan_components}); "
+        f"missing: {missing}."
+    )
+    return action, evidence
+
+
+def _effectiveness(card: pd.Series, scores: QuarterScores, targets: Targets) -> tuple[str, str]:
+    steps, evidence = [], []
+    if card["effectiveness_sources"] < targets.effectiveness_sources:
+        steps.append(f"Collect {card['missing_effectiveness_sources'].replace(';', ' or')} data this quarter")
+        evidence.append(
+            f"{card['effectiveness_sources']} of 3 effectiveness data sources in {scores.quarter.label} "
+            f"(target {targets.effectiveness_sources}); missing: {card['missing_effectiveness_sources']}."
+        )
+    if card["improvement_actions"] == 0:
+        previous = scores.quarter.previous.label
+        steps.append(
+            f"decide on at least one improvement action based on {previous}'s coaching data "
+            "(status planned, in progress or done)"
+        )
+        evidence.append(
+            f"No improvement action for {previous} with status planned, in progress or done "
+            "(proposed actions do not count)."
+        )
+    action = "; ".join(steps)
+    return action[0].upper() + action[1:] + ".", " ".join(evidence)
+
+
+def recommend(scores: QuarterScores, targets: Targets) -> list[Recommendation]:
+    """One recommendation per program and best practice scored below 2, in priority order."""
+    items: list[tuple[int, int, str, Recommendation]] = []
+    for _, card in scores.scorecard.iterrows():  # one row per program: a handful, not records
+        for practice, column in BP_COLUMNS.items():
+            score = int(card[column])
+            if score == 2:
+                continue
+            if practice == 1:
+                action, evidence = _accountability(card)
+            elif practice == 2:
+                action, evidence = _delivery(card, scores, targets)
+            elif practice == 3:
+                action, evidence = _plan(card, targets)
+            else:
+                action, evidence = _effectiveness(card, scores, targets)
+            recommendation = Recommendation(
+                0, PRIORITY_WORDS[score], card["program_id"], card["program_name"], practice, score,
+                action, evidence,
+            )
+            items.append((score, practice, card["program_name"], recommendation))
+    items.sort(key=lambda item: item[:3])
+    return [
+        Recommendation(**{**item[3].__dict__, "priority": rank})
+        for rank, item in enumerate(items, start=1)
+    ]
+
+
+def improvements(current: QuarterScores, previous: QuarterScores | None) -> list[Improvement]:
+    """Best practices that scored higher than in the previous quarter, per program."""
+    if previous is None:
+        return []
+    merged = current.scorecard.merge(
+        previous.scorecard[["program_id", *BP_COLUMNS.values()]], on="program_id", suffixes=("", "_before")
+    )
+    found = []
+    for practice, column in BP_COLUMNS.items():
+        better = merged.loc[merged[column] > merged[f"{column}_before"]]
+        found.extend(
+            Improvement(row.program_id, row.program_name, practice, int(row[-2]), int(row[-1]))
+            for row in better[["program_id", "program_name", f"{column}_before", column]].itertuples(index=False)
+        )
+    return sorted(found, key=lambda item: (item.program_name, item.best_practice))
+
+
+def recommendations_frame(recommendations: list[Recommendation]) -> pd.DataFrame:
+    """The rows of recommendations.csv."""
+    columns = ["priority", "urgency", "program_id", "program_name", "best_practice", "best_practice_name",
+               "score", "status", "recommendation", "evidence"]
+    rows = [
+        {
+            "priority": r.priority, "urgency": r.urgency, "program_id": r.program_id,
+            "program_name": r.program_name, "best_practice": r.best_practice,
+            "best_practice_name": BEST_PRACTICES[r.best_practice], "score": r.score,
+            "status": SCORE_WORDS[r.score], "recommendation": r.action, "evidence": r.evidence,
+        }
+        for r in recommendations
+    ]
+    return pd.DataFrame(rows, columns=columns)

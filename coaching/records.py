@@ -1,0 +1,106 @@
+"""The values that travel between the steps of the pipeline, as plain dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import pandas as pd
+
+from coaching.contract import Tab
+
+
+@dataclass(frozen=True)
+class RawTab:
+    """One tab as a source delivers it: cells typed or as text, exactly as read.
+
+    `rows[0]` is the header (sheet row 1); `rows[i]` is sheet row i + 1. A blank row in the middle
+    may be `[]`; trailing blank cells may be missing.
+    """
+
+    title: str
+    rows: list[list[object]]
+    sheet_id: int | None = None  # Google Sheets' gid, for links to a cell
+
+
+@dataclass(frozen=True)
+class RawWorkbook:
+    """Every tab a source found, by title; `url` is set when cells can be linked to."""
+
+    tabs: dict[str, RawTab]
+    label: str  # for people: "sample_workbook.xlsx", "Google Sheet 1AbC…"
+    url: str | None = None
+
+
+class Severity(str, Enum):
+    ERROR = "error"  # the row is quarantined
+    WARNING = "warning"  # the row is kept, the value treated as blank
+
+
+@dataclass(frozen=True)
+class DataIssue:
+    """One line of `data_quality.csv`: which cell, what is wrong, in plain words."""
+
+    tab: str  # the tab's title as in the workbook
+    row: int | None  # sheet row number (header = 1); None for a tab-level note
+    column: str  # the column's header as in the workbook
+    value: str
+    problem: str
+    severity: Severity
+    cell: str = ""  # A1 reference, e.g. "C14"
+    link: str = ""  # opens the cell, when the source can link to it
+
+
+class PipelineError(Exception):
+    """A problem a person fixes (a bad parameter, a broken workbook, a refused key).
+
+    Its message is the whole story, in one line: it is shown without a traceback.
+    """
+
+
+class WorkbookError(PipelineError):
+    """The workbook cannot be read as the contract says; the message names tab and column."""
+
+
+class UsageError(PipelineError):
+    """A parameter of the run is wrong (a quarter like 2026-Q5, an unknown program)."""
+
+
+@dataclass
+class ParsedTab:
+    """A tab read by the contract: typed values, and the text of each cell for messages.
+
+    Both frames are indexed by sheet row number. Cells that failed to parse are missing (NA) in
+    `frame`; the matching error is in the workbook's issue list.
+    """
+
+    spec: Tab
+    title: str
+    frame: pd.DataFrame
+    text: pd.DataFrame
+    headers: dict[str, str]  # column name -> header text as in the sheet
+    letters: dict[str, str]  # column name -> column letter ("C")
+    sheet_id: int | None = None
+
+
+@dataclass
+class ParsedWorkbook:
+    tabs: dict[str, ParsedTab]  # by contract key, every tab; an optional tab not found is empty
+    issues: list[DataIssue]
+    label: str
+    url: str | None = None
+
+
+@dataclass
+class CheckedRecords:
+    """The outcome of validation: the rows every metric may use, and what was wrong."""
+
+    valid: dict[str, pd.DataFrame]  # by contract key, every tab; same columns and index as parsed
+    issues: list[DataIssue]
+    rows_read: dict[str, int]
+    rows_quarantined: dict[str, int]
+    blocking: list[str] = field(default_factory=list)  # why the leadership report must not go
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.blocking)

@@ -1,0 +1,44 @@
+"""The run's summary in Markdown, for the Prefect UI (artifacts) and the logs."""
+
+from __future__ import annotations
+
+import re
+
+from coaching.contract import BEST_PRACTICES, SCORE_WORDS
+from coaching.recommendations import Recommendation
+from coaching.scoring import QuarterScores
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~])")
+
+
+def escape_markdown(text: object) -> str:
+    """Text from the sheets is shown literally: no links, no HTML, no formatting."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def summary_markdown(
+    current: QuarterScores,
+    previous: QuarterScores | None,
+    recommendations: list[Recommendation],
+    blocking: list[str],
+    outcome: str,
+) -> str:
+    score = current.organisation_percent
+    lines = [f"# Coaching effectiveness {current.quarter.label}", ""]
+    headline = f"**Organisation score: {score:.1f} %**" if score is not None else "**No programs scored**"
+    if previous is not None and previous.organisation_percent is not None and score is not None:
+        change = score - previous.organisation_percent
+        headline += f" ({change:+.1f} points since {previous.quarter.label})"
+    lines += [headline, "", f"Delivery: {escape_markdown(outcome)}", ""]
+    if blocking:
+        lines += ["## Report held back", ""] + [f"- {escape_markdown(reason)}" for reason in blocking] + [""]
+    lines += ["## Recommendations", ""]
+    if not recommendations:
+        lines.append("Every best practice is in place in every program.")
+    for item in recommendations:
+        lines.append(
+            f"{item.priority}. **{item.urgency}** · {escape_markdown(item.program_name)} · "
+            f"{BEST_PRACTICES[item.best_practice]} ({SCORE_WORDS[item.score].lower()}): "
+            f"{escape_markdown(item.action)}  \n   Evidence: {escape_markdown(item.evidence)}"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,123 @@
+"""Settings: `config/settings.yaml`, overridden by environment variables (COACHING_…).
+
+Secrets (the SendGrid key, the Google service-account JSON) are SecretStr and come only from the
+environment or Prefect Secret blocks, never from the YAML file or a flow parameter.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SETTINGS_FILE = PROJECT_ROOT / "config" / "settings.yaml"
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class TabTitles(BaseModel):
+    programs: str = "Programs"
+    staff: str = "Staff"
+    coaching_log: str = "Coaching Log"
+    coaching_plan: str = "Coaching Plan"
+    fidelity: str = "Fidelity"
+    satisfaction: str = "Satisfaction Survey"
+    improvement_actions: str = "Improvement Actions"
+
+
+class Targets(BaseModel):
+    monthly_coverage: float = Field(0.90, ge=0, le=1)
+    multi_source_rate: float = Field(0.80, ge=0, le=1)
+    plan_components: int = Field(3, ge=1, le=5)
+    effectiveness_sources: int = Field(2, ge=1, le=3)
+
+
+class Quality(BaseModel):
+    max_error_share: float = Field(0.10, ge=0, le=1)
+    min_log_volume_ratio: float = Field(0.5, ge=0, le=1)
+    min_responses_per_coach: int = Field(3, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="COACHING_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    organisation: str = "Our agency"
+    source: str = str(PROJECT_ROOT / "data" / "sample_workbook.xlsx")
+    state_dir: Path = Path(".coaching-state")
+    timezone: str = "America/New_York"
+    date_format: Literal["M/D/YYYY", "D/M/YYYY"] = "M/D/YYYY"
+    fiscal_year_start_month: int = Field(1, ge=1, le=12)
+
+    tabs: TabTitles = TabTitles()
+    targets: Targets = Targets()
+    quality: Quality = Quality()
+
+    email_backend: Literal["auto", "outbox", "sendgrid"] = "auto"
+    email_from: str = "coaching-reports@example.org"
+    report_recipients: CommaList = []
+    data_stewards: CommaList = []
+    allowed_recipient_domains: CommaList = []
+
+    sendgrid_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SENDGRID_API_KEY", "COACHING_SENDGRID_API_KEY")
+    )
+    sendgrid_api_url: str = "https://api.sendgrid.com"
+    sendgrid_sandbox_mode: bool = False  # SendGrid validates the email but delivers nothing
+    sendgrid_secret_block: str = "sendgrid-api-key"
+
+    google_credentials_file: Path | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "GOOGLE_APPLICATION_CREDENTIALS", "COACHING_GOOGLE_CREDENTIALS_FILE"
+        ),
+    )
+    google_secret_block: str = "google-service-account"
+    sheets_api_url: str = "https://sheets.googleapis.com"
+
+    @field_validator("report_recipients", "data_stewards", "allowed_recipient_domains", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("source", mode="after")
+    @classmethod
+    def _resolve_relative_path(cls, value: str) -> str:
+        # A relative workbook path in settings.yaml means relative to the project, not the caller.
+        if value.lower().endswith(".xlsx") and not Path(value).is_absolute():
+            candidate = PROJECT_ROOT / value
+            if candidate.exists() and not Path(value).exists():
+                return str(candidate)
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = Path(os.environ.get("COACHING_SETTINGS_FILE", DEFAULT_SETTINGS_FILE))
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings afresh (no module-level singleton: tests and flows each load their own)."""
+    return Settings(**overrides)

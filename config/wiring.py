@@ -1,0 +1,72 @@
+"""The one place that turns settings into adapters. Flows call it; tasks receive what it builds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from adapters.ledger import DeliveryLedger
+from adapters.mailers import Mailer, OutboxMailer
+from adapters.sources import RecordSource, XlsxSource
+from config.settings import Settings
+
+
+def _secret_block(name: str) -> SecretStr | None:
+    """The value of a Prefect Secret block, or None when there is no such block."""
+    from prefect.blocks.system import Secret
+
+    try:
+        return SecretStr(str(Secret.load(name).get()))
+    except ValueError:  # Prefect raises ValueError for an unknown block name
+        return None
+
+
+def build_source(settings: Settings, reference: str | None = None) -> RecordSource:
+    """An `.xlsx` path gives the local workbook; a Sheets URL or key gives Google Sheets."""
+    from adapters.google_sheets import GoogleSheetsSource, load_service_account_info, spreadsheet_key_from
+
+    reference = reference or settings.source
+    key = spreadsheet_key_from(reference)
+    if key is None:
+        return XlsxSource(Path(reference))
+    if settings.google_credentials_file is not None:
+        info = load_service_account_info(path=settings.google_credentials_file)
+    else:
+        secret = _secret_block(settings.google_secret_block)
+        info = load_service_account_info(
+            text=secret.get_secret_value() if secret else None,
+            block_name=settings.google_secret_block,
+        )
+    return GoogleSheetsSource(key, info, api_url=settings.sheets_api_url)
+
+
+def sendgrid_api_key(settings: Settings) -> SecretStr | None:
+    if settings.sendgrid_api_key is not None:
+        return settings.sendgrid_api_key
+    if settings.email_backend == "sendgrid":
+        return _secret_block(settings.sendgrid_secret_block)
+    return None
+
+
+def build_mailer(settings: Settings, outbox_dir: Path) -> Mailer:
+    """SendGrid when a key is configured (or the backend is forced); otherwise the outbox folder."""
+    if settings.email_backend == "outbox":
+        return OutboxMailer(outbox_dir)
+    key = sendgrid_api_key(settings)
+    if key is None:
+        if settings.email_backend == "sendgrid":
+            from coaching.records import UsageError
+
+            raise UsageError(
+                "email_backend is 'sendgrid' but no API key is configured: set SENDGRID_API_KEY or "
+                f"create the Prefect Secret block '{settings.sendgrid_secret_block}'."
+            )
+        return OutboxMailer(outbox_dir)
+    from adapters.sendgrid_mailer import SendGridMailer
+
+    return SendGridMailer(key, api_url=settings.sendgrid_api_url, sandbox_mode=settings.sendgrid_sandbox_mode)
+
+
+def build_ledger(settings: Settings) -> DeliveryLedger:
+    return DeliveryLedger(settings.state_dir)

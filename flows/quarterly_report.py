@@ -1,0 +1,152 @@
+"""The quarterly coaching-effectiveness report: extract → validate → score → recommend → render → deliver.
+
+    python -m flows.quarterly_report [--source PATH_OR_SHEET] [--quarter YYYY-Qn]
+                                     [--output-dir DIR] [--no-send] [--force-resend]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from coaching.outputs import data_quality_frame, scorecard_frame
+from coaching.quarterly import require_sessions_in, resolve_quarter, select_programs
+from coaching.records import UsageError
+from coaching.recipients import check_recipients
+from coaching.report.render import build_report_email
+from coaching.report.summary import summary_markdown
+from coaching.scoring import Targets
+from config.settings import Settings, load_settings
+from config.wiring import build_ledger, build_mailer, build_source
+from flows.cli import run_command
+from tasks.artifacts import publish_artifacts
+from tasks.delivery import deliver_email
+from tasks.records import extract_records, validate_records
+from tasks.report import QuarterlyReport, render_quarterly_report, write_files
+from tasks.scoring import recommend_actions, score_quarters
+
+
+@dataclass(frozen=True)
+class QuarterlyRunResult:
+    quarter: str
+    output_dir: Path
+    delivery: str  # what happened to the email, in one sentence
+    blocked: bool
+
+
+def _today(settings: Settings) -> dt.date:
+    return dt.datetime.now(ZoneInfo(settings.timezone)).date()
+
+
+def _run_name() -> str:
+    """Runs are named after what they do: quarterly-2026-Q3."""
+    settings = load_settings()
+    asked = flow_run.parameters.get("quarter")
+    try:
+        return f"quarterly-{resolve_quarter(asked, _today(settings), settings.fiscal_year_start_month).label}"
+    except UsageError:
+        return f"quarterly-invalid-{asked}"  # the run itself fails at once, saying why
+
+
+def _deliver_report(
+    settings: Settings, report: QuarterlyReport, quarter: str, folder: Path, force_resend: bool
+) -> str:
+    recipients = check_recipients(settings.report_recipients, settings.allowed_recipient_domains)
+    email = build_report_email(
+        report.rendered,
+        sender=settings.email_from,
+        recipients=recipients,
+        files={name: content for name, content in report.files.items() if name.endswith(".csv")},
+        tags={"quarter": quarter, "run_id": str(flow_run.id or "local")},
+    )
+    result = deliver_email(build_mailer(settings, folder / "outbox"), build_ledger(settings), email, force_resend)
+    return result.message + (f" ({result.where})" if result.where else "")
+
+
+@flow(name="quarterly_report", flow_run_name=_run_name, log_prints=True)
+def quarterly_report(
+    quarter: str | None = None,
+    source: str | None = None,
+    programs: list[str] | None = None,
+    send: bool = True,
+    force_resend: bool = False,
+    output_dir: str | None = None,
+) -> QuarterlyRunResult:
+    """Score every program for a quarter and email leadership the report.
+
+    Args:
+        quarter: The quarter to report on, as YYYY-Qn (e.g. 2026-Q3); default the last completed one.
+        source: An .xlsx export or a Google Sheets URL/key; default the configured source.
+        programs: Program IDs or names to include; default every program.
+        send: Email the report (False writes the files only).
+        force_resend: Send even if this exact report was already sent.
+        output_dir: Where the files go; default reports/<quarter>/.
+    """
+    logger = get_run_logger()
+    settings = load_settings()
+    today = _today(settings)
+    target = resolve_quarter(quarter, today, settings.fiscal_year_start_month)
+    folder = Path(output_dir or Path("reports") / target.label)
+    targets = Targets(**settings.targets.model_dump())
+
+    source_adapter = build_source(settings, source)
+    raw = extract_records(source_adapter)
+    checked = validate_records(raw, settings, target, today)
+    valid = select_programs(checked.valid, programs)
+    require_sessions_in(valid, target, settings.tabs.coaching_log)
+    history = score_quarters(valid, target, targets)
+    recommendations, improved = recommend_actions(history, targets)
+    report = render_quarterly_report(history, recommendations, improved, checked, settings, raw.label, today)
+    write_files(folder, report.files)
+
+    if checked.blocked:
+        delivery = "Not sent to leadership: too many rows with errors. " + " ".join(checked.blocking)
+    elif not send:
+        delivery = "Not sent: sending was turned off for this run."
+    else:
+        delivery = _deliver_report(settings, report, target.label, folder, force_resend)
+    logger.info(delivery)
+
+    current = history[-1]
+    previous = history[-2] if len(history) > 1 and history[-2].quarter == target.previous else None
+    summary = summary_markdown(current, previous, recommendations, checked.blocking, delivery)
+    publish_artifacts(
+        f"quarterly-{target.label.lower()}", summary, scorecard_frame(current), data_quality_frame(checked.issues)
+    )
+    logger.info("Report for %s written to %s", target.label, folder.resolve())
+    return QuarterlyRunResult(target.label, folder, delivery, checked.blocked)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m flows.quarterly_report", description="Build and send the quarterly coaching-effectiveness report."
+    )
+    parser.add_argument("--source", help="an .xlsx export, or a Google Sheets URL or key (default: COACHING_SOURCE or the sample workbook)")
+    parser.add_argument("--quarter", help="YYYY-Qn (default: the last completed quarter)")
+    parser.add_argument("--output-dir", help="where to write the files (default: reports/<quarter>/)")
+    parser.add_argument("--no-send", action="store_true", help="write the files but send no email")
+    parser.add_argument("--force-resend", action="store_true", help="send even if this report was already sent")
+    args = parser.parse_args(argv)
+
+    def run() -> None:
+        result = quarterly_report(
+            quarter=args.quarter,
+            source=args.source,
+            send=not args.no_send,
+            force_resend=args.force_resend,
+            output_dir=args.output_dir,
+        )
+        print(f"{result.quarter}: report written to {result.output_dir / 'report.html'}")
+        print(result.delivery)
+
+    return run_command(run)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

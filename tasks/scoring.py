@@ -1,0 +1,27 @@
+"""Scoring and recommending."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from coaching.quarters import Quarter
+from coaching.quarterly import score_history
+from coaching.recommendations import Improvement, Recommendation, improvements, recommend
+from coaching.scoring import QuarterScores, Targets
+
+import pandas as pd
+
+
+@task(name="score", cache_policy=NO_CACHE)
+def score_quarters(valid: dict[str, pd.DataFrame], quarter: Quarter, targets: Targets) -> list[QuarterScores]:
+    return score_history(valid, quarter, targets)
+
+
+@task(name="recommend", cache_policy=NO_CACHE)
+def recommend_actions(
+    history: list[QuarterScores], targets: Targets
+) -> tuple[list[Recommendation], list[Improvement]]:
+    current = history[-1]
+    previous = history[-2] if len(history) > 1 and history[-2].quarter == current.quarter.previous else None
+    return recommend(current, targets), improvements(current, previous)
