@@ -1,0 +1,210 @@
+"""Reading the workbook by the contract's rules (data-contract.md, section 1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from coaching.parsing import parse_workbook
+from coaching.records import Severity, WorkbookError
+from tests.coaching.workbooks import LOG_HEADER, PROGRAMS, STAFF, workbook
+
+
+def parse(raw, date_format="M/D/YYYY"):
+    return parse_workbook(raw, {}, date_format)
+
+
+def errors(parsed):
+    return [i for i in parsed.issues if i.severity is Severity.ERROR]
+
+
+def log_with(*rows):
+    return [LOG_HEADER, *rows]
+
+
+def test_headers_match_after_normalising_whatever_their_order_and_extra_columns_are_ignored():
+    raw = workbook(
+        Programs=[["  COACHING lead id ", "Program-Name", "Comments (internal)", "program_id"], ["S2", "Home", "x", "P1"]]
+    )
+    programs = parse(raw).tabs["programs"].frame
+    assert programs.loc[2, ["program_id", "program_name", "coaching_lead_id"]].tolist() == ["P1", "Home", "S2"]
+    assert "comments_internal" not in programs.columns
+
+
+def test_a_missing_required_column_stops_the_run_naming_tab_and_column():
+    raw = workbook(Staff=[[h for h in STAFF[0] if h != "Start Date"], ["S1", "Ann", "", "P1", "", "yes", ""]])
+    with pytest.raises(WorkbookError, match=r"Tab 'Staff' has no column 'start_date'"):
+        parse(raw)
+
+
+def test_a_missing_required_tab_stops_the_run_and_lists_the_tabs_found():
+    raw = workbook(Coaching_Log=None)
+    with pytest.raises(WorkbookError, match=r"no tab 'Coaching Log' \(tabs found: 'Programs', 'Staff'\)"):
+        parse(raw)
+
+
+def test_a_missing_optional_tab_counts_as_empty_and_is_mentioned():
+    parsed = parse(workbook())
+    assert parsed.tabs["fidelity"].frame.empty
+    notes = [i for i in parsed.issues if i.tab == "Fidelity"]
+    assert len(notes) == 1 and notes[0].severity is Severity.WARNING and "not in the workbook" in notes[0].problem
+
+
+def test_a_required_tab_with_only_a_header_stops_the_run_with_no_data():
+    with pytest.raises(WorkbookError, match=r"Tab 'Coaching Log' has no data rows: no data"):
+        parse(workbook(Coaching_Log=[LOG_HEADER, [], [None, "  "]]))
+
+
+def test_a_blank_header_over_data_stops_the_run_naming_the_column():
+    raw = workbook(Programs=[["Program ID", None, "Program Name"], ["P1", "oops", "Home"]])
+    with pytest.raises(WorkbookError, match=r"Tab 'Programs': column B has data but no header"):
+        parse(raw)
+
+
+def test_a_repeated_header_stops_the_run_naming_both_columns():
+    raw = workbook(Programs=[["Program ID", "Program Name", "program id"], ["P1", "Home", "P2"]])
+    with pytest.raises(WorkbookError, match=r"the header 'program id' in column C repeats column A"):
+        parse(raw)
+
+
+def test_blank_trailing_header_cells_without_data_are_harmless():
+    raw = workbook(Programs=[["Program ID", "Program Name", "Coaching Lead ID", None, None], ["P1", "Home", "S2"]])
+    assert parse(raw).tabs["programs"].frame["program_id"].tolist() == ["P1"]
+
+
+def test_empty_rows_are_skipped_and_every_other_row_keeps_its_sheet_row_number():
+    rows = log_with(
+        ["C1", "7/1/2026", "P1", "S2", "S1"],
+        [],
+        [None, " ", None],
+        ["C2", "7/2/2026", "P1", "S2", "S1", None, "maybe"],
+    )
+    parsed = parse(workbook(Coaching_Log=rows))
+    assert parsed.tabs["coaching_log"].frame["row"].tolist() == [2, 5]
+    (issue,) = errors(parsed)
+    assert (issue.tab, issue.row, issue.column, issue.value, issue.cell) == (
+        "Coaching Log", 5, "Direct Observation?", "maybe", "G5"
+    )
+    assert "yes/no" in issue.problem
+
+
+def test_identifiers_stay_text_and_keep_leading_zeros():
+    raw = workbook(Programs=[["Program ID", "Program Name"], ["00123", "A"], [123, "B"], [45.0, "C"], [" P7 ", "D"]])
+    assert parse(raw).tabs["programs"].frame["program_id"].tolist() == ["00123", "123", "45", "P7"]
+
+
+@pytest.mark.parametrize("cell", ["TRUE", "yes", "Y", "1", "x", "X", True, 1])
+def test_true_is_read_from_every_spelling_the_contract_allows(cell):
+    rows = log_with(["C1", "7/1/2026", "P1", "S2", "S1", None, cell])
+    assert bool(parse(workbook(Coaching_Log=rows)).tabs["coaching_log"].frame.loc[2, "direct_observation"]) is True
+
+
+@pytest.mark.parametrize("cell", ["FALSE", "no", "N", "0", "", None, False, 0])
+def test_false_is_read_from_every_spelling_the_contract_allows_blank_included(cell):
+    rows = log_with(["C1", "7/1/2026", "P1", "S2", "S1", None, cell])
+    parsed = parse(workbook(Coaching_Log=rows))
+    assert bool(parsed.tabs["coaching_log"].frame.loc[2, "direct_observation"]) is False
+    assert errors(parsed) == []
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        dt.datetime(2026, 7, 14),
+        dt.date(2026, 7, 14),
+        46217,  # Sheets serial number for 2026-07-14
+        46217.75,  # with a time of day
+        "2026-07-14",
+        "7/14/2026",
+        "07/14/2026",
+        "7/14/2026 18:00:00",
+        "2026-07-14 09:30",
+    ],
+)
+def test_dates_are_read_from_cells_serials_and_text(cell):
+    rows = log_with(["C1", cell, "P1", "S2", "S1"])
+    parsed = parse(workbook(Coaching_Log=rows))
+    assert parsed.tabs["coaching_log"].frame.loc[2, "session_date"] == pd.Timestamp("2026-07-14")
+    assert errors(parsed) == []
+
+
+def test_the_sheet_date_format_can_be_day_first():
+    rows = log_with(["C1", "14/7/2026", "P1", "S2", "S1"])
+    parsed = parse(workbook(Coaching_Log=rows), date_format="D/M/YYYY")
+    assert parsed.tabs["coaching_log"].frame.loc[2, "session_date"] == pd.Timestamp("2026-07-14")
+
+
+@pytest.mark.parametrize("cell", ["8/32/2026", "2/29/2026", "14/7/2026", "July 14", "2026/07/14", "soon"])
+def test_an_impossible_or_unreadable_date_is_an_error_naming_the_cell(cell):
+    rows = log_with(["C1", cell, "P1", "S2", "S1"])
+    parsed = parse(workbook(Coaching_Log=rows))
+    (issue,) = errors(parsed)
+    assert (issue.row, issue.column, issue.value, issue.cell) == (2, "Session Date", cell, "B2")
+    assert "is not a date" in issue.problem and "M/D/YYYY" in issue.problem
+    assert pd.isna(parsed.tabs["coaching_log"].frame.loc[2, "session_date"])
+
+
+def test_a_survey_timestamp_keeps_its_time_of_day():
+    survey = [["Timestamp", "Program ID", "Coach ID", "Satisfaction"], ["7/14/2026 9:32:10", "P1", "S2", 4]]
+    frame = parse(workbook(Satisfaction_Survey=survey)).tabs["satisfaction"].frame
+    assert frame.loc[2, "timestamp"] == pd.Timestamp("2026-07-14 09:32:10")
+
+
+def test_numbers_are_read_from_numeric_cells_and_numeric_text_and_text_is_trimmed():
+    rows = log_with(
+        ["C1", "7/1/2026", "P1", "S2", "S1", " 45 ", None, None, None, None, "  went well  "],
+        ["C2", "7/1/2026", "P1", "S2", "S1", 60.5],
+        ["C3", "7/1/2026", "P1", "S2", "S1", "an hour"],
+    )
+    parsed = parse(workbook(Coaching_Log=rows))
+    frame = parsed.tabs["coaching_log"].frame
+    assert frame["duration_minutes"].tolist()[:2] == [45.0, 60.5]
+    assert frame.loc[2, "notes"] == "went well"
+    (issue,) = errors(parsed)
+    assert (issue.row, issue.value) == (4, "an hour") and "is not a number" in issue.problem
+
+
+def test_a_satisfaction_that_is_not_a_whole_number_is_an_error():
+    survey = [["Timestamp", "Program ID", "Satisfaction"], ["7/14/2026", "P1", 3.5], ["7/14/2026", "P1", "4"]]
+    parsed = parse(workbook(Satisfaction_Survey=survey))
+    (issue,) = errors(parsed)
+    assert (issue.tab, issue.row, issue.value) == ("Satisfaction Survey", 2, "3.5")
+    assert parsed.tabs["satisfaction"].frame.loc[3, "satisfaction"] == 4
+
+
+def test_long_plan_labels_and_spelled_out_statuses_are_normalised():
+    plan = [["Program ID", "Component", "Documented"], ["P1", "Feedback methods and timeframe", "yes"],
+            ["P1", "Communication protocols for coach and supervisor", "x"], ["P1", "Skill Sets", True]]
+    actions = [["Quarter", "Program ID", "Action", "Status"], ["2026-q2", "P1", "Plan", "In progress"]]
+    parsed = parse(workbook(Coaching_Plan=plan, Improvement_Actions=actions))
+    assert parsed.tabs["coaching_plan"].frame["component"].tolist() == ["feedback", "communication", "skill_sets"]
+    assert parsed.tabs["improvement_actions"].frame.loc[2, ["quarter", "status"]].tolist() == ["2026-Q2", "in_progress"]
+
+
+def test_a_missing_optional_column_reads_as_blank_and_is_mentioned_once():
+    rows = [LOG_HEADER[:6], ["C1", "7/1/2026", "P1", "S2", "S1", 30]]
+    parsed = parse(workbook(Coaching_Log=rows))
+    assert not parsed.tabs["coaching_log"].frame["direct_observation"].any()
+    mentioned = [i.column for i in parsed.issues if i.tab == "Coaching Log"]
+    assert mentioned == ["direct_observation", "reflection", "document_review", "stakeholder_interview", "notes"]
+
+
+def test_typed_cells_and_the_same_cells_as_text_give_the_same_frames():
+    typed = workbook(
+        Programs=[PROGRAMS[0], ["P1", "Home Visiting", 123]],
+        Staff=[STAFF[0], ["123", "Bo", "bo@a.org", "P1", "coach", True, dt.datetime(2024, 3, 1), 46295.0]],
+        Coaching_Log=log_with(["C1", dt.datetime(2026, 7, 14), "P1", 123, 123, 60, True, False, True, False]),
+        Satisfaction_Survey=[["Timestamp", "Program ID", "Satisfaction"], [46217.3975694444, "P1", 4]],
+    )
+    text = workbook(
+        Programs=[PROGRAMS[0], ["P1", "Home Visiting", "123"]],
+        Staff=[STAFF[0], ["123", "Bo", "bo@a.org", "P1", "coach", "TRUE", "3/1/2024", "9/30/2026"]],
+        Coaching_Log=log_with(["C1", "7/14/2026", "P1", "123", "123", "60", "TRUE", "FALSE", "TRUE", "FALSE"]),
+        Satisfaction_Survey=[["Timestamp", "Program ID", "Satisfaction"], ["7/14/2026 9:32:30", "P1", "4"]],
+    )
+    from_typed, from_text = parse(typed), parse(text)
+    for key, tab in from_typed.tabs.items():
+        pd.testing.assert_frame_equal(tab.frame, from_text.tabs[key].frame, obj=key)
+    assert errors(from_typed) == errors(from_text) == []
