@@ -1,0 +1,71 @@
+"""Who may receive an email: plain addresses, each at an allowed domain when domains are configured.
+
+Domains match exactly (case-insensitively): `example.org` admits `a@example.org` but not
+`a@mail.example.org`; list a subdomain to admit it. Exact matching means a subdomain run by
+someone else (a hosted service, a partner) never receives the data by accident.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from coaching.records import PipelineError
+
+# Deliberately plain: the usual ASCII local part (letters, digits, . _ ' % + -, starting with a
+# letter, digit or _, so never "=", "+", "-" or "@" that a spreadsheet reads as a formula) and a
+# dotted domain; no display names, comments or quoting. Anything unusual is refused, not guessed.
+_ADDRESS = re.compile(
+    r"[A-Za-z0-9_][A-Za-z0-9_'%+-]*(?:\.[A-Za-z0-9_'%+-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+
+
+class RecipientError(PipelineError, ValueError):
+    """An address that may not receive email (a fix in configuration); `offending` lists each one."""
+
+    def __init__(self, message: str, offending: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.offending = offending
+
+
+def _normalise_domains(domains: Sequence[str]) -> tuple[str, ...]:
+    """Lower-case, without a leading "@" or a trailing dot, blanks dropped."""
+    cleaned = (domain.strip().lstrip("@").rstrip(".").lower() for domain in domains)
+    return tuple(dict.fromkeys(domain for domain in cleaned if domain))
+
+
+def check_recipients(addresses: Sequence[str], allowed_domains: Sequence[str]) -> tuple[str, ...]:
+    """The addresses trimmed and de-duplicated (case-insensitively, first spelling and order kept).
+
+    Raises RecipientError naming every address that is not a plain email address or (when
+    `allowed_domains` is not empty) is not at one of those domains, or when none is left.
+    """
+    unique: dict[str, str] = {}
+    for address in addresses:
+        unique.setdefault(address.strip().lower(), address.strip())
+    unique.pop("", None)
+    kept = tuple(unique.values())
+    if not kept:
+        raise RecipientError("No recipients: configure at least one email address.", ())
+
+    malformed = tuple(address for address in kept if not _ADDRESS.fullmatch(address))
+    allowed = _normalise_domains(allowed_domains)
+    outside = tuple(
+        address
+        for address in kept
+        if allowed and address not in malformed and address.rpartition("@")[2].lower() not in allowed
+    )
+    problems = []
+    if malformed:
+        problems.append(
+            "not a plain email address (name@domain, no display name): " + ", ".join(map(repr, malformed))
+        )
+    if outside:
+        problems.append(
+            f"outside the allowed recipient domains ({', '.join(allowed)}; exact match, "
+            "subdomains must be listed): " + ", ".join(outside)
+        )
+    if problems:
+        raise RecipientError("Not sending: " + "; ".join(problems) + ".", malformed + outside)
+    return kept

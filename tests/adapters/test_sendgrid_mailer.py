@@ -1,0 +1,235 @@
+"""The SendGrid mailer, driving the real sendgrid client against the loopback fake."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import socket
+import time
+from email.utils import formatdate
+
+import pytest
+from pydantic import SecretStr
+
+from adapters.sendgrid_mailer import DeliveryError, SendGridMailer
+from coaching.email import Attachment
+from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault, fake_sendgrid, report_email  # noqa: F401
+
+FAST = {"base_delay": 0.01, "max_delay": 0.05}
+
+
+def mailer_for(fake: FakeSendGrid, key: str = TEST_API_KEY, **options: object) -> SendGridMailer:
+    return SendGridMailer(SecretStr(key), api_url=fake.url, **options)  # type: ignore[arg-type]
+
+
+def gaps(fake: FakeSendGrid) -> list[float]:
+    times = [request.at for request in fake.requests]
+    return [later - earlier for earlier, later in zip(times, times[1:])]
+
+
+def test_one_call_carries_every_recipient_both_bodies_the_inline_chart_and_the_csvs(fake_sendgrid):
+    email = report_email(("ceo@example.org", "cfo@example.org", "board@example.org"))
+
+    receipt = mailer_for(fake_sendgrid).send(email)
+
+    assert len(fake_sendgrid.requests) == 1
+    [sent] = fake_sendgrid.messages
+    assert receipt.where == f"sendgrid:{fake_sendgrid.message_ids[0]}"
+    assert [to["email"] for p in sent["personalizations"] for to in p["to"]] == list(email.recipients)
+    assert len(sent["personalizations"]) == 1
+    assert sent["from"]["email"] == "coaching-reports@example.org"
+    assert sent["subject"] == email.subject
+    assert [(c["type"], c["value"]) for c in sent["content"]] == [
+        ("text/plain", email.text),
+        ("text/html", email.html),
+    ]
+    inline = {a["content_id"]: a for a in sent["attachments"] if a["disposition"] == "inline"}
+    assert set(re.findall(r'src="cid:([^"]+)"', email.html)) == set(inline) == {"coverage-chart"}
+    assert inline["coverage-chart"]["type"] == "image/png"
+    files = {a["filename"]: a for a in sent["attachments"] if a["disposition"] == "attachment"}
+    assert list(files) == ["scorecard.csv", "recommendations.csv", "data_quality.csv"]
+    for original in email.attachments:
+        wire = files.get(original.filename) or inline[original.content_id]
+        assert base64.b64decode(wire["content"], validate=True) == original.content
+        assert wire["type"] == original.mime_type
+
+
+def test_the_quarter_run_and_report_hash_travel_as_categories_and_custom_args(fake_sendgrid):
+    email = report_email()
+
+    mailer_for(fake_sendgrid).send(email)
+
+    [sent] = fake_sendgrid.messages
+    assert sent["categories"] == ["quarterly_report", "2026-Q3"]
+    assert sent["custom_args"] == {
+        "run_id": "run-1234",
+        "kind": "quarterly_report",
+        "period": "2026-Q3",
+        "content_hash": email.content_hash,
+    }
+    assert "mail_settings" not in sent
+
+
+def test_sandbox_mode_has_sendgrid_validate_the_email_without_delivering_it(fake_sendgrid):
+    receipt = mailer_for(fake_sendgrid, sandbox_mode=True).send(report_email())
+
+    assert fake_sendgrid.messages == []
+    [checked] = fake_sendgrid.sandboxed
+    assert checked["mail_settings"] == {"sandbox_mode": {"enable": True}}
+    assert receipt.where.startswith("sendgrid-sandbox:")
+
+
+def test_a_500_then_success_delivers_exactly_one_email(fake_sendgrid):
+    fake_sendgrid.fail_next(Fault(500))
+
+    mailer_for(fake_sendgrid, **FAST).send(report_email())
+
+    assert [r.answer for r in fake_sendgrid.requests] == ["500", "202"]
+    assert len(fake_sendgrid.messages) == 1
+
+
+def test_a_dropped_connection_is_retried(fake_sendgrid):
+    fake_sendgrid.fail_next(Fault(None))
+
+    mailer_for(fake_sendgrid, **FAST).send(report_email())
+
+    assert [r.answer for r in fake_sendgrid.requests] == ["dropped", "202"]
+    assert len(fake_sendgrid.messages) == 1
+
+
+def test_a_stalled_answer_times_out_instead_of_hanging_and_is_retried(fake_sendgrid):
+    fake_sendgrid.fail_next(Fault(None, delay=3))
+    started = time.monotonic()
+
+    mailer_for(fake_sendgrid, timeout=0.2, **FAST).send(report_email())
+
+    assert time.monotonic() - started < 1.5
+    assert len(fake_sendgrid.messages) == 1
+
+
+def test_a_429_waits_as_long_as_retry_after_asks(fake_sendgrid):
+    fake_sendgrid.fail_next(Fault(429, retry_after="1"))
+
+    mailer_for(fake_sendgrid, base_delay=0.01, max_delay=5).send(report_email())
+
+    [gap] = gaps(fake_sendgrid)
+    assert 1.0 <= gap < 1.8
+    assert len(fake_sendgrid.messages) == 1
+
+
+def test_a_429_with_retry_after_as_an_http_date_is_honoured(fake_sendgrid):
+    fake_sendgrid.fail_next(Fault(429, retry_after=formatdate(time.time() - 5, usegmt=True)))
+
+    # The date has passed: retry at once, not after the 2 s backoff used when there is no Retry-After.
+    mailer_for(fake_sendgrid, base_delay=2, max_delay=5).send(report_email())
+
+    [gap] = gaps(fake_sendgrid)
+    assert gap < 0.5
+    assert len(fake_sendgrid.messages) == 1
+
+
+def test_a_429_asking_for_a_long_wait_is_capped(fake_sendgrid):
+    fake_sendgrid.fail_next(Fault(429, retry_after="120"))
+
+    mailer_for(fake_sendgrid, base_delay=0.01, max_delay=0.3).send(report_email())
+
+    [gap] = gaps(fake_sendgrid)
+    assert 0.3 <= gap < 1.0
+    assert len(fake_sendgrid.messages) == 1
+
+
+def test_a_persistent_503_gives_up_after_the_attempt_cap_with_growing_capped_waits(fake_sendgrid):
+    fake_sendgrid.fail_next(*[Fault(503)] * 10)
+    started = time.monotonic()
+
+    with pytest.raises(DeliveryError) as failure:
+        mailer_for(fake_sendgrid, max_attempts=5, base_delay=0.1, max_delay=0.15).send(report_email())
+
+    assert time.monotonic() - started < 3
+    assert [r.answer for r in fake_sendgrid.requests] == ["503"] * 5
+    waits = gaps(fake_sendgrid)
+    # 0.1, then doubling but capped at 0.15 (uncapped, the last wait would be 0.8 s).
+    assert waits[0] >= 0.1 and all(wait >= 0.15 for wait in waits[1:]) and waits[-1] < 0.6
+    assert "after 5 attempts" in str(failure.value) and "503 Service Unavailable" in str(failure.value)
+    assert fake_sendgrid.messages == []
+
+
+def test_an_unreachable_sendgrid_fails_with_the_address_it_tried():
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    mailer = SendGridMailer(SecretStr(TEST_API_KEY), api_url=f"http://127.0.0.1:{port}", max_attempts=2, **FAST)
+
+    with pytest.raises(DeliveryError, match=rf"could not reach SendGrid at http://127.0.0.1:{port}"):
+        mailer.send(report_email())
+
+
+def test_a_rejected_api_key_fails_at_once_in_one_line_without_the_key(fake_sendgrid):
+    wrong_key = "SG.revoked-key.abcdef123456"
+
+    with pytest.raises(DeliveryError) as failure:
+        mailer_for(fake_sendgrid, key=wrong_key, **FAST).send(report_email())
+
+    message = str(failure.value)
+    assert message.startswith("SendGrid rejected the API key (401")
+    assert "SENDGRID_API_KEY" in message
+    assert "\n" not in message and wrong_key not in message and "revoked-key" not in message
+    assert [r.answer for r in fake_sendgrid.requests] == ["401"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        (
+            Fault(400, body=json.dumps({"errors": [{"message": "Does not contain a valid address.",
+                                                    "field": "personalizations.0.to.0.email",
+                                                    "help": None}]}).encode()),
+            "SendGrid refused the email as malformed (400): Does not contain a valid address. "
+            "(field personalizations.0.to.0.email).",
+        ),
+        (Fault(403), "SendGrid rejected the API key (403 Forbidden): check SENDGRID_API_KEY"),
+        (Fault(413), "SendGrid refused the email as too large (413): Request Entity Too Large."),
+    ],
+    ids=["400", "403", "413"],
+)
+def test_refusals_that_a_retry_cannot_fix_are_not_retried(fake_sendgrid, fault, expected):
+    fake_sendgrid.fail_next(fault)
+
+    with pytest.raises(DeliveryError) as failure:
+        mailer_for(fake_sendgrid, **FAST).send(report_email())
+
+    assert str(failure.value).startswith(expected)
+    assert "\n" not in str(failure.value)
+    assert len(fake_sendgrid.requests) == 1 and fake_sendgrid.messages == []
+
+
+def test_an_email_over_sendgrids_30_mb_limit_is_refused_before_any_call(fake_sendgrid):
+    # 23 MB of CSV is under 30 MB raw but over it once base64-encoded for the API.
+    big = Attachment("scorecard.csv", b"x" * 23_000_000, "text/csv")
+
+    with pytest.raises(DeliveryError, match=r"is 30\.7 MB once encoded for SendGrid.*less than 30 MB"):
+        mailer_for(fake_sendgrid).send(report_email(attachments=(big,)))
+
+    assert fake_sendgrid.requests == []
+
+
+def test_the_api_key_never_reaches_the_logs_even_at_debug_level(fake_sendgrid, caplog):
+    caplog.set_level(logging.DEBUG)
+
+    mailer_for(fake_sendgrid).send(report_email())
+
+    assert len(fake_sendgrid.messages) == 1
+    assert TEST_API_KEY not in caplog.text
+
+
+def test_an_email_sendgrid_finds_malformed_is_reported_with_sendgrids_reason(fake_sendgrid):
+    with pytest.raises(DeliveryError) as failure:
+        mailer_for(fake_sendgrid, **FAST).send(report_email(subject=""))
+
+    assert str(failure.value).startswith(
+        "SendGrid refused the email as malformed (400): The subject is required."
+    )
+    assert str(failure.value).endswith("(field subject).")
+    assert [r.answer for r in fake_sendgrid.requests] == ["400"]
