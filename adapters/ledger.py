@@ -110,7 +110,9 @@ class DeliveryLedger:
             db.execute("COMMIT")
             try:
                 receipt = mailer.send(email)
-            except BaseException as exc:
+            except Exception as exc:
+                # Not BaseException: an interrupt or a cancellation may land after the provider
+                # accepted the email, so that entry stays pending ("unknown"), never resent unasked.
                 db.execute(
                     "UPDATE deliveries SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
                     (_now(), type(exc).__name__, entry),

@@ -61,5 +61,9 @@ class OutboxMailer:
         self.folder.mkdir(parents=True, exist_ok=True)
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{email.kind}-{email.period}")
         path = self.folder / f"{stem}-{email.content_hash[:10]}.eml"
+        copy = 1
+        while path.exists():  # a forced re-send is a second email, so a second file
+            copy += 1
+            path = self.folder / f"{stem}-{email.content_hash[:10]}-{copy}.eml"
         path.write_bytes(bytes(build_mime_message(email)))
         return SentReceipt(where=str(path))

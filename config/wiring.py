@@ -42,11 +42,10 @@ def build_source(settings: Settings, reference: str | None = None) -> RecordSour
 
 
 def sendgrid_api_key(settings: Settings) -> SecretStr | None:
+    """From SENDGRID_API_KEY, else from the Prefect Secret block named in the settings."""
     if settings.sendgrid_api_key is not None:
         return settings.sendgrid_api_key
-    if settings.email_backend == "sendgrid":
-        return _secret_block(settings.sendgrid_secret_block)
-    return None
+    return _secret_block(settings.sendgrid_secret_block)
 
 
 def build_mailer(settings: Settings, outbox_dir: Path) -> Mailer:
@@ -69,4 +68,7 @@ def build_mailer(settings: Settings, outbox_dir: Path) -> Mailer:
 
 
 def build_ledger(settings: Settings) -> DeliveryLedger:
+    # A sandbox (dry) run keeps its own ledger, so it never stands in for the real send.
+    if settings.sendgrid_sandbox_mode:
+        return DeliveryLedger(settings.state_dir / "sandbox")
     return DeliveryLedger(settings.state_dir)
