@@ -1,0 +1,92 @@
+"""The quarterly report end to end on the sample workbook: files, email, ledger, command line."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from config.settings import PROJECT_ROOT
+from flows.quarterly_report import main, quarterly_report
+
+SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "state"
+    monkeypatch.setenv("COACHING_STATE_DIR", str(folder))
+    return folder
+
+
+def outbox(folder: Path) -> list[Path]:
+    return sorted((folder / "outbox").glob("*.eml"))
+
+
+def test_the_command_line_writes_the_contract_files_and_one_email(tmp_path, state_dir, capsys):
+    out = tmp_path / "q3"
+    assert main(["--quarter", "2026-Q3", "--output-dir", str(out)]) == 0
+    for name in ("scorecard.csv", "data_quality.csv", "recommendations.csv", "report.html"):
+        assert (out / name).stat().st_size > 0, name
+    card = pd.read_csv(out / "scorecard.csv")
+    assert card.columns[:3].tolist() == ["quarter", "program_id", "bp1_accountability"]
+    assert set(card["quarter"]) == {"2026-Q3"} and len(card) == 4
+    (sent,) = outbox(out)
+    message = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)
+    assert message["To"] == "leadership@brightpath.example.org"
+    assert {part.get_filename() for part in message.iter_attachments()} >= {"scorecard.csv", "recommendations.csv"}
+    assert "Sent the quarterly report for 2026-Q3" in capsys.readouterr().out
+
+
+def test_a_rerun_of_the_same_quarter_sends_nothing_and_says_so_unless_forced(tmp_path, state_dir, capsys):
+    out = tmp_path / "q3"
+    quarterly_report(quarter="2026-Q3", output_dir=str(out))
+    again = quarterly_report(quarter="2026-Q3", output_dir=str(out))
+    assert again.delivery.startswith("Not sent again") and "leadership@brightpath.example.org" in again.delivery
+    assert len(outbox(out)) == 1
+    forced = quarterly_report(quarter="2026-Q3", output_dir=str(out), force_resend=True)
+    assert "forced" in forced.delivery
+    assert len(outbox(out)) == 2
+
+
+def test_no_send_writes_the_files_but_no_email(tmp_path, state_dir):
+    out = tmp_path / "q3"
+    result = quarterly_report(quarter="2026-Q3", output_dir=str(out), send=False)
+    assert (out / "report.html").exists() and outbox(out) == []
+    assert "turned off" in result.delivery
+
+
+def test_the_sample_workbook_bad_rows_are_listed_with_their_rows(tmp_path, state_dir):
+    out = tmp_path / "q3"
+    quarterly_report(quarter="2026-Q3", output_dir=str(out), send=False)
+    quality = pd.read_csv(out / "data_quality.csv")
+    errors = quality[quality["severity"] == "error"]
+    assert len(errors) >= 5 and errors["row"].notna().all()
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flows.quarterly_report", *args],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "COACHING_STATE_DIR": str(cwd / "state")},
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--quarter", "2026-Q5"], "error: '2026-Q5' is not a quarter: write it as YYYY-Qn"),
+        (["--source", "no/such/file.xlsx", "--quarter", "2026-Q3"], "error: workbook not found: no/such/file.xlsx"),
+    ],
+)
+def test_a_bad_argument_ends_with_one_clear_line_and_no_traceback(tmp_path, args, message):
+    done = run_cli(*args, "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
