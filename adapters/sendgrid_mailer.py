@@ -10,8 +10,6 @@ import base64
 import json
 import logging
 import time
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from http.client import HTTPException
 
 from pydantic import SecretStr
@@ -21,6 +19,7 @@ from sendgrid.helpers.mail import Attachment as SendGridAttachment
 from sendgrid.helpers.mail import Category, CustomArg, Mail, MailSettings, SandBoxMode
 
 from adapters.mailers import SentReceipt
+from adapters.retry import RetryPolicy
 from coaching.email import OutgoingEmail
 from coaching.records import PipelineError
 
@@ -57,9 +56,7 @@ class SendGridMailer:
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.sandbox_mode = sandbox_mode
-        self.max_attempts = max(1, max_attempts)
-        self.base_delay = base_delay
-        self.max_delay = max_delay
+        self.policy = RetryPolicy(timeout, max(1, max_attempts), base_delay, max_delay)
         # python_http_client logs every request's headers (the Authorization bearer key included)
         # at DEBUG: keep that logger above DEBUG whatever the root level is.
         logging.getLogger("python_http_client.client").setLevel(logging.INFO)
@@ -77,25 +74,25 @@ class SendGridMailer:
                 f"{MAX_MESSAGE_BYTES / 1e6:.0f} MB; make the attachments or charts smaller."
             )
         started = time.monotonic()
-        for attempt in range(1, self.max_attempts + 1):
+        for attempt in range(1, self.policy.max_attempts + 1):
             try:
                 response = self._client.send(payload)
             except SendGridHTTPError as exc:
                 if exc.status_code != 429 and exc.status_code < 500:
                     raise DeliveryError(_refusal(exc, self.api_url)) from None
                 problem = f"{exc.status_code} {exc.reason}"
-                wait = self._wait_before(attempt, _header(exc.headers, "Retry-After"))
+                wait = self.policy.wait(attempt, _header(exc.headers, "Retry-After"))
             except (OSError, HTTPException) as exc:  # refused, reset, dropped, timed out
                 problem = f"could not reach SendGrid at {self.api_url} ({_reason(exc)})"
-                wait = self._wait_before(attempt, None)
+                wait = self.policy.wait(attempt, None)
             else:
                 message_id = _header(response.headers, "X-Message-Id") or "no-message-id"
                 prefix = "sendgrid-sandbox" if self.sandbox_mode else "sendgrid"
                 return SentReceipt(where=f"{prefix}:{message_id}")
-            if attempt < self.max_attempts:
+            if attempt < self.policy.max_attempts:
                 time.sleep(wait)
         raise DeliveryError(
-            f"Not sent: SendGrid did not accept the email after {self.max_attempts} attempts over "
+            f"Not sent: SendGrid did not accept the email after {self.policy.max_attempts} attempts over "
             f"{time.monotonic() - started:.0f} s; last problem: {problem}. Try again later."
         )
 
@@ -127,12 +124,6 @@ class SendGridMailer:
             mail.mail_settings = MailSettings(sandbox_mode=SandBoxMode(True))
         return mail.get()
 
-    def _wait_before(self, attempt: int, retry_after: str | None) -> float:
-        """Seconds to wait before the next attempt: SendGrid's Retry-After, else capped backoff."""
-        asked = _seconds(retry_after) if retry_after else None
-        if asked is None:
-            asked = self.base_delay * 2 ** (attempt - 1)
-        return min(asked, self.max_delay)
 
 
 def _categories(email: OutgoingEmail) -> list[str]:
@@ -184,21 +175,6 @@ def _header(headers: object, name: str) -> str | None:
     getter = getattr(headers, "get", None)
     value = getter(name) if getter else None
     return str(value).strip() if value else None
-
-
-def _seconds(retry_after: str) -> float | None:
-    """Retry-After is either delta-seconds or an HTTP date."""
-    try:
-        return max(0.0, float(retry_after))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(retry_after)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,0 +1,416 @@
+"""The live Google spreadsheet as a record source, and the write-back of proposals to it.
+
+Reads cost two Sheets calls whatever the number of tabs (one for the tab list, one `values:batchGet`),
+because the Sheets quota is 60 reads per minute per user and gspread's per-worksheet helpers cost
+a call each. Every call has a timeout, and transient faults are retried a bounded number of times:
+gspread's own BackOffHTTPClient never gives up on a persistent fault and ignores `Retry-After`.
+Every failure becomes one `WorkbookError` sentence an admin can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import google.auth.exceptions
+import requests
+from google.auth.crypt import RSASigner
+from google.oauth2.service_account import Credentials
+from gspread.exceptions import APIError
+from gspread.http_client import HTTPClient, ParamsType
+from gspread.utils import absolute_range_name
+
+from adapters.retry import RetryPolicy, is_transient
+from coaching.contract import IMPROVEMENT_ACTIONS, normalise
+from coaching.quality import cell_link  # the pure helper lives in the core; re-exported for callers
+from coaching.records import RawTab, RawWorkbook, WorkbookError
+
+SHEETS_API_URL = "https://sheets.googleapis.com"
+DRIVE_API_URL = "https://www.googleapis.com"
+READ_SCOPE = "https://www.googleapis.com/auth/spreadsheets.readonly"
+WRITE_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
+REQUIRED_KEY_FIELDS = ("client_email", "private_key", "token_uri")
+# What identifies a proposal: leadership changes its status, owner and due date when deciding on
+# it, and a decided proposal must not come back as a new one on the next run.
+PROPOSAL_KEY = ("quarter", "program_id", "best_practice", "action")
+
+_KEY_IN_URL = re.compile(r"^https?://docs\.google\.com/spreadsheets/(?:u/\d+/)?d/([A-Za-z0-9_-]+)")
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]{25,}$")  # Sheets keys are 44 characters today
+
+T = TypeVar("T")
+
+__all__ = [
+    "GoogleSheetsSource",
+    "ServiceAccount",
+    "cell_link",
+    "load_service_account_info",
+    "spreadsheet_key_from",
+    "spreadsheet_url",
+]
+
+
+def spreadsheet_key_from(reference: str) -> str | None:
+    """The spreadsheet key in a Sheets URL, or a bare key; None for anything that is a file path."""
+    text = reference.strip()
+    match = _KEY_IN_URL.match(text)
+    if match:
+        return match.group(1)
+    if _BARE_KEY.match(text) and not text.lower().endswith(".xlsx"):
+        return text
+    return None
+
+
+def spreadsheet_url(key: str) -> str:
+    return f"https://docs.google.com/spreadsheets/d/{key}/edit"
+
+
+# --- credentials ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceAccount:
+    """A service-account key and where it came from (for messages). The key never shows in a repr."""
+
+    info: Mapping[str, str] = field(repr=False)
+    origin: str  # "the file /etc/coaching/sa.json" or "the Prefect Secret block google-service-account"
+
+    @property
+    def client_email(self) -> str:
+        return self.info["client_email"]
+
+
+def load_service_account_info(
+    path: Path | str | None = None,
+    *,
+    text: str | Mapping[str, Any] | None = None,
+    block_name: str = "google-service-account",
+) -> ServiceAccount:
+    """The service-account key from a JSON file (`path`), else from the value of the Prefect Secret
+    block `block_name` (`text`: its JSON, or the mapping a Secret[dict] holds; None when there is
+    no such block).
+
+    Raises WorkbookError naming the file or block and what is wrong with it; the message never
+    contains any of the key's material.
+    """
+    if path is not None and text is not None:
+        raise ValueError("give either a credentials file or a Secret block's value, not both")
+    if path is not None:
+        file = Path(path)
+        origin = f"the file {file}"
+        if not file.is_file():
+            raise WorkbookError(f"Google credentials: {origin} does not exist")
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise WorkbookError(f"Google credentials: cannot read {origin} ({type(exc).__name__})") from None
+    else:
+        origin = f"the Prefect Secret block {block_name}"
+        if text is None or (isinstance(text, str) and not text.strip()):
+            raise WorkbookError(
+                f"Google credentials: {origin} does not exist or is empty; save the service "
+                "account's JSON key in it, or set GOOGLE_APPLICATION_CREDENTIALS to the key file"
+            )
+    if isinstance(text, str):
+        try:
+            info = json.loads(text)
+        except json.JSONDecodeError as exc:
+            # The position only: the decoder's message never quotes the document.
+            raise WorkbookError(
+                f"Google credentials: {origin} is not JSON ({exc.msg} at line {exc.lineno} "
+                f"column {exc.colno}); download the service account's key as JSON again"
+            ) from None
+    else:
+        info = dict(text)
+    if not isinstance(info, dict):
+        raise WorkbookError(f"Google credentials: {origin} is not a service-account key (not a JSON object)")
+    if info.get("type") != "service_account":
+        kind = info.get("type")
+        what = f"a '{kind}' credential" if isinstance(kind, str) else "not a Google credential"
+        raise WorkbookError(
+            f"Google credentials: {origin} is {what}, not a service-account key; create a key for "
+            "the service account (Keys > Add key > JSON)"
+        )
+    missing = [name for name in REQUIRED_KEY_FIELDS if not str(info.get(name) or "").strip()]
+    if missing:
+        raise WorkbookError(f"Google credentials: {origin} has no {', '.join(missing)}")
+    try:
+        RSASigner.from_service_account_info(info)
+    except (ValueError, TypeError):
+        raise WorkbookError(
+            f"Google credentials: the private_key in {origin} is not a readable private key"
+        ) from None
+    return ServiceAccount(info=info, origin=origin)
+
+
+# --- bounded retries --------------------------------------------------------------------------
+
+
+class _GaveUp(Exception):
+    """A transient fault outlasted the retry budget."""
+
+    def __init__(self, last: str, attempts: int, seconds: float, at_token_endpoint: bool) -> None:
+        super().__init__(last)
+        self.last, self.attempts, self.seconds = last, attempts, seconds
+        self.at_token_endpoint = at_token_endpoint
+
+
+class _BoundedHTTPClient(HTTPClient):
+    """gspread's HTTP client with a timeout, bounded retries and a configurable API base URL.
+
+    gspread builds its request URLs from constants imported by name, so the base URL is replaced
+    here, on each request, rather than by patching `gspread.urls`.
+    """
+
+    def __init__(self, auth: Credentials, api_url: str, policy: RetryPolicy) -> None:
+        super().__init__(auth)
+        self.set_timeout(policy.timeout)
+        self.policy = policy
+        base = api_url.rstrip("/")
+        self._rebase = {SHEETS_API_URL: base, DRIVE_API_URL: base} if base != SHEETS_API_URL else {}
+
+    def _redirect(self, url: str) -> str:
+        for real, replacement in self._rebase.items():
+            if url.startswith(real + "/"):
+                return replacement + url[len(real) :]
+        return url
+
+    def request(self, method: str, endpoint: str, **kwargs: Any) -> requests.Response:
+        url = self._redirect(endpoint)
+        started = time.monotonic()
+        for attempt in range(1, self.policy.max_attempts + 1):
+            try:
+                return super().request(method, url, **kwargs)
+            except APIError as err:
+                token_fault = False
+                status = err.response.status_code
+                if not is_transient(status):
+                    raise
+                last = f"HTTP {status} {_google_message(err)}".rstrip()
+                retry_after = err.response.headers.get("Retry-After")
+            except (requests.ConnectionError, requests.Timeout, google.auth.exceptions.TransportError) as exc:
+                # google-auth reports a token endpoint it cannot reach as a TransportError.
+                token_fault = isinstance(exc, google.auth.exceptions.TransportError)
+                last = _transport_problem(exc, url, self.policy.timeout)
+                retry_after = None
+            if attempt == self.policy.max_attempts:
+                raise _GaveUp(last, attempt, time.monotonic() - started, token_fault)
+            time.sleep(self.policy.wait(attempt, retry_after))
+        raise AssertionError("unreachable: the loop returns or raises")
+
+
+def _google_message(err: APIError) -> str:
+    """Google's own sentence from its error envelope, without any request detail."""
+    message = err.error.get("message") if isinstance(err.error, Mapping) else None
+    if not isinstance(message, str) or err.error.get("code") == -1:
+        return ""  # not Google's JSON envelope (a proxy's HTML page, for instance)
+    return f"({message.strip().splitlines()[0][:200]})" if message.strip() else ""
+
+
+def _transport_problem(exc: Exception, url: str, timeout: float) -> str:
+    if isinstance(exc, google.auth.exceptions.TransportError):
+        return "no answer from the token endpoint"
+    host = re.sub(r"^(https?://[^/]+).*$", r"\1", url)
+    if isinstance(exc, requests.Timeout):
+        return f"no answer from {host} within {timeout:g} s"
+    return f"cannot connect to {host}"
+
+
+# --- the source -------------------------------------------------------------------------------
+
+
+class GoogleSheetsSource:
+    """One Google spreadsheet, read with a service account (read-only scope unless write_back)."""
+
+    def __init__(
+        self,
+        key: str,
+        service_account: ServiceAccount,
+        api_url: str = SHEETS_API_URL,
+        timeout: float = 30.0,
+        max_attempts: int = 5,
+        base_delay: float = 1.0,
+        max_delay: float = 30.0,
+        value_render: Literal["UNFORMATTED_VALUE", "FORMATTED_VALUE"] = "UNFORMATTED_VALUE",
+        write_back: bool = False,
+    ) -> None:
+        if value_render not in ("UNFORMATTED_VALUE", "FORMATTED_VALUE"):
+            raise ValueError(f"value_render must be UNFORMATTED_VALUE or FORMATTED_VALUE, not {value_render!r}")
+        self.key = key
+        self.url = spreadsheet_url(key)
+        self.account = service_account
+        self.value_render = value_render
+        self.write_back = write_back
+        # The token request goes to the key's token_uri, as google-auth does.
+        credentials = Credentials.from_service_account_info(
+            service_account.info, scopes=[WRITE_SCOPE if write_back else READ_SCOPE]
+        )
+        policy = RetryPolicy(timeout, max_attempts, base_delay, max_delay)
+        self._http = _BoundedHTTPClient(credentials, api_url, policy)
+
+    def __repr__(self) -> str:
+        return f"GoogleSheetsSource({self.key!r}, {self.account.client_email!r})"
+
+    def read(self) -> RawWorkbook:
+        meta = self._call(
+            "reading the spreadsheet's list of tabs", lambda: self._http.fetch_sheet_metadata(self.key)
+        )
+        sheets = [
+            sheet["properties"]
+            for sheet in meta.get("sheets", [])
+            if sheet["properties"].get("sheetType", "GRID") == "GRID"  # charts have no cells
+        ]
+        params: ParamsType = {"valueRenderOption": self.value_render, "majorDimension": "ROWS"}
+        if self.value_render == "UNFORMATTED_VALUE":
+            params["dateTimeRenderOption"] = "SERIAL_NUMBER"
+        ranges = [absolute_range_name(sheet["title"]) for sheet in sheets]
+        answer = (
+            self._call(
+                "reading the cells of every tab",
+                lambda: self._http.values_batch_get(self.key, ranges, params),
+            )
+            if ranges
+            else {}
+        )
+        value_ranges = answer.get("valueRanges", [])
+        if len(value_ranges) != len(sheets):
+            raise WorkbookError(
+                f"Google Sheets answered {len(value_ranges)} ranges for {len(sheets)} tabs of {self.url}"
+            )
+        tabs = {
+            sheet["title"]: RawTab(sheet["title"], values.get("values", []), sheet_id=sheet["sheetId"])
+            for sheet, values in zip(sheets, value_ranges)
+        }
+        title = meta.get("properties", {}).get("title") or self.key
+        return RawWorkbook(tabs=tabs, label=f"Google Sheet {title}", url=self.url)
+
+    def append_proposals(self, tab_title: str, proposals: Sequence[Mapping[str, object]]) -> int:
+        """Append proposals to the Improvement Actions tab; returns how many rows were added.
+
+        Each proposal maps contract column names (quarter, program_id, best_practice, action,
+        owner, status, due_date) to values; they are placed under the tab's own headers, in its
+        column order. A proposal whose quarter, program, best practice and action are already in the
+        tab (whatever its status now) is skipped, so a re-run adds nothing. Values are written RAW:
+        Sheets stores text that starts with =, +, - or @ as text, never as a formula.
+        """
+        if not self.write_back:
+            raise WorkbookError("write-back is off: this source was opened with the read-only scope")
+        doing = f"reading the tab '{tab_title}' before adding proposals"
+        tab_range = absolute_range_name(tab_title)
+        current = self._call(
+            doing,
+            lambda: self._http.values_get(self.key, tab_range, {"valueRenderOption": "FORMATTED_VALUE"}),
+            writing=True,
+        ).get("values", [])
+        header = [normalise(str(cell)) for cell in current[0]] if current else []
+        rows: list[list[object]] = []
+        if not header:  # an empty tab gets the contract's header first
+            header = IMPROVEMENT_ACTIONS.column_names
+            rows.append(list(header))
+        required = [c.name for c in IMPROVEMENT_ACTIONS.columns if c.in_header]
+        missing = [name for name in required if name not in header]
+        if missing:
+            raise WorkbookError(
+                f"cannot add proposals: the tab '{tab_title}' has no column {', '.join(missing)}"
+            )
+        key_positions = [header.index(name) for name in PROPOSAL_KEY if name in header]
+        seen = {_proposal_key(row, key_positions) for row in current[1:]}
+        for proposal in proposals:
+            row = [_raw_value(proposal.get(name)) for name in header]
+            key = _proposal_key(row, key_positions)
+            if key not in seen:
+                seen.add(key)
+                rows.append(row)
+        appended = len(rows) - (0 if current else 1)
+        if appended:
+            params: ParamsType = {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"}
+            self._call(
+                f"adding proposals to the tab '{tab_title}'",
+                lambda: self._http.values_append(self.key, tab_range, params, {"values": rows}),
+                writing=True,
+            )
+        return appended
+
+    def _call(self, doing: str, call: Callable[[], T], writing: bool = False) -> T:
+        try:
+            return call()
+        except (_GaveUp, google.auth.exceptions.RefreshError, APIError) as exc:
+            raise WorkbookError(self._explain(exc, doing, writing)) from None
+
+    def _explain(self, exc: Exception, doing: str, writing: bool) -> str:
+        """One sentence for the person running the pipeline: what failed and what to do."""
+        account = self.account
+        if isinstance(exc, _GaveUp) and exc.at_token_endpoint:
+            return (
+                f"Google credentials: no answer from the token endpoint {account.info['token_uri']} "
+                f"named in {account.origin}, {exc.attempts} attempts over {exc.seconds:.0f} s; check "
+                "the key's token_uri and the network"
+            )
+        if isinstance(exc, _GaveUp):
+            return (
+                f"Google Sheets failed while {doing}: {exc.last}, {exc.attempts} attempts over "
+                f"{exc.seconds:.0f} s; try again later"
+            )
+        if isinstance(exc, google.auth.exceptions.RefreshError):
+            reason = str(exc.args[0]) if exc.args else type(exc).__name__
+            return (
+                f"Google credentials: the token endpoint {account.info['token_uri']} refused the "
+                f"service account {account.client_email} from {account.origin} ({reason}); the key "
+                "may have been deleted or the account disabled: create a new key"
+            )
+        assert isinstance(exc, APIError)
+        return self._api_problem(exc, doing, writing)
+
+    def _api_problem(self, exc: APIError, doing: str, writing: bool) -> str:
+        status = exc.response.status_code
+        message = _google_message(exc)
+        email_address = self.account.client_email
+        if status == 403 and re.search(r"has not been used|is disabled|SERVICE_DISABLED", str(exc.error)):
+            return (
+                "the Google Sheets API is not enabled in the service account's Cloud project; "
+                f"enable it and re-run {message}".rstrip()
+            )
+        if status == 403 and writing:
+            return (
+                f"the spreadsheet is not shared with {email_address} as Editor, so proposals cannot "
+                "be written back; share it as Editor, or turn write-back off, and re-run"
+            )
+        if status == 403:
+            return f"the spreadsheet is not shared with {email_address}; share it as Viewer and re-run"
+        if status == 404:
+            return f"there is no Google spreadsheet with the key {self.key}; check the source URL"
+        if status == 401:
+            return (
+                f"Google did not accept the access token of {email_address} from "
+                f"{self.account.origin} {message}".rstrip()
+            )
+        return f"Google Sheets refused {doing}: HTTP {status} {message}".rstrip()
+
+
+def _raw_value(value: object) -> object:
+    """A JSON value for a RAW write: blanks (None, NaN) as empty text, numbers and text as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):  # numpy integers too
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if math.isnan(number):
+            return ""
+        return int(number) if number.is_integer() else number  # 2.0 is shown as 2, like Sheets
+    return str(value)
+
+
+def _proposal_key(row: Sequence[object], positions: Sequence[int]) -> tuple[str, ...]:
+    """The identifying cells as text the sheet shows, whitespace and case folded."""
+    return tuple(
+        " ".join(str(row[i] if i < len(row) else "").split()).casefold() for i in positions
+    )
