@@ -1,0 +1,248 @@
+"""Typed frames → valid rows and one list of issues, by the Great Expectations suites in `expectations/`.
+
+The rules live in the suites as data (one JSON file per tab, named by the contract key). Each
+expectation's `meta` says how bad a failure is (`error`: the row is quarantined; `warning`: the
+value is treated as blank) and how to tell an office worker what to fix. The few checks GX has no
+expectation for (a value that repeats an earlier row) are computed here as derived columns, named
+in the suite's `meta.derived`, and checked by an expectation of that suite.
+
+Cell-reading errors were listed by the parser; their rows are quarantined here too, but a cell that
+could not be read is not reported a second time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from fractions import Fraction
+from pathlib import Path
+from string import Formatter
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.core import ExpectationSuiteValidationResult
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.datasource.fluent import PandasDatasource
+
+from coaching.contract import TABS
+from coaching.records import CheckedRecords, DataIssue, ParsedTab, ParsedWorkbook, Severity
+
+SUITES_DIR = Path(__file__).resolve().parent.parent / "expectations"
+
+# Tabs whose valid IDs other tabs are checked against: key -> (suite parameter, ID column).
+# TABS lists them first, so their valid rows are known before a tab that refers to them.
+ID_SOURCES = {
+    "programs": ("valid_program_ids", "program_id"),
+    "staff": ("valid_staff_ids", "staff_id"),
+}
+_RESULT_FORMAT = {
+    "result_format": "COMPLETE",
+    "unexpected_index_column_names": ["row"],
+    # Row numbers only, as one list per expectation: the values are read from the frames below.
+    "exclude_unexpected_values": True,
+    "return_unexpected_index_query": False,
+}
+
+
+def load_suite(key: str) -> gx.ExpectationSuite:
+    """The suite of one tab, from `expectations/<key>.json`."""
+    with open(SUITES_DIR / f"{key}.json", encoding="utf-8") as f:
+        return gx.ExpectationSuite(**json.load(f))
+
+
+def validate_records(
+    parsed: ParsedWorkbook, run_date: dt.date, max_error_share: float = 0.10
+) -> CheckedRecords:
+    """Run every tab's suite; quarantine rows with errors, blank values with warnings.
+
+    A tab's error share above `max_error_share` adds a sentence to `blocking`.
+    """
+    source = _records_source()
+    parameters: dict[str, object] = {"run_date": pd.Timestamp(run_date)}
+    valid: dict[str, pd.DataFrame] = {}
+    issues: list[DataIssue] = []
+    for spec in TABS:
+        tab = parsed.tabs[spec.key]
+        parse_issues = [issue for issue in parsed.issues if issue.tab == tab.title]
+        rule_issues = _check_tab(source, tab, load_suite(spec.key), parameters, run_date)
+        rule_issues = _without_unreadable_cells(rule_issues, parse_issues)
+        valid[spec.key] = _valid_rows(tab, parse_issues + rule_issues)
+        issues += rule_issues
+        if spec.key in ID_SOURCES:
+            parameter, column = ID_SOURCES[spec.key]
+            parameters[parameter] = valid[spec.key][column].dropna().unique().tolist()
+    rows_read = {key: len(parsed.tabs[key].frame) for key in valid}
+    rows_quarantined = {key: rows_read[key] - len(valid[key]) for key in valid}
+    return CheckedRecords(
+        valid=valid,
+        issues=_in_sheet_order(parsed, parsed.issues + issues),
+        rows_read=rows_read,
+        rows_quarantined=rows_quarantined,
+        blocking=[
+            _blocking_sentence(parsed.tabs[key].title, rows_quarantined[key], rows_read[key], max_error_share)
+            for key in valid
+            if Fraction(rows_quarantined[key], max(rows_read[key], 1)) > Fraction(str(max_error_share))
+        ],
+    )
+
+
+def _records_source() -> PandasDatasource:
+    """A fresh in-memory GX context for one validation run, without progress bars or chatter."""
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context.data_sources.add_pandas("coaching_records")
+
+
+def _check_tab(
+    source: PandasDatasource,
+    tab: ParsedTab,
+    suite: gx.ExpectationSuite,
+    parameters: dict[str, object],
+    run_date: dt.date,
+) -> list[DataIssue]:
+    """One batch: the tab's frame plus its derived columns, validated by its suite."""
+    checked = _with_derived_columns(tab.frame, suite.meta.get("derived", {}))
+    batch = (
+        source.add_dataframe_asset(tab.spec.key)
+        .add_batch_definition_whole_dataframe("all rows")
+        .get_batch(batch_parameters={"dataframe": checked})
+    )
+    outcome = batch.validate(suite, result_format=_RESULT_FORMAT, expectation_parameters=parameters)
+    return _issues_from(outcome, tab, checked, run_date)
+
+
+def _with_derived_columns(frame: pd.DataFrame, derived: dict[str, dict]) -> pd.DataFrame:
+    """A copy of the frame with the suite's derived columns added.
+
+    `{"repeats": [columns]}`: the sheet row where the same values first appear, on every later
+    row that repeats them (blank elsewhere, and where any of the values is blank).
+    """
+    checked = frame.copy()
+    for name, recipe in derived.items():
+        keys = list(recipe["repeats"])
+        first = checked.groupby(keys, dropna=True, sort=False)["row"].transform("first")
+        checked[name] = first.where(first.ne(checked["row"])).astype("Int64")
+    # GX compares datetime64[ns] columns vectorised and any other resolution one value at a time.
+    for name in checked.columns:
+        if pd.api.types.is_datetime64_dtype(checked[name]) and checked[name].dtype != "datetime64[ns]":
+            checked[name] = checked[name].astype("datetime64[ns]")
+    return checked
+
+
+def _issues_from(
+    outcome: ExpectationSuiteValidationResult,
+    tab: ParsedTab,
+    checked: pd.DataFrame,
+    run_date: dt.date,
+) -> list[DataIssue]:
+    issues: list[DataIssue] = []
+    for result in outcome.results:
+        config = result.expectation_config
+        if "unexpected_index_list" not in result.result:
+            # A rule that could not run must stop the run, not pass silently.
+            raise RuntimeError(
+                f"The check {config.type} on tab '{tab.title}' could not run: "
+                f"{result.exception_info.get('exception_message', result.exception_info)}"
+            )
+        if not result.result["unexpected_index_list"]:
+            continue
+        rows = list(result.result["unexpected_index_list"][0]["row"])
+        checked_column = config.kwargs.get("column") or config.kwargs["column_A"]
+        column = config.meta.get("column", checked_column)
+        issues += _issue_lines(
+            tab,
+            rows,
+            column,
+            found=checked.loc[rows, checked_column],
+            problem=config.meta["problem"],
+            severity=Severity(config.meta["severity"]),
+            run_date=run_date,
+        )
+    return issues
+
+
+def _issue_lines(
+    tab: ParsedTab,
+    rows: list[int],
+    column: str,
+    found: pd.Series,
+    problem: str,
+    severity: Severity,
+    run_date: dt.date,
+) -> list[DataIssue]:
+    """One DataIssue per failing row, the problem worded with that row's cells as the sheet shows them."""
+    header = tab.headers.get(column, column)
+    letter = tab.letters.get(column, "")
+    # Only the cells the problem mentions: a tab may have many issues of one kind.
+    named = {name for _, name, _, _ in Formatter().parse(problem) if name}
+    shown = tab.text.loc[rows, [column, *sorted(named & set(tab.text.columns) - {column})]]
+    values = found.astype("string").fillna("") if "found" in named else [""] * len(rows)
+    return [
+        DataIssue(
+            tab=tab.title,
+            row=int(row),
+            column=header,
+            value=cells[column],
+            problem=problem.format_map(
+                {**cells, "value": cells[column], "found": value, "run_date": run_date.isoformat()}
+            ),
+            severity=severity,
+            cell=f"{letter}{row}" if letter else "",
+        )
+        for row, cells, value in zip(rows, shown.to_dict("records"), values)
+    ]
+
+
+def _without_unreadable_cells(
+    rule_issues: list[DataIssue], parse_issues: list[DataIssue]
+) -> list[DataIssue]:
+    """Drop a rule's complaint about a cell the parser already reported (it is blank only because
+    it could not be read)."""
+    unreadable = {(i.row, i.column) for i in parse_issues if i.severity is Severity.ERROR}
+    return [i for i in rule_issues if (i.row, i.column) not in unreadable]
+
+
+def _valid_rows(tab: ParsedTab, issues: list[DataIssue]) -> pd.DataFrame:
+    """The tab without rows that have an error, and with warned-about values blanked."""
+    errors = {i.row for i in issues if i.severity is Severity.ERROR and i.row is not None}
+    frame = tab.frame[~tab.frame.index.isin(errors)].copy()
+    column_by_header = {tab.headers.get(c, c): c for c in tab.spec.column_names}
+    warned: dict[str, list[int]] = {}
+    for issue in issues:
+        if issue.severity is Severity.WARNING and issue.row is not None and issue.column in column_by_header:
+            warned.setdefault(column_by_header[issue.column], []).append(issue.row)
+    for column, rows in warned.items():
+        frame[column] = frame[column].mask(frame.index.isin(rows))
+    return frame
+
+
+def _blocking_sentence(title: str, errors: int, rows: int, max_error_share: float) -> str:
+    return (
+        f"{title}: {errors} of {rows} rows ({100 * errors / rows:.1f} %) have errors, "
+        f"above the {100 * max_error_share:g} % limit"
+    )
+
+
+def _in_sheet_order(parsed: ParsedWorkbook, issues: list[DataIssue]) -> list[DataIssue]:
+    """By tab (contract order), then sheet row (tab-level notes first), then column (contract
+    order), then problem."""
+    tab_rank: dict[str, int] = {}
+    column_rank: dict[tuple[str, str], int] = {}
+    for position, spec in enumerate(TABS):
+        tab = parsed.tabs[spec.key]
+        tab_rank[tab.title] = position
+        for rank, name in enumerate(spec.column_names):
+            column_rank[(tab.title, name)] = rank
+            column_rank[(tab.title, tab.headers.get(name, name))] = rank
+
+    def key(issue: DataIssue) -> tuple[int, int, int, str]:
+        return (
+            tab_rank.get(issue.tab, len(TABS)),
+            issue.row or 0,
+            column_rank.get((issue.tab, issue.column), -1),
+            issue.problem,
+        )
+
+    return sorted(issues, key=key)

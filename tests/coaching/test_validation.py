@@ -1,0 +1,396 @@
+"""Validation by the GX suites: what an office worker sees in data_quality.csv, and which rows the
+metrics may use. Workbooks go through the real parser, as they do in a run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from coaching.contract import TABS, normalise
+from coaching.parsing import parse_workbook
+from coaching.records import CheckedRecords, DataIssue, RawTab, RawWorkbook, Severity
+from coaching.validation import SUITES_DIR, validate_records
+
+RUN_DATE = dt.date(2026, 11, 25)
+
+HEADERS = {
+    "Programs": ["Program ID", "Program Name", "Coaching Lead ID"],
+    "Staff": ["Staff ID", "Name", "Email", "Program ID", "Role", "Requires Coaching", "Start Date", "End Date"],
+    "Coaching Log": [
+        "Session ID", "Session Date", "Program ID", "Coach ID", "Staff ID", "Duration (minutes)",
+        "Direct Observation?", "Reflection", "Document Review", "Stakeholder Interview", "Notes",
+    ],
+    "Coaching Plan": ["Program ID", "Component", "Documented", "Document URL", "Last Reviewed"],
+    "Fidelity": ["Assessment Date", "Program ID", "Subject Type", "Subject ID", "Score", "Max Score"],
+    "Satisfaction Survey": ["Timestamp", "Program ID", "Coach ID", "Satisfaction", "Comments"],
+    "Improvement Actions": ["Quarter", "Program ID", "Best Practice", "Action", "Owner", "Status", "Due Date"],
+}
+# A row that breaks no rule, per tab; a test changes only what it is about.
+TYPICAL = {
+    "Programs": {"program_id": "P9", "program_name": "Outreach", "coaching_lead_id": ""},
+    "Staff": {
+        "staff_id": "S9", "name": "Sam Lee", "email": "sam@agency.org", "program_id": "P1",
+        "role": "practitioner", "requires_coaching": "yes", "start_date": "1/15/2025", "end_date": "",
+    },
+    "Coaching Log": {
+        "session_id": "X9", "session_date": "10/2/2026", "program_id": "P1", "coach_id": "S1",
+        "staff_id": "S2", "duration_minutes": 45, "direct_observation": "yes", "reflection": "yes",
+        "document_review": "", "stakeholder_interview": "", "notes": "",
+    },
+    "Coaching Plan": {
+        "program_id": "P1", "component": "Skill sets", "documented": "TRUE", "document_url": "",
+        "last_reviewed": "2026-09-30",
+    },
+    "Fidelity": {
+        "assessment_date": "9/30/2026", "program_id": "P1", "subject_type": "Practitioner",
+        "subject_id": "S2", "score": 14, "max_score": 20,
+    },
+    "Satisfaction Survey": {
+        "timestamp": "10/3/2026 14:05:00", "program_id": "P1", "coach_id": "S1", "satisfaction": 4,
+        "comments": "Helpful",
+    },
+    "Improvement Actions": {
+        "quarter": "2026-Q3", "program_id": "P1", "best_practice": 2, "action": "Observe monthly",
+        "owner": "Ann", "status": "In progress", "due_date": "12/31/2026",
+    },
+}
+# The rows every workbook starts with (sheet rows 2, 3, …).
+BASE = {
+    "Programs": [{"program_id": "P1", "coaching_lead_id": "S1"}, {"program_id": "P2"}],
+    "Staff": [
+        {"staff_id": "S1", "name": "Ann Coach", "role": "coach", "requires_coaching": "no"},
+        {"staff_id": "S2", "name": "Bo Practitioner"},
+        {"staff_id": "S3", "name": "Cy Practitioner", "program_id": "P2"},
+    ],
+    "Coaching Log": [{"session_id": "X1"}, {"session_id": "X2", "staff_id": "S3", "program_id": "P2"}],
+    "Coaching Plan": [{}],
+    "Fidelity": [{}],
+    "Satisfaction Survey": [{}],
+    "Improvement Actions": [{}],
+}
+
+
+def sheet_row(title: str, **changes: object) -> list[object]:
+    """A typical row of the tab with some cells changed (by normalised column name)."""
+    cells = {**TYPICAL[title], **changes}
+    return [cells[normalise(header)] for header in HEADERS[title]]
+
+
+def workbook(extra: dict[str, list[dict]] | None = None, leave_out: tuple[str, ...] = ()) -> RawWorkbook:
+    """The base rows of every tab, then `extra` rows (as changes to a typical row) appended."""
+    tabs = {}
+    for title, base in BASE.items():
+        if title in leave_out:
+            continue
+        rows = [sheet_row(title, **changes) for changes in [*base, *(extra or {}).get(title, [])]]
+        tabs[title] = RawTab(title, [HEADERS[title], *rows])
+    return RawWorkbook(tabs, "test workbook")
+
+
+def check(raw: RawWorkbook, max_error_share: float = 0.10) -> CheckedRecords:
+    return validate_records(parse_workbook(raw, {}), RUN_DATE, max_error_share)
+
+
+def first_extra_row(title: str) -> int:
+    return len(BASE[title]) + 2
+
+
+def issues_at(checked: CheckedRecords, title: str, row: int) -> list[DataIssue]:
+    return [i for i in checked.issues if i.tab == title and i.row == row]
+
+
+# One case per rule of the suites: the tab, the changed cells, the header and value reported,
+# and words the problem must contain. All cases share one workbook (each adds one row).
+RULES = [
+    ("blank program id", "Programs", {"program_id": ""}, "Program ID", "", "program ID is blank"),
+    ("repeated program id", "Programs", {"program_id": "P1"}, "Program ID", "P1", "already used on row 2"),
+    ("blank program name", "Programs", {"program_name": ""}, "Program Name", "", "program name is blank"),
+    ("blank staff id", "Staff", {"staff_id": ""}, "Staff ID", "", "staff ID is blank"),
+    ("repeated staff id", "Staff", {"staff_id": "S2"}, "Staff ID", "S2", "already used on row 3"),
+    ("blank staff name", "Staff", {"name": ""}, "Name", "", "name is blank"),
+    ("blank staff program", "Staff", {"program_id": ""}, "Program ID", "", "program ID is blank"),
+    ("staff program not in programs", "Staff", {"program_id": "P7"}, "Program ID", "P7",
+     "'P7' is not on the Programs tab"),
+    ("blank start date", "Staff", {"start_date": ""}, "Start Date", "", "start date is blank"),
+    ("end before start", "Staff", {"end_date": "1/14/2025"}, "End Date", "1/14/2025",
+     "end date 1/14/2025 is before the start date 1/15/2025"),
+    ("blank session id", "Coaching Log", {"session_id": ""}, "Session ID", "", "session ID is blank"),
+    ("blank session date", "Coaching Log", {"session_date": ""}, "Session Date", "", "session date is blank"),
+    ("session after run date", "Coaching Log", {"session_date": "11/26/2026"}, "Session Date", "11/26/2026",
+     "after the day of this run (2026-11-25)"),
+    ("blank log program", "Coaching Log", {"program_id": ""}, "Program ID", "", "program ID is blank"),
+    ("log program not in programs", "Coaching Log", {"program_id": "P7"}, "Program ID", "P7",
+     "'P7' is not on the Programs tab"),
+    ("blank coach", "Coaching Log", {"coach_id": ""}, "Coach ID", "", "coach ID is blank"),
+    ("coach not in staff", "Coaching Log", {"coach_id": "S77"}, "Coach ID", "S77", "'S77' is not on the Staff tab"),
+    ("blank coached staff", "Coaching Log", {"staff_id": ""}, "Staff ID", "", "staff ID is blank"),
+    ("coached staff not in staff", "Coaching Log", {"staff_id": "S77"}, "Staff ID", "S77",
+     "'S77' is not on the Staff tab"),
+    ("repeated session and staff", "Coaching Log", {"session_id": "X1"}, "Staff ID", "S2",
+     "already listed for session 'X1' on row 2"),
+    ("blank plan program", "Coaching Plan", {"program_id": ""}, "Program ID", "", "program ID is blank"),
+    ("plan program not in programs", "Coaching Plan", {"program_id": "P7"}, "Program ID", "P7",
+     "'P7' is not on the Programs tab"),
+    ("blank component", "Coaching Plan", {"component": ""}, "Component", "", "plan component is blank"),
+    ("unknown component", "Coaching Plan", {"component": "Budget"}, "Component", "Budget",
+     "'Budget' is not a plan component"),
+    ("blank assessment date", "Fidelity", {"assessment_date": ""}, "Assessment Date", "", "assessment date is blank"),
+    ("assessment after run date", "Fidelity", {"assessment_date": "2027-01-05"}, "Assessment Date", "2027-01-05",
+     "after the day of this run"),
+    ("blank fidelity program", "Fidelity", {"program_id": ""}, "Program ID", "", "program ID is blank"),
+    ("fidelity program not in programs", "Fidelity", {"program_id": "P7"}, "Program ID", "P7",
+     "'P7' is not on the Programs tab"),
+    ("blank subject type", "Fidelity", {"subject_type": ""}, "Subject Type", "", "subject type is blank"),
+    ("unknown subject type", "Fidelity", {"subject_type": "Supervisor"}, "Subject Type", "Supervisor",
+     "'Supervisor' is not a subject type"),
+    ("blank subject", "Fidelity", {"subject_id": ""}, "Subject ID", "", "subject ID is blank"),
+    ("subject not in staff", "Fidelity", {"subject_id": "S77"}, "Subject ID", "S77", "'S77' is not on the Staff tab"),
+    ("blank score", "Fidelity", {"score": ""}, "Score", "", "score is blank"),
+    ("negative score", "Fidelity", {"score": -1}, "Score", "-1", "score -1 is below 0"),
+    ("blank max score", "Fidelity", {"max_score": ""}, "Max Score", "", "maximum score is blank"),
+    ("zero max score", "Fidelity", {"max_score": 0, "score": 0}, "Max Score", "0", "maximum score 0 is not above 0"),
+    ("score above max", "Fidelity", {"score": 21}, "Score", "21", "score 21 is higher than the maximum score 20"),
+    ("blank timestamp", "Satisfaction Survey", {"timestamp": ""}, "Timestamp", "", "timestamp is blank"),
+    ("blank survey program", "Satisfaction Survey", {"program_id": ""}, "Program ID", "", "program ID is blank"),
+    ("survey program not in programs", "Satisfaction Survey", {"program_id": "P7"}, "Program ID", "P7",
+     "'P7' is not on the Programs tab"),
+    ("survey coach not in staff", "Satisfaction Survey", {"coach_id": "S77"}, "Coach ID", "S77",
+     "'S77' is not on the Staff tab"),
+    ("blank rating", "Satisfaction Survey", {"satisfaction": ""}, "Satisfaction", "", "rating is blank"),
+    ("rating above 5", "Satisfaction Survey", {"satisfaction": 6}, "Satisfaction", "6", "rating 6 is not between 1 and 5"),
+    ("rating below 1", "Satisfaction Survey", {"satisfaction": "0"}, "Satisfaction", "0", "rating 0 is not between 1 and 5"),
+    ("blank quarter", "Improvement Actions", {"quarter": ""}, "Quarter", "", "quarter is blank"),
+    ("malformed quarter", "Improvement Actions", {"quarter": "Q3 2026"}, "Quarter", "Q3 2026",
+     "'Q3 2026' is not a quarter; write it as YYYY-Qn"),
+    ("blank action program", "Improvement Actions", {"program_id": ""}, "Program ID", "", "program ID is blank"),
+    ("action program not in programs", "Improvement Actions", {"program_id": "P7"}, "Program ID", "P7",
+     "'P7' is not on the Programs tab"),
+    ("unknown best practice", "Improvement Actions", {"best_practice": 5}, "Best Practice", "5",
+     "Best practice 5 does not exist"),
+    ("blank action", "Improvement Actions", {"action": ""}, "Action", "", "action is blank"),
+    ("blank status", "Improvement Actions", {"status": ""}, "Status", "", "status is blank"),
+    ("unknown status", "Improvement Actions", {"status": "Someday"}, "Status", "Someday", "'Someday' is not a status"),
+]
+
+
+UNIQUE_IDS = {"Programs": ("program_id",), "Staff": ("staff_id",), "Coaching Log": ("session_id",)}
+
+
+@pytest.fixture(scope="module")
+def every_rule_broken() -> tuple[CheckedRecords, dict[str, int]]:
+    """One workbook with a row per rule case; returns the outcome and each case's sheet row."""
+    extra: dict[str, list[dict]] = {}
+    rows: dict[str, int] = {}
+    for number, (case, title, changes, *_) in enumerate(RULES):
+        # Each row gets its own ID, so that it repeats no other row by accident.
+        own_id = {column: f"{column[0].upper()}{100 + number}" for column in UNIQUE_IDS.get(title, ())}
+        extra.setdefault(title, []).append({**own_id, **changes})
+        rows[case] = first_extra_row(title) + len(extra[title]) - 1
+    return check(workbook(extra)), rows
+
+
+@pytest.mark.parametrize(("case", "title", "changes", "header", "value", "words"), RULES, ids=[r[0] for r in RULES])
+def test_a_value_that_breaks_a_rule_quarantines_its_row_with_a_readable_problem(
+    every_rule_broken, case, title, changes, header, value, words
+):
+    checked, rows = every_rule_broken
+    row = rows[case]
+    [issue] = issues_at(checked, title, row)
+    assert (issue.column, issue.value, issue.severity) == (header, value, Severity.ERROR)
+    assert words in issue.problem
+    assert issue.cell == f"{chr(65 + HEADERS[title].index(header))}{row}"
+    key = next(tab.key for tab in TABS if tab.default_title == title)
+    assert row not in checked.valid[key].index
+
+
+def test_every_rule_in_the_suites_is_exercised_by_a_case(every_rule_broken):
+    checked, _ = every_rule_broken
+    for tab in TABS:
+        suite = json.loads((SUITES_DIR / f"{tab.key}.json").read_text())
+        problems = [i.problem for i in checked.issues if i.tab == tab.default_title]
+        for expectation in suite["expectations"]:
+            if expectation["meta"]["severity"] != "error":
+                continue
+            pattern = ".*".join(map(re.escape, re.split(r"\{\w+\}", expectation["meta"]["problem"])))
+            assert any(re.fullmatch(pattern, p) for p in problems), (tab.key, expectation["meta"]["problem"])
+
+
+def test_the_rows_that_break_no_rule_are_all_kept(every_rule_broken):
+    checked, _ = every_rule_broken
+    for tab in TABS:
+        base_rows = list(range(2, len(BASE[tab.default_title]) + 2))
+        assert checked.valid[tab.key].index[: len(base_rows)].tolist() == base_rows
+        assert checked.rows_read[tab.key] - checked.rows_quarantined[tab.key] == len(base_rows)
+
+
+def test_values_on_the_edge_of_a_rule_are_accepted():
+    checked = check(workbook({
+        "Staff": [{"staff_id": "S4", "start_date": "3/1/2026", "end_date": "3/1/2026", "email": ""}],
+        "Coaching Log": [{"session_date": "11/25/2026", "duration_minutes": 600},
+                         {"session_id": "X10", "duration_minutes": 1}],
+        "Coaching Plan": [{"component": "Feedback methods and timeframe"}],
+        "Fidelity": [{"score": 20, "max_score": 20, "subject_type": "coach", "subject_id": "S1"},
+                     {"score": 0, "max_score": 0.5, "assessment_date": "11/25/2026"}],
+        "Satisfaction Survey": [{"satisfaction": 1, "coach_id": ""}, {"satisfaction": 5}],
+        "Improvement Actions": [{"quarter": "2026-q4", "best_practice": "", "status": "done"},
+                                {"best_practice": 1, "status": "dropped"}],
+    }))
+    assert checked.issues == []
+    assert checked.rows_quarantined == {tab.key: 0 for tab in TABS}
+
+
+def test_a_doubtful_email_keeps_the_row_but_blanks_the_email():
+    checked = check(workbook({"Staff": [{"staff_id": "S4", "email": "sam at agency"}]}))
+    row = first_extra_row("Staff")
+    [issue] = issues_at(checked, "Staff", row)
+    assert (issue.column, issue.value, issue.severity) == ("Email", "sam at agency", Severity.WARNING)
+    assert "does not look like an email address" in issue.problem
+    assert pd.isna(checked.valid["staff"].loc[row, "email"])
+    assert checked.valid["staff"].loc[row, "name"] == "Sam Lee"
+
+
+def test_a_duration_out_of_range_keeps_the_session_but_blanks_the_duration():
+    checked = check(workbook({"Coaching Log": [{"session_id": "X10", "duration_minutes": 601}]}))
+    row = first_extra_row("Coaching Log")
+    [issue] = issues_at(checked, "Coaching Log", row)
+    assert (issue.column, issue.value, issue.severity) == ("Duration (minutes)", "601", Severity.WARNING)
+    assert "outside 1 to 600" in issue.problem
+    assert pd.isna(checked.valid["coaching_log"].loc[row, "duration_minutes"])
+    assert checked.valid["coaching_log"].loc[row, "session_id"] == "X10"
+    assert checked.blocking == []
+
+
+def test_a_repeated_session_and_staff_pair_keeps_the_first_row_only():
+    checked = check(workbook({"Coaching Log": [{"session_id": "X1", "notes": "typed twice"}]}))
+    log = checked.valid["coaching_log"]
+    assert log.loc[2, "session_id"] == "X1"
+    assert first_extra_row("Coaching Log") not in log.index
+    assert [i.row for i in checked.issues] == [first_extra_row("Coaching Log")]
+
+
+def test_the_same_person_in_two_sessions_or_two_people_in_one_session_is_not_a_repeat():
+    checked = check(workbook({"Coaching Log": [{"session_id": "X1", "staff_id": "S3"}, {"session_id": "X10"}]}))
+    assert checked.issues == []
+
+
+def test_a_staff_row_with_an_unknown_program_makes_that_persons_coaching_rows_errors_too():
+    checked = check(workbook({
+        "Staff": [{"staff_id": "S4", "program_id": "P7"}],
+        "Coaching Log": [{"session_id": "X10", "staff_id": "S4"}, {"session_id": "X11", "coach_id": "S4"}],
+        "Fidelity": [{"subject_id": "S4"}],
+    }))
+    staff_row, log_row = first_extra_row("Staff"), first_extra_row("Coaching Log")
+    assert [(i.tab, i.row, i.column) for i in checked.issues] == [
+        ("Staff", staff_row, "Program ID"),
+        ("Coaching Log", log_row, "Staff ID"),
+        ("Coaching Log", log_row + 1, "Coach ID"),
+        ("Fidelity", first_extra_row("Fidelity"), "Subject ID"),
+    ]
+    assert "its row there has an error" in checked.issues[1].problem
+    assert checked.valid["coaching_log"].index.tolist() == [2, 3]
+
+
+def test_a_program_row_with_an_error_makes_rows_naming_that_program_errors():
+    checked = check(workbook({"Programs": [{"program_id": "P3", "program_name": ""}],
+                              "Coaching Plan": [{"program_id": "P3"}]}))
+    assert [(i.tab, i.column, i.value) for i in checked.issues if i.tab == "Coaching Plan"] == [
+        ("Coaching Plan", "Program ID", "P3")
+    ]
+
+
+def test_a_cell_that_cannot_be_read_quarantines_its_row_with_one_message():
+    checked = check(workbook({"Coaching Log": [{"session_date": "8/32/2026"}, {"session_id": "X10", "reflection": "maybe"}]}))
+    row = first_extra_row("Coaching Log")
+    [date_issue] = issues_at(checked, "Coaching Log", row)
+    [flag_issue] = issues_at(checked, "Coaching Log", row + 1)
+    assert (date_issue.column, date_issue.value) == ("Session Date", "8/32/2026")
+    assert "is not a date" in date_issue.problem
+    assert (flag_issue.column, flag_issue.value) == ("Reflection", "maybe")
+    assert checked.valid["coaching_log"].index.tolist() == [2, 3]
+    assert checked.rows_quarantined["coaching_log"] == 2
+
+
+def test_more_than_the_allowed_share_of_error_rows_blocks_the_report_with_a_plain_sentence():
+    bad = [{"session_id": f"X{n}", "coach_id": "S77"} for n in (10, 11)]
+    good = [{"session_id": f"X{n}"} for n in range(12, 19)]
+    checked = check(workbook({"Coaching Log": bad + good}))
+    assert checked.rows_read["coaching_log"] == 11
+    assert checked.blocking == ["Coaching Log: 2 of 11 rows (18.2 %) have errors, above the 10 % limit"]
+    assert checked.blocked
+
+
+def test_exactly_the_allowed_share_of_error_rows_does_not_block():
+    bad = [{"session_id": "X10", "coach_id": "S77"}]
+    good = [{"session_id": f"X{n}"} for n in range(11, 18)]
+    checked = check(workbook({"Coaching Log": bad + good}))
+    assert (checked.rows_read["coaching_log"], checked.rows_quarantined["coaching_log"]) == (10, 1)
+    assert checked.blocking == []
+    assert not checked.blocked
+
+
+def test_the_allowed_share_of_error_rows_is_configurable():
+    bad = [{"session_id": f"X{n}", "coach_id": "S77"} for n in (10, 11)]
+    raw = workbook({"Coaching Log": bad})
+    assert check(raw, max_error_share=0.5).blocking == []
+    assert check(raw, max_error_share=0.25).blocking == [
+        "Coaching Log: 2 of 4 rows (50.0 %) have errors, above the 25 % limit"
+    ]
+
+
+def test_a_missing_optional_tab_validates_to_an_empty_frame_with_the_contract_columns():
+    checked = check(workbook(leave_out=("Fidelity",)))
+    fidelity = checked.valid["fidelity"]
+    assert fidelity.empty
+    assert list(fidelity.columns) == [*TABS[4].column_names, "row"]
+    assert (checked.rows_read["fidelity"], checked.rows_quarantined["fidelity"]) == (0, 0)
+    assert checked.blocking == []
+
+
+def test_valid_frames_keep_the_parsed_columns_types_and_sheet_row_index():
+    raw = workbook()
+    parsed = parse_workbook(raw, {})
+    checked = validate_records(parsed, RUN_DATE)
+    for tab in TABS:
+        pd.testing.assert_frame_equal(checked.valid[tab.key], parsed.tabs[tab.key].frame)
+
+
+def test_issues_are_listed_by_tab_then_row_then_column():
+    checked = check(workbook({
+        "Coaching Log": [{"session_id": "X10", "staff_id": "S77", "coach_id": "S77", "reflection": "maybe"}],
+        "Staff": [{"staff_id": "S4", "email": "nope", "start_date": ""}],
+        "Programs": [{"program_id": ""}],
+    }))
+    assert [(i.tab, i.row, i.column) for i in checked.issues] == [
+        ("Programs", 4, "Program ID"),
+        ("Staff", 5, "Email"),
+        ("Staff", 5, "Start Date"),
+        ("Coaching Log", 4, "Coach ID"),
+        ("Coaching Log", 4, "Staff ID"),
+        ("Coaching Log", 4, "Reflection"),
+    ]
+
+
+def test_tab_and_column_are_named_as_in_the_sheet():
+    raw = workbook({"Coaching Log": [{"session_id": "X10", "coach_id": "S77"}]})
+    log = raw.tabs["Coaching Log"]
+    renamed = RawTab("Sessions 2026", [["session id", "SESSION DATE", *log.rows[0][2:]], *log.rows[1:]])
+    tabs = {**raw.tabs, "Sessions 2026": renamed}
+    del tabs["Coaching Log"]
+    parsed = parse_workbook(RawWorkbook(tabs, "test workbook"), {"coaching_log": "Sessions 2026"})
+    checked = validate_records(parsed, RUN_DATE)
+    [issue] = checked.issues
+    assert (issue.tab, issue.row, issue.column, issue.cell) == ("Sessions 2026", 4, "Coach ID", "D4")
+
+
+def test_the_suites_choices_are_the_contracts_choices():
+    for tab in TABS:
+        suite = json.loads((SUITES_DIR / f"{tab.key}.json").read_text())
+        for expectation in suite["expectations"]:
+            value_set = expectation["kwargs"].get("value_set")
+            if isinstance(value_set, list):
+                column = tab.column(expectation["kwargs"]["column"])
+                assert tuple(value_set) == column.choices, (tab.key, column.name)
