@@ -30,14 +30,19 @@ class OutgoingEmail:
     attachments: tuple[Attachment, ...] = ()
     # Tags a mailer may pass on (SendGrid categories / custom args); never secrets.
     tags: dict[str, str] = field(default_factory=dict)
+    # What makes two emails the same for the delivery ledger; by default everything in them. A
+    # report sets it to its data, so that the day it was generated on does not make a re-run new.
+    identity: bytes | None = None
 
     @property
     def content_hash(self) -> str:
-        """Same subject, bodies and files give the same hash: a re-run of unchanged data."""
-        digest = hashlib.sha256()
-        for part in (self.subject, self.html, self.text):
-            digest.update(part.encode("utf-8"))
-            digest.update(b"\0")
+        """Same subject and content give the same hash: a re-run of unchanged data."""
+        digest = hashlib.sha256(self.subject.encode("utf-8") + b"\0")
+        if self.identity is not None:
+            digest.update(self.identity)
+            return digest.hexdigest()
+        for part in (self.html, self.text):
+            digest.update(part.encode("utf-8") + b"\0")
         for item in self.attachments:
             digest.update(item.filename.encode("utf-8") + b"\0" + item.content + b"\0")
         return digest.hexdigest()

@@ -72,8 +72,13 @@ def _uncovered_by_staff(staff_months: pd.DataFrame, program_id: str, limit: int 
     return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
 
 
+def lead_label(card: pd.Series) -> str:
+    """'Felix Nguyen (00116)', or the bare id of a lead not found on the Staff tab."""
+    name, lead = card["coaching_lead_name"], card["coaching_lead_id"]
+    return f"{name} ({lead})" if name else str(lead)
+
+
 def _accountability(card: pd.Series) -> tuple[str, str]:
-    lead = card["coaching_lead_id"]
     status = card["lead_status"]
     if status == LEAD_BLANK:
         return (
@@ -86,7 +91,7 @@ def _accountability(card: pd.Series) -> tuple[str, str]:
         LEAD_INACTIVE: "Name a new coaching lead: the current one was not employed at the end of the quarter.",
         LEAD_NO_EMAIL: "Record a valid email address for the coaching lead on the Staff tab.",
     }
-    return fixes[status], f"Coaching lead {lead} is {status}."
+    return fixes[status], f"Coaching lead {lead_label(card)}: {status}."
 
 
 def _delivery(card: pd.Series, scores: QuarterScores, targets: Targets) -> tuple[str, str]:

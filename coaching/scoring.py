@@ -35,6 +35,7 @@ SCORECARD_COLUMNS = [
 EVIDENCE_COLUMNS = [
     "program_name",
     "coaching_lead_id",
+    "coaching_lead_name",
     "lead_status",
     "eligible_staff_months",
     "covered_staff_months",
@@ -123,10 +124,11 @@ def _meets(value: pd.Series, target: float) -> pd.Series:
     return value.ge(target - _TOLERANCE).fillna(False).astype(bool)
 
 
-def _lead_status(programs: pd.DataFrame, staff: pd.DataFrame, quarter: Quarter) -> pd.Series:
+def _leads(programs: pd.DataFrame, staff: pd.DataFrame, quarter: Quarter) -> pd.DataFrame:
+    """The lead's name (blank when not on the Staff tab) and status, one row per program."""
     last_day = pd.Timestamp(quarter.end)
     leads = programs[["program_id", "coaching_lead_id"]].merge(
-        staff[["staff_id", "email", "start_date", "end_date"]],
+        staff[["staff_id", "name", "email", "start_date", "end_date"]],
         left_on="coaching_lead_id", right_on="staff_id", how="left",
     )
     # A repeated staff_id is quarantined by validation, so the merge keeps one row per program.
@@ -141,7 +143,9 @@ def _lead_status(programs: pd.DataFrame, staff: pd.DataFrame, quarter: Quarter) 
         [LEAD_BLANK, LEAD_NOT_IN_STAFF, LEAD_INACTIVE, LEAD_NO_EMAIL],
         default=LEAD_OK,
     )
-    return pd.Series(status, index=programs.index)
+    return pd.DataFrame(
+        {"coaching_lead_name": leads["name"].fillna("").to_numpy(), "lead_status": status}, index=programs.index
+    )
 
 
 def score_quarter(valid: Mapping[str, pd.DataFrame], quarter: Quarter, targets: Targets) -> QuarterScores:
@@ -151,7 +155,7 @@ def score_quarter(valid: Mapping[str, pd.DataFrame], quarter: Quarter, targets: 
     card.insert(0, "quarter", quarter.label)
 
     # 1. Someone is accountable.
-    card["lead_status"] = _lead_status(programs, staff, quarter).to_numpy()
+    card[["coaching_lead_name", "lead_status"]] = _leads(programs, staff, quarter)
     card["bp1_accountability"] = np.select(
         [card["lead_status"].eq(LEAD_OK), card["lead_status"].eq(LEAD_BLANK)], [2, 0], default=1
     )

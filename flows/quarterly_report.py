@@ -62,7 +62,7 @@ def _deliver_report(
         report.rendered,
         sender=settings.email_from,
         recipients=recipients,
-        files={name: content for name, content in report.files.items() if name.endswith(".csv")},
+        files=report.files,
         tags={"quarter": quarter, "run_id": str(flow_run.id or "local")},
     )
     result = deliver_email(build_mailer(settings, folder / "outbox"), build_ledger(settings), email, force_resend)
@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def run() -> None:
+        settings = load_settings()
+        resolve_quarter(args.quarter, _today(settings), settings.fiscal_year_start_month)  # fail fast
         result = quarterly_report(
             quarter=args.quarter,
             source=args.source,

@@ -48,7 +48,7 @@ def test_the_effectiveness_review_names_missing_sources_and_the_lack_of_decided_
 def test_a_lead_who_left_is_named_with_what_to_do():
     _, scores = scored([lead(end="8/31/2026")], [])
     rec = for_practice(recommend(scores, Targets()), 1)
-    assert "Coaching lead L1 is not active on the last day of the quarter." == rec.evidence
+    assert rec.evidence == "Coaching lead Lee Lead (L1): not active on the last day of the quarter."
     assert rec.action.startswith("Name a new coaching lead")
 
 

@@ -1,0 +1,431 @@
+"""ReportData → the leadership report: HTML for email and for a file, plain text, PNG charts, subject.
+
+The templates only lay out what this module has already put into words, so a program director reads
+"In place" and "68 %", never a column name or a fraction. Every value that comes from the sheet
+reaches the HTML through Jinja2's autoescaping; nothing is marked safe.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from coaching.contract import BEST_PRACTICES, PLAN_COMPONENTS, SCORE_WORDS
+from coaching.email import Attachment, OutgoingEmail
+from coaching.records import DataIssue, Severity
+from coaching.recommendations import lead_label
+from coaching.report.charts import coverage_chart, scores_chart
+from coaching.report.model import ReportData
+from coaching.scoring import BP_COLUMNS, EFFECTIVENESS_SOURCES, LEAD_BLANK, QuarterScores
+
+SHOWN_ISSUES = 15  # the rest are in data_quality.csv
+VALUE_CHARS = 60  # a long cell (a pasted comment) is cut in the report, kept whole in the CSV
+SHORT_NAMES = {1: "Accountable lead", 2: "Monthly coaching", 3: "Written plan", 4: "Effectiveness review"}
+
+
+@dataclass(frozen=True)
+class Status:
+    """How a score 2/1/0 looks: words first, colour second, a Harvey ball for grayscale prints."""
+
+    word: str  # short, for table cells
+    long_word: str
+    symbol: str
+    background: str
+    colour: str  # text colour: contrast ≥ 7:1 on its background
+
+
+STATUSES = {
+    2: Status("In place", SCORE_WORDS[2], "●", "#d4efdc", "#0a4d1f"),
+    1: Status("Partially", SCORE_WORDS[1], "◐", "#fde8b0", "#5c3a00"),
+    0: Status("Not in place", SCORE_WORDS[0], "○", "#f9d3ce", "#7a1409"),
+}
+URGENCY_STATUS = {"High": STATUSES[0], "Medium": STATUSES[1]}
+
+
+@dataclass(frozen=True)
+class Practice:
+    number: int
+    name: str
+    status: Status
+    facts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ProgramView:
+    program_id: str
+    name: str
+    practices: tuple[Practice, ...]
+    total: int
+    percent: str
+    trend: str  # "▲ +12.5 points", "no change", "new this quarter"
+    trend_short: str  # "▲ +12.5"
+    trend_colour: str
+
+
+@dataclass(frozen=True)
+class RecommendationView:
+    priority: int
+    urgency: str
+    status: Status
+    program: str
+    practice: str
+    action: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class CoachView:
+    name: str
+    responses: int
+    average: str  # "4.3 of 5" or the suppression notice
+
+
+@dataclass(frozen=True)
+class IssueView:
+    tab: str
+    row: str
+    column: str
+    value: str
+    problem: str
+    severity: str
+    link: str  # an https link to the cell, or ""
+
+
+@dataclass(frozen=True)
+class TabCount:
+    tab: str
+    read: int
+    quarantined: int
+
+
+@dataclass(frozen=True)
+class Chart:
+    content_id: str
+    filename: str
+    alt: str
+    png: bytes
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    quarter: str  # "2026-Q3": the email's period
+    subject: str
+    headline: str  # one sentence, for the flow's artifacts and logs
+    html_email: str  # charts referenced as cid:<content-id>
+    html_file: str  # the same HTML with the charts embedded as data: URIs (opens self-contained)
+    text: str  # the plain-text alternative
+    images: tuple[Attachment, ...]  # the charts, each with its content_id
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _rate(value: float | None) -> str:
+    """A share as a whole percent; a rate with nothing to divide reads "no data"."""
+    return "no data" if value is None or pd.isna(value) else f"{100 * value:.0f} %"
+
+
+def _number(value: float) -> str:
+    """62.5 → "62.5", 50.0 → "50"."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def _score_percent(value: float | None) -> str:
+    return "no score" if value is None or pd.isna(value) else f"{_number(value)} %"
+
+
+def _points(change: float) -> str:
+    change = round(change, 1)
+    if change == 0:
+        return "no change"
+    unit = "point" if abs(change) == 1 else "points"
+    return f"{'+' if change > 0 else '-'}{_number(abs(change))} {unit}"
+
+
+def _trend(change: float | None) -> tuple[str, str, str]:
+    """(words, compact form for a table cell, colour); an arrow carries the direction besides colour."""
+    if change is None:
+        return "new this quarter", "new", "#444444"
+    points = _points(change)
+    if points == "no change":
+        return points, "= 0", "#444444"
+    arrow, colour = ("▲", "#0a4d1f") if change > 0 else ("▼", "#7a1409")
+    return f"{arrow} {points}", f"{arrow} {points.split(' ')[0]}", colour
+
+
+def _listed(joined: str) -> str:
+    """"skill_sets; feedback" → "skill sets, feedback"."""
+    return ", ".join(part.strip().replace("_", " ") for part in str(joined).split(";") if part.strip())
+
+
+def _month_facts(coverage: pd.DataFrame) -> str:
+    parts = [
+        f"{row.month.strftime('%B')} {row.covered} of {row.eligible} ({_rate(row.coverage)})"
+        for row in coverage.itertuples(index=False)
+    ]
+    return "By month: " + "; ".join(parts) + "." if parts else "Nobody who requires coaching was active this quarter."
+
+
+def _practices(card: pd.Series, coverage: pd.DataFrame, data: ReportData) -> tuple[Practice, ...]:
+    targets = data.targets
+    previous_label = data.current.quarter.previous.label
+    lead = (
+        "No coaching lead is named on the Programs tab."
+        if card["lead_status"] == LEAD_BLANK
+        else f"Coaching lead {lead_label(card)}: {card['lead_status']}."
+    )
+    missing_plan = _listed(card["missing_plan_components"])
+    missing_sources = _listed(card["missing_effectiveness_sources"])
+    have_sources = ", ".join(label for label in EFFECTIVENESS_SOURCES.values() if label not in missing_sources.split(", "))
+    facts = {
+        1: (lead,),
+        2: (
+            f"Staff coached each month: {_rate(card['monthly_coverage'])} ({card['covered_staff_months']} of "
+            f"{card['eligible_staff_months']} staff-months; target {_rate(targets.monthly_coverage)}).",
+            _month_facts(coverage),
+            f"Sessions with direct observation plus another source: {_rate(card['multi_source_rate'])} "
+            f"({card['multi_source_sessions']} of {card['sessions']} sessions; target "
+            f"{_rate(targets.multi_source_rate)}).",
+        ),
+        3: (
+            f"{card['plan_components']} of {len(PLAN_COMPONENTS)} plan components documented "
+            f"(target {targets.plan_components}).",
+            f"Missing: {missing_plan}." if missing_plan else "Nothing missing.",
+        ),
+        4: (
+            f"{card['effectiveness_sources']} of {len(EFFECTIVENESS_SOURCES)} effectiveness data sources this "
+            f"quarter (target {targets.effectiveness_sources})"
+            + (f": {have_sources}." if have_sources else "."),
+            f"Missing: {missing_sources}." if missing_sources else "Nothing missing.",
+            f"Improvement actions decided on {previous_label} data (planned, in progress or done): "
+            f"{card['improvement_actions']}.",
+        ),
+    }
+    return tuple(
+        Practice(n, BEST_PRACTICES[n], STATUSES[int(card[column])], facts[n]) for n, column in BP_COLUMNS.items()
+    )
+
+
+def _programs(data: ReportData) -> list[ProgramView]:
+    before = (
+        data.previous.scorecard.set_index("program_id")["percent"] if data.previous is not None else pd.Series()
+    )
+    coverage_by_program = dict(tuple(data.current.monthly_coverage.groupby("program_id", sort=False)))
+    empty = data.current.monthly_coverage.iloc[0:0]
+    views = []
+    for _, card in data.current.scorecard.iterrows():  # one row per program: a handful
+        change = card["percent"] - before[card["program_id"]] if card["program_id"] in before.index else None
+        trend, short, colour = _trend(change)
+        views.append(
+            ProgramView(
+                card["program_id"], card["program_name"],
+                _practices(card, coverage_by_program.get(card["program_id"], empty), data),
+                int(card["total_score"]), _score_percent(card["percent"]), trend, short, colour,
+            )
+        )
+    return views
+
+
+def _change(data: ReportData) -> float | None:
+    now = data.current.organisation_percent
+    then = data.previous.organisation_percent if data.previous is not None else None
+    return None if now is None or then is None else round(now - then, 1)
+
+
+def _headline(data: ReportData) -> tuple[str, str, str]:
+    """(score, comparison, one-sentence headline)."""
+    quarter = data.current.quarter.label
+    score = _score_percent(data.current.organisation_percent)
+    change = _change(data)
+    if change is None:
+        comparison = "No earlier quarter to compare with."
+    else:
+        comparison = (
+            f"{_points(change).capitalize()} since {data.previous.quarter.label} "
+            f"({_score_percent(data.previous.organisation_percent)})."
+        )
+    headline = f"{data.organisation}, {quarter}: coaching best practices score {score}. {comparison}"
+    return score, comparison, headline
+
+
+def _subject(data: ReportData) -> str:
+    change = _change(data)
+    suffix = "" if change is None else f" ({_points(change)})"
+    return f"Coaching effectiveness {data.current.quarter.label}: {_score_percent(data.current.organisation_percent)}{suffix}"
+
+
+def _recommendations(data: ReportData) -> list[RecommendationView]:
+    return [
+        RecommendationView(
+            r.priority, r.urgency, URGENCY_STATUS.get(r.urgency, STATUSES[r.score]), r.program_name,
+            BEST_PRACTICES[r.best_practice], r.action, r.evidence,
+        )
+        for r in data.recommendations
+    ]
+
+
+def _coaches(data: ReportData) -> list[CoachView]:
+    frame = data.satisfaction
+    # Suppressed here too, whatever the frame says: an average of one or two answers identifies people.
+    hidden = frame["suppressed"].astype(bool) | frame["responses"].lt(data.min_responses_per_coach)
+    notice = f"fewer than {data.min_responses_per_coach} responses – not shown"
+    return [
+        CoachView(str(name), int(responses), notice if hide else f"{mean:.1f} of 5")
+        for name, responses, mean, hide in zip(
+            frame["coach_name"], frame["responses"], frame["mean_satisfaction"], hidden
+        )
+    ]
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
+
+
+def _issue(issue: DataIssue) -> IssueView:
+    # Only an https link is made clickable: a link is never allowed to run script (javascript:).
+    link = issue.link if issue.link.startswith("https://") else ""
+    return IssueView(
+        issue.tab, "—" if issue.row is None else str(issue.row), issue.column or "—", _cut(str(issue.value)),
+        issue.problem, "Error" if issue.severity is Severity.ERROR else "Warning", link,
+    )
+
+
+def _quarter_span(scores: QuarterScores) -> str:
+    start, end = scores.quarter.start, scores.quarter.end
+    first = f"{start:%B}" if start.year == end.year else f"{start:%B %Y}"
+    return f"{first}–{end:%B %Y}"
+
+
+def _charts(data: ReportData) -> tuple[Chart, ...]:
+    quarter = data.current.quarter.label
+    return (
+        Chart(
+            f"coverage-{quarter}@coaching-report", f"monthly-coverage-{quarter}.png",
+            f"Bar chart: share of staff who require coaching and were coached, per program and month of "
+            f"{quarter}, against the target of {_rate(data.targets.monthly_coverage)}.",
+            coverage_chart(data.current, data.targets.monthly_coverage),
+        ),
+        Chart(
+            f"scores-{quarter}@coaching-report", f"scores-by-quarter-{quarter}.png",
+            "Line chart: each program's best-practice score in percent, and the whole organisation's, "
+            "for the last quarters.",
+            scores_chart(data.history),
+        ),
+    )
+
+
+def _context(data: ReportData) -> dict[str, object]:
+    card = data.current.scorecard
+    scores = card[list(BP_COLUMNS.values())].to_numpy().ravel()
+    score, comparison, headline = _headline(data)
+    change = _change(data)
+    issues = sorted(data.issues, key=lambda i: i.severity is not Severity.ERROR)  # errors first, else as found
+    errors = sum(i.severity is Severity.ERROR for i in data.issues)
+    return {
+        "organisation": data.organisation,
+        "quarter": data.current.quarter.label,
+        "quarter_span": _quarter_span(data.current),
+        "previous_quarter": data.current.quarter.previous.label,
+        "source": data.source_label,
+        "generated_on": f"{data.generated_on.day} {data.generated_on:%B %Y}",
+        "score": score,
+        "comparison": comparison,
+        "change_text": "—" if change is None else _points(change),
+        "change_short": "—" if change is None else _trend(change)[1],
+        "change_colour": "#333333" if change is None else _trend(change)[2],
+        "headline": headline,
+        "counts": [(STATUSES[s], int((scores == s).sum())) for s in (2, 1, 0)],
+        "ratings": len(scores),
+        "program_count": len(card),
+        "points": int(card["total_score"].sum()),
+        "points_possible": 8 * len(card),
+        "programs": _programs(data),
+        "short_names": SHORT_NAMES,
+        "best_practices": BEST_PRACTICES,
+        "recommendations": _recommendations(data),
+        "improvements": [item.sentence for item in data.improvements],
+        "has_previous": data.previous is not None,
+        "coaches": _coaches(data),
+        "min_responses": data.min_responses_per_coach,
+        "tabs": [TabCount(tab, n, data.rows_quarantined.get(tab, 0)) for tab, n in data.rows_read.items()],
+        "errors": errors,
+        "warnings": len(data.issues) - errors,
+        "issues": [_issue(i) for i in issues[:SHOWN_ISSUES]],
+        "more_issues": max(len(issues) - SHOWN_ISSUES, 0),
+        "blocking": data.blocking,
+        "targets": {
+            "monthly_coverage": _rate(data.targets.monthly_coverage),
+            "multi_source_rate": _rate(data.targets.multi_source_rate),
+            "plan_components": data.targets.plan_components,
+            "effectiveness_sources": data.targets.effectiveness_sources,
+        },
+        "plan_component_names": _listed("; ".join(PLAN_COMPONENTS)),
+        "source_names": ", ".join(EFFECTIVENESS_SOURCES.values()),
+    }
+
+
+def render_report(data: ReportData) -> RenderedReport:
+    """The report in every form it is delivered in; the same data gives byte-identical output."""
+    context = _context(data)
+    charts = _charts(data)
+    html = _environment().get_template("report.html.j2")
+    by_cid = [{"src": f"cid:{c.content_id}", "alt": c.alt} for c in charts]
+    embedded = [{"src": "data:image/png;base64," + base64.b64encode(c.png).decode("ascii"), "alt": c.alt} for c in charts]
+    return RenderedReport(
+        quarter=data.current.quarter.label,
+        subject=_subject(data),
+        headline=str(context["headline"]),
+        html_email=html.render(context, charts=by_cid),
+        html_file=html.render(context, charts=embedded),
+        text=_environment().get_template("report.txt.j2").render(context),
+        images=tuple(Attachment(c.filename, c.png, "image/png", content_id=c.content_id) for c in charts),
+    )
+
+
+def build_report_email(
+    rendered: RenderedReport,
+    *,
+    sender: str,
+    recipients: Sequence[str],
+    files: Mapping[str, bytes],
+    tags: Mapping[str, str],
+) -> OutgoingEmail:
+    """The quarterly email: HTML with its inline charts, the text alternative, and the files
+    (the CSVs; report.html too, for mail clients that clip long messages)."""
+    attachments = rendered.images + tuple(
+        Attachment(name, content, mimetypes.guess_type(name)[0] or "application/octet-stream")
+        for name, content in files.items()
+    )
+    return OutgoingEmail(
+        kind="quarterly_report",
+        period=rendered.quarter,
+        sender=sender,
+        recipients=tuple(recipients),
+        subject=rendered.subject,
+        html=rendered.html_email,
+        text=rendered.text,
+        attachments=attachments,
+        tags=dict(tags),
+        # The figures decide whether this is a new report, not the day it was rendered on.
+        identity=b"".join(
+            name.encode("utf-8") + b"\0" + content + b"\0"
+            for name, content in sorted(files.items())
+            if name.endswith(".csv")
+        ),
+    )

@@ -1,0 +1,197 @@
+"""The leadership report as leadership and their mail programs see it."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import email
+import re
+from email import policy
+
+import pytest
+
+from adapters.mailers import build_mime_message
+from coaching.records import DataIssue, Severity
+from coaching.report.render import build_report_email, render_report
+from tests.coaching.report_fixtures import SHEET_URL, report_data, small_tabs
+
+SCRIPT = "<script>alert('hi')</script>"
+
+
+@pytest.fixture(scope="module")
+def data():
+    return report_data(small_tabs(coach_name=SCRIPT), "2026-Q3", linked=True)
+
+
+@pytest.fixture(scope="module")
+def report(data):
+    return render_report(data)
+
+
+def _words(html: str) -> str:
+    """What a reader sees: tags removed, runs of white space as one space (entities kept)."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def _section(html: str, heading: str) -> str:
+    """The words from a section's heading to the next section's heading."""
+    start = html.index(f">{heading}</h2>")
+    end = html.find("</h2>", start + len(heading) + 6)
+    return _words(html[start : end if end > 0 else None])
+
+
+def test_script_in_a_survey_answer_or_a_name_and_ampersands_in_a_program_name_are_escaped(report):
+    for html in (report.html_email, report.html_file):
+        assert "<script" not in html.lower()
+        assert "&lt;script&gt;alert(&#39;hi&#39;)&lt;/script&gt;" in html  # the coach and the survey cell
+        assert "Family &amp; &lt;Youth&gt; Services" in html
+        assert "Family & <Youth>" not in html
+    assert "Family & <Youth> Services" in report.text  # plain text is not HTML: shown as typed
+
+
+def test_the_html_loads_nothing_from_outside_and_links_only_to_workbook_cells(report):
+    for html, own_images in ((report.html_email, "cid:"), (report.html_file, "data:image/png;base64,")):
+        assert re.search(r"<\s*(script|link|iframe|object|embed|style)\b", html, re.I) is None
+        assert "url(" not in html and "@import" not in html
+        sources = re.findall(r'\bsrc="([^"]*)"', html)
+        assert sources and all(src.startswith(own_images) for src in sources)
+        links = re.findall(r'\bhref="([^"]*)"', html)
+        assert links and all(link.startswith(SHEET_URL) for link in links)
+
+
+def test_every_chart_in_the_email_is_attached_under_its_content_id_and_every_image_is_used(report):
+    referenced = set(re.findall(r'src="cid:([^"]+)"', report.html_email))
+    attached = {image.content_id for image in report.images}
+    assert referenced == attached and len(attached) == 2
+    assert all(image.mime_type == "image/png" for image in report.images)
+
+
+def test_the_report_file_opens_on_its_own_with_the_charts_embedded(report):
+    assert "cid:" not in report.html_file
+    embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', report.html_file)
+    assert [base64.b64decode(item) for item in embedded] == [image.content for image in report.images]
+
+
+def test_the_scorecard_names_each_rating_in_words_not_only_in_colour(report):
+    scorecard = _section(report.html_email, "Scorecard")
+    home, family = scorecard.split("Home Visiting")[1], scorecard.split("Family &amp; &lt;Youth&gt; Services")[1]
+    assert home.split("%")[0].count("In place") == 4
+    assert "○ Not in place ○ Not in place ◐ Partially ◐ Partially" in family
+    text_row = next(line for line in report.text.splitlines() if line.startswith("Family & <Youth>"))
+    assert text_row.split()[4:12] == ["Not", "in", "place", "Not", "in", "place", "Partially", "Partially"]
+
+
+def test_satisfaction_of_a_coach_with_two_responses_is_hidden_and_with_three_it_is_shown(report):
+    section = _section(report.html_email, "Satisfaction with coaching, by coach")
+    assert "Ana Coach 3 4.7 of 5" in section  # 4, 5, 5
+    assert "&lt;/script&gt; 2 fewer than 3 responses – not shown" in section
+    assert "1.5" not in section  # the hidden coach's answers were 1 and 2
+
+
+def test_the_headline_and_subject_give_the_score_and_its_change_since_the_previous_quarter(report):
+    # 2026-Q3: 8 + 2 of 16 points; 2026-Q2: 5 + 1 of 16.
+    assert report.subject == "Coaching effectiveness 2026-Q3: 62.5 % (+25 points)"
+    top = _words(report.html_email.split(">Scorecard</h2>")[0])
+    assert "62.5 % organisation score 10 of 16 points +25 points since 2026-Q2 (37.5 %)." in top
+    assert "● In place 4 ◐ Partially 2 ○ Not in place 2" in top
+    assert "Organisation score: 62.5 % (10 of 16 points). +25 points since 2026-Q2 (37.5 %)." in report.text
+
+
+def test_the_first_quarter_on_record_has_no_change_to_report(data):
+    first = render_report(dataclasses.replace(data, previous=None, history=[data.current], improvements=[]))
+    assert first.subject == "Coaching effectiveness 2026-Q3: 62.5 %"
+    assert "No earlier quarter to compare with." in first.html_email
+    assert "new this quarter" in first.html_email
+
+
+def test_recommendations_come_in_priority_order_with_their_evidence(report, data):
+    section = _section(report.html_email, "Recommendations")
+    positions = [section.index(r.action.replace("'", "&#39;")) for r in data.recommendations]
+    assert positions == sorted(positions) and len(positions) == 4
+    assert "HIGH" in section.upper() and "Not coached: Cal Worker (S03): August, September." in section
+
+
+def test_program_details_show_counts_behind_each_rate_and_what_is_missing(report):
+    details = _section(report.html_email, "Program by program")
+    assert "By month: July 1 of 1 (100 %); August 0 of 1 (0 %); September 0 of 1 (0 %)." in details
+    assert "Staff coached each month: 33 % (1 of 3 staff-months; target 90 %)." in details
+    assert "Missing: skill sets, frequency, methods, feedback." in details
+    assert "Missing: practitioner fidelity assessment, coach fidelity assessment." in details
+
+
+def test_a_rate_with_nothing_to_divide_reads_no_data():
+    tabs = small_tabs()
+    tabs["Programs"].append(["P3", "Night Shelter", "S01"])
+    report = render_report(report_data(tabs, "2026-Q3"))
+    shelter = _section(report.html_email, "Program by program").split("Night Shelter")[1]
+    assert "Staff coached each month: no data (0 of 0 staff-months" in shelter
+    assert "another source: no data (0 of 0 sessions" in shelter
+    assert "nan" not in shelter.lower()
+
+
+def test_the_report_speaks_in_plain_words_not_column_names(report):
+    for body in (report.html_email, report.text):
+        for jargon in ("bp1_", "bp2_", "monthly_coverage", "multi_source", "lead_status", "NaN", "None", "<NA>"):
+            assert jargon not in body
+
+
+def test_data_quality_lists_each_problem_with_a_link_to_its_cell(report):
+    section = _section(report.html_email, "Data quality")
+    assert "2 errors" in section and "Staff 5 1" in section  # 5 rows read, 1 left out
+    assert f'href="{SHEET_URL}#gid=0&amp;range=G6"' in report.html_email
+    assert "&#39;31/31/2026&#39; is not a date" in section
+    assert "Staff, row 6, Start Date: error, '31/31/2026' is not a date" in report.text
+
+
+def test_a_held_back_report_says_why_and_a_long_problem_list_is_cut_at_fifteen(data):
+    many = [
+        DataIssue("Coaching Log", row, "Session Date", "someday", "'someday' is not a date", Severity.ERROR, f"B{row}",
+                  "javascript:alert(1)")
+        for row in range(2, 42)
+    ]
+    held = render_report(dataclasses.replace(data, issues=many, blocking=["Coaching Log: 40 of 50 rows have errors"]))
+    section = _section(held.html_email, "Data quality")
+    assert "This report was held back from leadership: Coaching Log: 40 of 50 rows have errors." in section
+    assert section.count("someday") == 15 * 2 and "… and 25 more" in section
+    assert "javascript:" not in held.html_email  # only https links become clickable
+    assert "NOT FOR RELEASE" in held.text
+
+
+def test_the_same_data_gives_byte_identical_html_text_and_charts():
+    first = render_report(report_data(small_tabs(), "2026-Q3"))
+    second = render_report(report_data(small_tabs(), "2026-Q3"))
+    assert first == second
+    sent = [build_report_email(r, sender="a@example.org", recipients=["b@example.org"], files={}, tags={})
+            for r in (first, second)]
+    assert sent[0].content_hash == sent[1].content_hash
+
+
+def test_charts_are_small_pngs_without_metadata_even_with_dollar_signs_in_names():
+    tabs = small_tabs(program_name="Kids $0-5 & Teens $6+ \\ $x^2$")
+    report = render_report(report_data(tabs, "2026-Q3"))
+    for image in report.images:
+        assert image.content.startswith(b"\x89PNG\r\n\x1a\n")
+        assert len(image.content) < 150_000
+        assert b"Software" not in image.content and b"tEXt" not in image.content
+        width = int.from_bytes(image.content[16:20], "big")
+        assert 1200 <= width <= 1400  # 600–700 px shown at twice the density
+
+
+def test_the_report_email_goes_to_every_recipient_with_the_csv_files_and_inline_charts(report):
+    files = {"scorecard.csv": b"quarter,program_id\n2026-Q3,P1\n", "recommendations.csv": b"priority\n1\n"}
+    outgoing = build_report_email(
+        report, sender="reports@example.org", recipients=["ceo@example.org", "coo@example.org"],
+        files=files, tags={"quarter": "2026-Q3"},
+    )
+    assert (outgoing.kind, outgoing.period, outgoing.subject) == ("quarterly_report", "2026-Q3", report.subject)
+    assert outgoing.recipients == ("ceo@example.org", "coo@example.org")
+    csvs = {a.filename: a for a in outgoing.attachments if not a.inline}
+    assert csvs["scorecard.csv"].mime_type == "text/csv" and csvs["scorecard.csv"].content == files["scorecard.csv"]
+
+    message = email.message_from_bytes(bytes(build_mime_message(outgoing)), policy=policy.default)
+    assert message["To"] == "ceo@example.org, coo@example.org"
+    assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == report.text
+    assert message.get_body(("html",)).get_content().replace("\r\n", "\n") == report.html_email
+    inline = {part["Content-ID"].strip("<>") for part in message.walk() if part["Content-ID"]}
+    assert inline == set(re.findall(r'src="cid:([^"]+)"', report.html_email))
+    assert {part.get_filename() for part in message.iter_attachments()} >= {"scorecard.csv", "recommendations.csv"}
