@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
 from coaching.records import RawTab, RawWorkbook, WorkbookError
 
@@ -14,6 +15,15 @@ class RecordSource(Protocol):
 
     def read(self) -> RawWorkbook:
         """All tabs with their cells, typed where the source knows the type, else as text."""
+        ...
+
+
+@runtime_checkable
+class ProposalWriter(Protocol):
+    """A source that can take the pipeline's proposals back (the live spreadsheet, not an export)."""
+
+    def append_proposals(self, tab_title: str, proposals: Sequence[Mapping[str, object]]) -> int:
+        """Append the proposals not already in the tab; return how many were added."""
         ...
 
 

@@ -221,3 +221,23 @@ def recommendations_frame(recommendations: list[Recommendation]) -> pd.DataFrame
         for r in recommendations
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def proposals(recommendations: list[Recommendation], quarter: str) -> list[dict[str, object]]:
+    """Recommendations as rows of the Improvement Actions tab, for leadership to decide on.
+
+    `quarter` is the quarter whose data they answer: once decided (planned, in progress, done) they
+    count for the next quarter's effectiveness review.
+    """
+    return [
+        {
+            "quarter": quarter,
+            "program_id": r.program_id,
+            "best_practice": r.best_practice,
+            "action": r.action,
+            "owner": None,
+            "status": "proposed",
+            "due_date": None,
+        }
+        for r in recommendations
+    ]

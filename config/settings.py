@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     )
     google_secret_block: str = "google-service-account"
     sheets_api_url: str = "https://sheets.googleapis.com"
+    # FORMATTED_VALUE reads cells as the sheet shows them (text); both give the same records.
+    sheets_value_render: Literal["UNFORMATTED_VALUE", "FORMATTED_VALUE"] = "UNFORMATTED_VALUE"
+    # Append the quarter's recommendations to Improvement Actions as `proposed` (needs Editor access).
+    sheets_write_back: bool = False
 
     @field_validator("report_recipients", "data_stewards", "allowed_recipient_domains", mode="before")
     @classmethod

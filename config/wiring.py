@@ -12,12 +12,12 @@ from adapters.sources import RecordSource, XlsxSource
 from config.settings import Settings
 
 
-def _secret_block(name: str) -> SecretStr | None:
-    """The value of a Prefect Secret block, or None when there is no such block."""
+def _secret_block(name: str) -> object | None:
+    """The value of a Prefect Secret block (text or JSON), or None when there is no such block."""
     from prefect.blocks.system import Secret
 
     try:
-        return SecretStr(str(Secret.load(name).get()))
+        return Secret.load(name).get()
     except ValueError:  # Prefect raises ValueError for an unknown block name
         return None
 
@@ -33,19 +33,24 @@ def build_source(settings: Settings, reference: str | None = None) -> RecordSour
     if settings.google_credentials_file is not None:
         info = load_service_account_info(path=settings.google_credentials_file)
     else:
-        secret = _secret_block(settings.google_secret_block)
         info = load_service_account_info(
-            text=secret.get_secret_value() if secret else None,
-            block_name=settings.google_secret_block,
+            text=_secret_block(settings.google_secret_block), block_name=settings.google_secret_block
         )
-    return GoogleSheetsSource(key, info, api_url=settings.sheets_api_url)
+    return GoogleSheetsSource(
+        key,
+        info,
+        api_url=settings.sheets_api_url,
+        value_render=settings.sheets_value_render,
+        write_back=settings.sheets_write_back,
+    )
 
 
 def sendgrid_api_key(settings: Settings) -> SecretStr | None:
     """From SENDGRID_API_KEY, else from the Prefect Secret block named in the settings."""
     if settings.sendgrid_api_key is not None:
         return settings.sendgrid_api_key
-    return _secret_block(settings.sendgrid_secret_block)
+    value = _secret_block(settings.sendgrid_secret_block)
+    return SecretStr(str(value)) if value else None
 
 
 def build_mailer(settings: Settings, outbox_dir: Path) -> Mailer:

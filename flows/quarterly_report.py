@@ -15,10 +15,12 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from adapters.sources import ProposalWriter
 from coaching.outputs import data_quality_frame, scorecard_frame
 from coaching.quarterly import require_sessions_in, resolve_quarter, select_programs
 from coaching.records import UsageError
 from coaching.recipients import check_recipients
+from coaching.recommendations import proposals
 from coaching.report.render import build_report_email
 from coaching.report.summary import summary_markdown
 from coaching.scoring import Targets
@@ -27,6 +29,7 @@ from config.wiring import build_ledger, build_mailer, build_source
 from flows.cli import run_command
 from tasks.artifacts import publish_artifacts
 from tasks.delivery import deliver_email
+from tasks.proposals import write_back_proposals
 from tasks.records import extract_records, validate_records
 from tasks.report import QuarterlyReport, render_quarterly_report, write_files
 from tasks.scoring import recommend_actions, score_quarters
@@ -69,6 +72,15 @@ def _deliver_report(
     return result.message + (f" ({result.where})" if result.where else "")
 
 
+def _propose_in_sheet(source: object, settings: Settings, rows: list[dict[str, object]]) -> None:
+    logger = get_run_logger()
+    if not isinstance(source, ProposalWriter):
+        logger.warning("sheets_write_back is on, but proposals can only be written to a Google Sheets source.")
+        return
+    added = write_back_proposals(source, settings.tabs.improvement_actions, rows)
+    logger.info("%d new proposals added to the '%s' tab.", added, settings.tabs.improvement_actions)
+
+
 @flow(name="quarterly_report", flow_run_name=_run_name, log_prints=True)
 def quarterly_report(
     quarter: str | None = None,
@@ -104,6 +116,8 @@ def quarterly_report(
     recommendations, improved = recommend_actions(history, targets)
     report = render_quarterly_report(history, recommendations, improved, checked, settings, raw.label, today)
     write_files(folder, report.files)
+    if settings.sheets_write_back:
+        _propose_in_sheet(source_adapter, settings, proposals(recommendations, target.label))
 
     if checked.blocked:
         delivery = "Not sent to leadership: too many rows with errors. " + " ".join(checked.blocking)
