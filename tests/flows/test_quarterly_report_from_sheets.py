@@ -1,0 +1,69 @@
+"""The quarterly report from Google Sheets (a loopback Google) gives the scorecard of the .xlsx export."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from config.settings import PROJECT_ROOT
+from flows.quarterly_report import quarterly_report
+from tests.fakes.google_api import FakeGoogle, tabs_from_xlsx
+
+SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
+KEY = "1SampleWorkbookKey0123456789abcdefghijklmnop"
+URL = f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=0"
+ACCOUNT = "coaching-pipeline@agency.iam.gserviceaccount.com"
+
+
+@pytest.fixture
+def google(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGoogle]:
+    with FakeGoogle() as fake:
+        key_file = tmp_path / "service-account.json"
+        key_file.write_text(json.dumps(fake.new_service_account(ACCOUNT)))
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
+        monkeypatch.setenv("COACHING_SHEETS_API_URL", fake.url)
+        monkeypatch.setenv("COACHING_STATE_DIR", str(tmp_path / "state"))
+        yield fake
+
+
+def share_sample(google: FakeGoogle, role: str = "reader"):
+    return google.add_spreadsheet(KEY, "Coaching records", tabs_from_xlsx(SAMPLE), {ACCOUNT: role})
+
+
+def test_the_sheet_and_its_xlsx_export_give_the_same_scorecard_with_two_sheets_calls(google, tmp_path):
+    share_sample(google)
+    quarterly_report(quarter="2026-Q3", source=URL, output_dir=str(tmp_path / "sheets"), send=False)
+    assert len(google.sheets_calls) == 2
+    quarterly_report(quarter="2026-Q3", source=str(SAMPLE), output_dir=str(tmp_path / "xlsx"), send=False)
+    from_sheets = pd.read_csv(tmp_path / "sheets" / "scorecard.csv")
+    from_xlsx = pd.read_csv(tmp_path / "xlsx" / "scorecard.csv")
+    pd.testing.assert_frame_equal(from_sheets, from_xlsx)
+
+
+def test_every_data_quality_line_from_the_sheet_links_to_its_cell(google, tmp_path):
+    sheet = share_sample(google)
+    quarterly_report(quarter="2026-Q3", source=URL, output_dir=str(tmp_path), send=False)
+    quality = pd.read_csv(tmp_path / "data_quality.csv").set_index(["tab", "row"])
+    bad_date = quality.loc[("Coaching Log", 402)]
+    gid = sheet.sheet_ids["Coaching Log"]
+    assert bad_date["link"] == f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid={gid}&range=B402"
+    assert quality["link"].str.startswith(f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=").all()
+
+
+def test_write_back_appends_the_proposals_once(google, tmp_path, monkeypatch):
+    sheet = share_sample(google, role="writer")
+    monkeypatch.setenv("COACHING_SHEETS_WRITE_BACK", "true")
+    before = len(sheet.tabs["Improvement Actions"])
+    quarterly_report(quarter="2026-Q3", source=URL, output_dir=str(tmp_path), send=False)
+    added = sheet.tabs["Improvement Actions"][before:]
+    recommendations = pd.read_csv(tmp_path / "recommendations.csv")
+    assert len(added) == len(recommendations) > 0
+    header = [str(h).strip().lower() for h in sheet.tabs["Improvement Actions"][0]]
+    status = header.index("status")
+    assert {row[status] for row in added} == {"proposed"}
+    quarterly_report(quarter="2026-Q3", source=URL, output_dir=str(tmp_path), send=False)
+    assert len(sheet.tabs["Improvement Actions"]) == before + len(added)
