@@ -1,0 +1,25 @@
+# The two commands of the README. `make report` sets everything up on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SAMPLE_QUARTER := 2026-Q3
+
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: report test install
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The quarterly report for the bundled sample workbook (its records cover 2026-Q1 to 2026-Q3).
+report: install
+	$(PY) -m flows.quarterly_report --quarter $(SAMPLE_QUARTER)
+
+test: install
+	$(PY) -m pytest
