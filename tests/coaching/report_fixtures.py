@@ -18,19 +18,8 @@ from coaching.recommendations import improvements, recommend
 from coaching.records import DataIssue, RawTab, RawWorkbook, Severity
 from coaching.report.model import ReportData
 from coaching.scoring import Targets, score_quarter
+from tests.coaching.workbooks import HEADERS
 
-HEADERS = {
-    "Programs": ["Program ID", "Program Name", "Coaching Lead ID"],
-    "Staff": ["Staff ID", "Name", "Email", "Program ID", "Role", "Requires Coaching", "Start Date", "End Date"],
-    "Coaching Log": [
-        "Session ID", "Session Date", "Program ID", "Coach ID", "Staff ID", "Duration (minutes)",
-        "Direct Observation?", "Reflection", "Document Review", "Stakeholder Interview", "Notes",
-    ],
-    "Coaching Plan": ["Program ID", "Component", "Documented", "Document URL", "Last Reviewed"],
-    "Fidelity": ["Assessment Date", "Program ID", "Subject Type", "Subject ID", "Score", "Max Score"],
-    "Satisfaction Survey": ["Timestamp", "Program ID", "Coach ID", "Satisfaction", "Comments"],
-    "Improvement Actions": ["Quarter", "Program ID", "Best Practice", "Action", "Owner", "Status", "Due Date"],
-}
 SHEET_URL = "https://docs.google.com/spreadsheets/d/1TestSheetKey/edit"
 
 

@@ -14,21 +14,10 @@ from coaching.contract import TABS, normalise
 from coaching.parsing import parse_workbook
 from coaching.records import CheckedRecords, DataIssue, RawTab, RawWorkbook, Severity
 from coaching.validation import SUITES_DIR, validate_records
+from tests.coaching.workbooks import HEADERS
 
 RUN_DATE = dt.date(2026, 11, 25)
 
-HEADERS = {
-    "Programs": ["Program ID", "Program Name", "Coaching Lead ID"],
-    "Staff": ["Staff ID", "Name", "Email", "Program ID", "Role", "Requires Coaching", "Start Date", "End Date"],
-    "Coaching Log": [
-        "Session ID", "Session Date", "Program ID", "Coach ID", "Staff ID", "Duration (minutes)",
-        "Direct Observation?", "Reflection", "Document Review", "Stakeholder Interview", "Notes",
-    ],
-    "Coaching Plan": ["Program ID", "Component", "Documented", "Document URL", "Last Reviewed"],
-    "Fidelity": ["Assessment Date", "Program ID", "Subject Type", "Subject ID", "Score", "Max Score"],
-    "Satisfaction Survey": ["Timestamp", "Program ID", "Coach ID", "Satisfaction", "Comments"],
-    "Improvement Actions": ["Quarter", "Program ID", "Best Practice", "Action", "Owner", "Status", "Due Date"],
-}
 # A row that breaks no rule, per tab; a test changes only what it is about.
 TYPICAL = {
     "Programs": {"program_id": "P9", "program_name": "Outreach", "coaching_lead_id": ""},

@@ -7,16 +7,27 @@ import datetime as dt
 from coaching.parsing import parse_workbook
 from coaching.records import RawTab, RawWorkbook
 
-PROGRAMS = [["Program ID", "Program Name", "Coaching Lead ID"], ["P1", "Home Visiting", "S2"]]
+# The header row of every tab, as an ops person would type it.
+HEADERS = {
+    "Programs": ["Program ID", "Program Name", "Coaching Lead ID"],
+    "Staff": ["Staff ID", "Name", "Email", "Program ID", "Role", "Requires Coaching", "Start Date", "End Date"],
+    "Coaching Log": [
+        "Session ID", "Session Date", "Program ID", "Coach ID", "Staff ID", "Duration (minutes)",
+        "Direct Observation?", "Reflection", "Document Review", "Stakeholder Interview", "Notes",
+    ],
+    "Coaching Plan": ["Program ID", "Component", "Documented", "Document URL", "Last Reviewed"],
+    "Fidelity": ["Assessment Date", "Program ID", "Subject Type", "Subject ID", "Score", "Max Score"],
+    "Satisfaction Survey": ["Timestamp", "Program ID", "Coach ID", "Satisfaction", "Comments"],
+    "Improvement Actions": ["Quarter", "Program ID", "Best Practice", "Action", "Owner", "Status", "Due Date"],
+}
+
+PROGRAMS = [HEADERS["Programs"], ["P1", "Home Visiting", "S2"]]
 STAFF = [
-    ["Staff ID", "Name", "Email", "Program ID", "Role", "Requires Coaching?", "Start Date", "End Date"],
+    HEADERS["Staff"],
     ["S1", "Ann Lee", "ann@agency.org", "P1", "practitioner", True, dt.datetime(2025, 1, 6), None],
     ["S2", "Bo Diaz", "bo@agency.org", "P1", "coach", False, dt.datetime(2024, 3, 1), None],
 ]
-LOG_HEADER = [
-    "Session ID", "Session Date", "Program ID", "Coach ID", "Staff ID", "Duration (minutes)",
-    "Direct Observation?", "Reflection", "Document Review", "Stakeholder Interview", "Notes",
-]
+LOG_HEADER = HEADERS["Coaching Log"]
 LOG = [LOG_HEADER, ["C1", dt.datetime(2026, 7, 14), "P1", "S2", "S1", 60, True, True, False, False, ""]]
 
 
