@@ -12,6 +12,7 @@ called and the result after it, under one write lock, so:
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -138,3 +139,17 @@ class DeliveryLedger:
                 (kind, kind),
             ).fetchall()
         return [dict(row) for row in rows]
+
+    def last_sent(self, kind: str, recipients: Sequence[str]) -> dict[str, object] | None:
+        """The newest delivery of this kind recorded as sent to exactly these recipients (in any
+        order or case), or None: what "unchanged since the last notice" is measured against."""
+        wanted = sorted(address.strip().lower() for address in recipients)
+        with closing(self._connect()) as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute(
+                "SELECT * FROM deliveries WHERE kind = ? AND status = 'sent' ORDER BY id DESC", (kind,)
+            )
+            for row in rows:
+                if sorted(address.strip().lower() for address in row["recipients"].split(",")) == wanted:
+                    return dict(row)
+        return None

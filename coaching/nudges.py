@@ -205,7 +205,7 @@ def _leads(programs: pd.DataFrame, staff: pd.DataFrame, today: dt.date) -> list[
         [
             "no coaching lead is named on the Programs tab",
             who + " is not among the valid rows of the Staff tab",
-            named + f" is not active on {today:%Y-%m-%d} (Start Date / End Date on the Staff tab)",
+            named + f" is not active on {today:%Y-%m-%d} (see Start Date and End Date on the Staff tab)",
             named + " has no valid email on the Staff tab",
         ],
         default="",

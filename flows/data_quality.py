@@ -1,0 +1,110 @@
+"""The data-quality notice: the data stewards hear what to fix in the records, before the quarter closes.
+
+    python -m flows.data_quality [--source PATH_OR_SHEET] [--output-dir DIR] [--no-send] [--force-resend]
+
+Writes data_quality.csv, and emails the open errors and warnings unless there are none or nothing
+changed since the last notice to the same stewards.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+
+from coaching.outputs import csv_bytes, data_quality_frame
+from coaching.quarters import Quarter
+from coaching.records import Severity
+from config.settings import load_settings
+from config.wiring import build_source
+from flows.cli import run_command
+from tasks.notify import local_today, publish_summary, send_data_quality_notice
+from tasks.records import extract_records, validate_records
+from tasks.report import write_files
+
+
+@dataclass(frozen=True)
+class DataQualityRunResult:
+    run_date: str
+    output_dir: Path
+    errors: int
+    warnings: int
+    delivery: str  # what happened to the notice, in one sentence
+
+
+def _run_name() -> str:
+    return f"data-quality-{local_today(load_settings()):%Y-%m-%d}"
+
+
+@flow(name="data_quality", flow_run_name=_run_name, log_prints=True)
+def data_quality(
+    source: str | None = None,
+    send: bool = True,
+    force_resend: bool = False,
+    output_dir: str | None = None,
+) -> DataQualityRunResult:
+    """Check the records and email the data stewards what to fix.
+
+    Args:
+        source: An .xlsx export or a Google Sheets URL/key; default the configured source.
+        send: Email the notice (False writes data_quality.csv only).
+        force_resend: Send even if nothing changed since the last notice.
+        output_dir: Where the files go; default reports/data-quality/<run date>/.
+    """
+    logger = get_run_logger()
+    settings = load_settings()
+    today = local_today(settings)
+    folder = Path(output_dir or Path("reports") / "data-quality" / today.isoformat())
+
+    raw = extract_records(build_source(settings, source))
+    # The volume check compares the last completed quarter with the one before: a quarter still
+    # under way always has fewer rows.
+    quarter = Quarter.last_completed(today, settings.fiscal_year_start_month)
+    checked = validate_records(raw, settings, quarter, today)
+    write_files(folder, {"data_quality.csv": csv_bytes(data_quality_frame(checked.issues))})
+    errors = sum(issue.severity is Severity.ERROR for issue in checked.issues)
+
+    if not send:
+        delivery = "Data-quality notice not sent: sending was turned off for this run."
+    else:
+        delivery = send_data_quality_notice(
+            settings, checked, source_label=raw.label, run_date=today, folder=folder, force_resend=force_resend
+        )
+    logger.info(delivery)
+    result = DataQualityRunResult(today.isoformat(), folder, errors, len(checked.issues) - errors, delivery)
+    publish_summary(
+        "data-quality",
+        f"# Data quality, {result.run_date}\n\n{result.errors} errors and {result.warnings} warnings in "
+        f"{raw.label}.\n\n{delivery}\n",
+        "Data-quality check and notice",
+    )
+    logger.info("data_quality.csv written to %s", folder.resolve())
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m flows.data_quality",
+        description="Check the coaching records and email the data stewards what to fix.",
+    )
+    parser.add_argument("--source", help="an .xlsx export, or a Google Sheets URL or key (default: COACHING_SOURCE or the sample workbook)")
+    parser.add_argument("--output-dir", help="where to write data_quality.csv (default: reports/data-quality/<run date>/)")
+    parser.add_argument("--no-send", action="store_true", help="write data_quality.csv but send no email")
+    parser.add_argument("--force-resend", action="store_true", help="send even if nothing changed since the last notice")
+    args = parser.parse_args(argv)
+
+    def run() -> None:
+        result = data_quality(
+            source=args.source, send=not args.no_send, force_resend=args.force_resend, output_dir=args.output_dir
+        )
+        print(f"{result.run_date}: {result.errors} errors and {result.warnings} warnings; "
+              f"{result.output_dir / 'data_quality.csv'} written")
+        print(result.delivery)
+
+    return run_command(run)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""The data-quality notice end to end on the sample workbook (6 errors, 2 warnings): once, not again
+while nothing changes, again when an issue changes; through SendGrid; instead of the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from adapters.sources import XlsxSource
+from coaching.quarterly import check_records
+from coaching.quarters import Quarter
+from coaching.records import CheckedRecords
+from config.settings import PROJECT_ROOT, load_settings
+from flows.data_quality import data_quality, main
+from tasks.notify import local_today, send_data_quality_notice
+from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
+
+SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
+STEWARDS = "data-stewards@brightpath.example.org"
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "state"
+    monkeypatch.setenv("COACHING_STATE_DIR", str(folder))
+    return folder
+
+
+def outbox(folder: Path) -> list[email.message.EmailMessage]:
+    return [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for path in sorted((folder / "outbox").glob("*.eml"))
+    ]
+
+
+def plain_text(message: email.message.EmailMessage) -> str:
+    return message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+
+
+def test_the_stewards_get_the_notice_once_and_again_only_when_an_issue_changes(tmp_path, state_dir, capsys):
+    out = tmp_path / "dq"
+    assert main(["--output-dir", str(out)]) == 0
+    assert "6 errors and 2 warnings" in capsys.readouterr().out
+    quality = pd.read_csv(out / "data_quality.csv")
+    assert len(quality) == 8 and set(quality["tab"]) == {"Staff", "Coaching Log", "Fidelity"}
+    (notice,) = outbox(out)
+    assert notice["To"] == STEWARDS
+    assert notice["Subject"] == "Data quality: 6 errors and 2 warnings to fix in sample_workbook.xlsx"
+    text = plain_text(notice)
+    assert text.index("STAFF: 1 error, 1 warning") < text.index("COACHING LOG: 4 errors, 1 warning")
+    assert "- Error, row 31 (E31), Score: '34'\n  Problem: The score 34 is higher than the maximum score 30\n" in text
+    assert [part.get_filename() for part in notice.iter_attachments()] == ["data_quality.csv"]
+
+    again = data_quality(output_dir=str(out))
+    today = local_today(load_settings())
+    assert again.delivery.startswith(f"Data-quality notice not sent: unchanged since the notice of {today}")
+    assert len(outbox(out)) == 1
+
+    corrected = tmp_path / "corrected.xlsx"
+    book = openpyxl.load_workbook(SAMPLE)
+    book["Fidelity"]["E31"] = 30  # the score above its maximum, corrected
+    book.save(corrected)
+    fixed = data_quality(source=str(corrected), output_dir=str(out))
+    assert fixed.errors == 5 and fixed.delivery.startswith("Sent the data quality")
+    assert len(outbox(out)) == 2
+
+
+def test_through_sendgrid_the_notice_is_one_call_with_the_csv_attached(tmp_path, state_dir, monkeypatch):
+    with FakeSendGrid() as fake:
+        monkeypatch.setenv("SENDGRID_API_KEY", TEST_API_KEY)
+        monkeypatch.setenv("COACHING_SENDGRID_API_URL", fake.url)
+        result = data_quality(output_dir=str(tmp_path / "dq"))
+    assert result.delivery.startswith("Sent the data quality") and "sendgrid:" in result.delivery
+    (message,) = fake.messages
+    assert message["personalizations"][0]["to"] == [{"email": STEWARDS}]
+    assert message["categories"] == ["data_quality", result.run_date]
+    assert [a["filename"] for a in message["attachments"]] == ["data_quality.csv"]
+
+
+def sample_checked() -> CheckedRecords:
+    settings = load_settings()
+    return check_records(
+        XlsxSource(SAMPLE).read(), settings.tabs.model_dump(), date_format=settings.date_format,
+        run_date=dt.date(2026, 11, 25), quarter=Quarter(2026, 3), max_error_share=0.10, min_log_volume_ratio=0.5,
+    )
+
+
+# Called outside a flow run here (the quarterly flow calls it inside one), so Prefect notes that
+# the task logs have no flow run to go to.
+@pytest.mark.filterwarnings("ignore:Logger 'prefect.task_runs' attempted to send logs")
+def test_when_the_threshold_holds_the_report_back_the_notice_goes_instead_with_the_reasons(tmp_path, state_dir):
+    checked = sample_checked()
+    checked.blocking = ["Staff: 7 of 60 rows (11.7 %) have errors, above the 10 % limit"]
+    said = send_data_quality_notice(
+        load_settings(), checked, source_label="sample_workbook.xlsx", run_date=dt.date(2026, 11, 25),
+        folder=tmp_path / "2026-Q3", held_back="2026-Q3",
+    )
+    assert said.startswith(f"Sent the data quality for 2026-11-25 to {STEWARDS}")
+    (notice,) = outbox(tmp_path / "2026-Q3")
+    assert notice["Subject"] == "Action needed: data errors held back the 2026-Q3 coaching report"
+    text = plain_text(notice)
+    assert text.index("- Staff: 7 of 60 rows (11.7 %) have errors") < text.index("SUMMARY BY TAB")
+
+
+def test_records_without_issues_send_no_notice(tmp_path, state_dir):
+    clean = CheckedRecords(valid={}, issues=[], rows_read={"staff": 60}, rows_quarantined={})
+    said = send_data_quality_notice(
+        load_settings(), clean, source_label="clean.xlsx", run_date=dt.date(2026, 11, 25), folder=tmp_path
+    )
+    assert said == "No data-quality notice: the records have no errors or warnings."
+    assert not (tmp_path / "outbox").exists()
