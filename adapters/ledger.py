@@ -91,13 +91,13 @@ class DeliveryLedger:
                 if status == "sent":
                     return DeliveryResult(
                         Outcome.ALREADY_SENT,
-                        f"Not sent again: this {email.kind.replace('_', ' ')} for {email.period} "
+                        f"Not sent again: this {email.kind_name} for {email.period} "
                         f"was already sent to {to_whom} at {finished_at} (use --force-resend to send it again).",
                         receipt or "",
                     )
                 return DeliveryResult(
                     Outcome.UNKNOWN,
-                    f"Not sent: an attempt to send this {email.kind.replace('_', ' ')} for "
+                    f"Not sent: an attempt to send this {email.kind_name} for "
                     f"{email.period} to {to_whom} started at {started_at} and its result was never "
                     "recorded (another run may be sending it, or a run stopped mid-send). Check "
                     "whether it arrived; use --force-resend to send it anyway.",
@@ -125,7 +125,7 @@ class DeliveryLedger:
             )
         return DeliveryResult(
             Outcome.SENT,
-            f"Sent the {email.kind.replace('_', ' ')} for {email.period} to {to_whom}"
+            f"Sent the {email.kind_name} for {email.period} to {to_whom}"
             + (" (forced re-send)." if force else "."),
             receipt.where,
         )

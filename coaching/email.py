@@ -18,6 +18,13 @@ class Attachment:
         return self.content_id is not None
 
 
+KIND_NAMES = {
+    "quarterly_report": "quarterly report",
+    "monthly_nudge": "monthly coaching nudge",
+    "data_quality": "data-quality notice",
+}
+
+
 @dataclass(frozen=True)
 class OutgoingEmail:
     kind: str  # "quarterly_report", "monthly_nudge", "data_quality"
@@ -33,6 +40,11 @@ class OutgoingEmail:
     # What makes two emails the same for the delivery ledger; by default everything in them. A
     # report sets it to its data, so that the day it was generated on does not make a re-run new.
     identity: bytes | None = None
+
+    @property
+    def kind_name(self) -> str:
+        """The kind in words: "quarterly report", "data-quality notice"."""
+        return KIND_NAMES.get(self.kind, self.kind.replace("_", " "))
 
     @property
     def content_hash(self) -> str:

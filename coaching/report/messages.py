@@ -11,12 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
-import jinja2
 import pandas as pd
 
+from coaching.report.jinja import environment
 from coaching.email import Attachment, OutgoingEmail
 from coaching.notices import DataQualityNotice, NoticeLine, TabSummary
 from coaching.nudges import GAP_DAYS, ProgramNudge, month_days
@@ -28,24 +26,12 @@ SHOWN_PER_TAB = 50  # a long list goes on in the attached data_quality.csv
 VALUE_CHARS = 60  # a long cell is cut in the email, kept whole in the CSV
 
 
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
 def _render(name: str, context: Mapping[str, object]) -> tuple[str, str]:
     """(HTML, text) from `<name>.html.j2` and `<name>.txt.j2`."""
-    environment = _environment()
+    templates = environment()
     return (
-        environment.get_template(f"{name}.html.j2").render(context),
-        environment.get_template(f"{name}.txt.j2").render(context),
+        templates.get_template(f"{name}.html.j2").render(context),
+        templates.get_template(f"{name}.txt.j2").render(context),
     )
 
 

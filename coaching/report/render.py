@@ -11,13 +11,11 @@ import base64
 import mimetypes
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
-import jinja2
 import pandas as pd
 
 from coaching.contract import BEST_PRACTICES, PLAN_COMPONENTS, SCORE_WORDS
+from coaching.report.jinja import environment
 from coaching.email import Attachment, OutgoingEmail
 from coaching.records import DataIssue, Severity
 from coaching.recommendations import lead_label
@@ -122,18 +120,6 @@ class RenderedReport:
     html_file: str  # the same HTML with the charts embedded as data: URIs (opens self-contained)
     text: str  # the plain-text alternative
     images: tuple[Attachment, ...]  # the charts, each with its content_id
-
-
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
 
 
 def _rate(value: float | None) -> str:
@@ -384,7 +370,7 @@ def render_report(data: ReportData) -> RenderedReport:
     """The report in every form it is delivered in; the same data gives byte-identical output."""
     context = _context(data)
     charts = _charts(data)
-    html = _environment().get_template("report.html.j2")
+    html = environment().get_template("report.html.j2")
     by_cid = [{"src": f"cid:{c.content_id}", "alt": c.alt} for c in charts]
     embedded = [{"src": "data:image/png;base64," + base64.b64encode(c.png).decode("ascii"), "alt": c.alt} for c in charts]
     return RenderedReport(
@@ -393,7 +379,7 @@ def render_report(data: ReportData) -> RenderedReport:
         headline=str(context["headline"]),
         html_email=html.render(context, charts=by_cid),
         html_file=html.render(context, charts=embedded),
-        text=_environment().get_template("report.txt.j2").render(context),
+        text=environment().get_template("report.txt.j2").render(context),
         images=tuple(Attachment(c.filename, c.png, "image/png", content_id=c.content_id) for c in charts),
     )
 

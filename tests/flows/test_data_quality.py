@@ -67,7 +67,7 @@ def test_the_stewards_get_the_notice_once_and_again_only_when_an_issue_changes(t
     book["Fidelity"]["E31"] = 30  # the score above its maximum, corrected
     book.save(corrected)
     fixed = data_quality(source=str(corrected), output_dir=str(out))
-    assert fixed.errors == 5 and fixed.delivery.startswith("Sent the data quality")
+    assert fixed.errors == 5 and fixed.delivery.startswith("Sent the data-quality notice")
     assert len(outbox(out)) == 2
 
 
@@ -76,7 +76,7 @@ def test_through_sendgrid_the_notice_is_one_call_with_the_csv_attached(tmp_path,
         monkeypatch.setenv("SENDGRID_API_KEY", TEST_API_KEY)
         monkeypatch.setenv("COACHING_SENDGRID_API_URL", fake.url)
         result = data_quality(output_dir=str(tmp_path / "dq"))
-    assert result.delivery.startswith("Sent the data quality") and "sendgrid:" in result.delivery
+    assert result.delivery.startswith("Sent the data-quality notice") and "sendgrid:" in result.delivery
     (message,) = fake.messages
     assert message["personalizations"][0]["to"] == [{"email": STEWARDS}]
     assert message["categories"] == ["data_quality", result.run_date]
@@ -101,7 +101,7 @@ def test_when_the_threshold_holds_the_report_back_the_notice_goes_instead_with_t
         load_settings(), checked, source_label="sample_workbook.xlsx", run_date=dt.date(2026, 11, 25),
         folder=tmp_path / "2026-Q3", held_back="2026-Q3",
     )
-    assert said.startswith(f"Sent the data quality for 2026-11-25 to {STEWARDS}")
+    assert said.startswith(f"Sent the data-quality notice for 2026-11-25 to {STEWARDS}")
     (notice,) = outbox(tmp_path / "2026-Q3")
     assert notice["Subject"] == "Action needed: data errors held back the 2026-Q3 coaching report"
     text = plain_text(notice)
