@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -51,6 +52,32 @@ def sendgrid_api_key(settings: Settings) -> SecretStr | None:
         return settings.sendgrid_api_key
     value = _secret_block(settings.sendgrid_secret_block)
     return SecretStr(str(value)) if value else None
+
+
+REPORT_RECIPIENTS_VARIABLE = "report-recipients"
+
+
+def report_recipients(settings: Settings) -> list[str]:
+    """Who receives the quarterly report: COACHING_REPORT_RECIPIENTS when set; else the Prefect
+    Variable `report-recipients` when it exists (admins change it in the UI, no file to edit);
+    else `report_recipients` in settings.yaml."""
+    if "COACHING_REPORT_RECIPIENTS" in os.environ:  # the environment wins, as it does for secrets
+        return settings.report_recipients
+    from prefect.variables import Variable
+
+    value = Variable.get(REPORT_RECIPIENTS_VARIABLE)
+    if value is None:
+        return settings.report_recipients
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        from coaching.records import UsageError
+
+        raise UsageError(
+            f"The Prefect Variable '{REPORT_RECIPIENTS_VARIABLE}' should hold a list of email addresses "
+            "(or one text with the addresses separated by commas)."
+        )
+    return [str(address).strip() for address in value if str(address).strip()]
 
 
 def build_mailer(settings: Settings, outbox_dir: Path) -> Mailer:

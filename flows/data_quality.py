@@ -51,7 +51,7 @@ def data_quality(
         source: An .xlsx export or a Google Sheets URL/key; default the configured source.
         send: Email the notice (False writes data_quality.csv only).
         force_resend: Send even if nothing changed since the last notice.
-        output_dir: Where the files go; default reports/data-quality/<run date>/.
+        output_dir: Where the files go; default a folder per run date in reports/data-quality/, e.g. reports/data-quality/2026-11-23/.
     """
     logger = get_run_logger()
     settings = load_settings()

@@ -120,7 +120,7 @@ def monthly_nudge(
         programs: Program IDs or names to include; default every program.
         send: Email the nudges (False only says what would be sent).
         force_resend: Send even if the same nudge was already sent.
-        output_dir: Where the outbox goes; default reports/nudges/<month>/.
+        output_dir: Where the outbox goes; default a folder per month in reports/nudges/, e.g. reports/nudges/2026-08/.
     """
     logger = get_run_logger()
     settings = load_settings()

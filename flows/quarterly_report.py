@@ -25,7 +25,7 @@ from coaching.report.render import build_report_email
 from coaching.report.summary import summary_markdown
 from coaching.scoring import Targets
 from config.settings import Settings, load_settings
-from config.wiring import build_ledger, build_mailer, build_source
+from config.wiring import build_ledger, build_mailer, build_source, report_recipients
 from flows.cli import run_command
 from tasks.artifacts import publish_artifacts
 from tasks.delivery import deliver_email
@@ -60,7 +60,7 @@ def _run_name() -> str:
 def _deliver_report(
     settings: Settings, report: QuarterlyReport, quarter: str, folder: Path, force_resend: bool
 ) -> str:
-    recipients = check_recipients(settings.report_recipients, settings.allowed_recipient_domains)
+    recipients = check_recipients(report_recipients(settings), settings.allowed_recipient_domains)
     email = build_report_email(
         report.rendered,
         sender=settings.email_from,
@@ -98,7 +98,7 @@ def quarterly_report(
         programs: Program IDs or names to include; default every program.
         send: Email the report (False writes the files only).
         force_resend: Send even if this exact report was already sent.
-        output_dir: Where the files go; default reports/<quarter>/.
+        output_dir: Where the files go; default a folder per quarter in reports/, e.g. reports/2026-Q3/.
     """
     logger = get_run_logger()
     settings = load_settings()
@@ -129,7 +129,7 @@ def quarterly_report(
 
     current = history[-1]
     previous = history[-2] if len(history) > 1 and history[-2].quarter == target.previous else None
-    summary = summary_markdown(current, previous, recommendations, checked.blocking, delivery)
+    summary = summary_markdown(current, previous, recommendations, checked.blocking, delivery, str(folder.resolve()))
     publish_artifacts(
         f"quarterly-{target.label.lower()}", summary, scorecard_frame(current), data_quality_frame(checked.issues)
     )

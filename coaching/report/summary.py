@@ -22,14 +22,20 @@ def summary_markdown(
     recommendations: list[Recommendation],
     blocking: list[str],
     outcome: str,
+    report_folder: str = "",
 ) -> str:
+    """The headline, where the report and the email went, why a report was held back, and the
+    recommendations: what an admin reads of a run in the Prefect UI."""
     score = current.organisation_percent
     lines = [f"# Coaching effectiveness {current.quarter.label}", ""]
     headline = f"**Organisation score: {score:.1f} %**" if score is not None else "**No programs scored**"
     if previous is not None and previous.organisation_percent is not None and score is not None:
         change = score - previous.organisation_percent
         headline += f" ({change:+.1f} points since {previous.quarter.label})"
-    lines += [headline, "", f"Delivery: {escape_markdown(outcome)}", ""]
+    lines += [headline, ""]
+    if report_folder:
+        lines += [f"Report: {escape_markdown(report_folder)} (report.html and the CSV files)", ""]
+    lines += [f"Delivery: {escape_markdown(outcome)}", ""]
     if blocking:
         lines += ["## Report held back", ""] + [f"- {escape_markdown(reason)}" for reason in blocking] + [""]
     lines += ["## Recommendations", ""]

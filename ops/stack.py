@@ -1,0 +1,283 @@
+"""The local Prefect stack in one command: a server on SQLite, the work pool, the deployments, a worker.
+
+    python -m ops.stack up       # start (or re-deploy into) the stack; prints the UI address
+    python -m ops.stack status   # what is running
+    python -m ops.stack down     # stop the worker, then the server
+
+Everything lives in PREFECT_HOME, `.prefect/` in the project by default: the SQLite database, the
+logs (server.log, worker.log, deploy.log) and the process ids. Telemetry is off. The worker runs
+the flows with this shell's environment (SENDGRID_API_KEY, COACHING_… settings), from this folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from config.settings import PROJECT_ROOT, load_settings
+
+PREFECT_FILE = PROJECT_ROOT / "prefect.yaml"
+DEFAULT_HOME = PROJECT_ROOT / ".prefect"
+DEFAULT_PORT = 4200
+# Settings of the caller that would point the stack at another server, profile or database.
+_FOREIGN_PREFECT_SETTINGS = ("PREFECT_API_", "PREFECT_PROFILE", "PREFECT_HOME", "PREFECT_SERVER_DATABASE")
+
+
+class StackError(RuntimeError):
+    """The stack could not be brought up or down; the message says which step and shows its log."""
+
+
+def deployment_spec(path: Path = PREFECT_FILE) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def work_pool_name(spec: Mapping) -> str:
+    """The one work pool that every deployment in prefect.yaml uses."""
+    names = {deployment["work_pool"]["name"] for deployment in spec["deployments"]}
+    if len(names) != 1:
+        raise StackError(f"prefect.yaml should use one work pool, not {sorted(names)}")
+    return names.pop()
+
+
+def schedule_timezones(spec: Mapping) -> set[str]:
+    return {schedule["timezone"] for d in spec["deployments"] for schedule in d.get("schedules") or []}
+
+
+def check_timezones(spec: Mapping, timezone: str) -> None:
+    """The schedules must fire in the timezone the flows count days in (settings `timezone`)."""
+    zones = schedule_timezones(spec)
+    if zones != {timezone}:
+        raise StackError(
+            f"The schedules in prefect.yaml use {', '.join(sorted(zones))} but config/settings.yaml "
+            f"(or COACHING_TIMEZONE) says timezone: {timezone}. Make them the same (definitions.timezone "
+            "in prefect.yaml), then run this again."
+        )
+
+
+@dataclass(frozen=True)
+class Stack:
+    home: Path = DEFAULT_HOME
+    port: int = DEFAULT_PORT
+    host: str = "127.0.0.1"
+    worker_env: Mapping[str, str] = field(default_factory=dict)  # extra settings for the worker only
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.ui_url}/api"
+
+    def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """This process's environment, pointed at this stack, with telemetry off."""
+        own = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_PREFECT_SETTINGS)}
+        return {
+            **own,
+            "PREFECT_HOME": str(self.home),
+            "PREFECT_API_URL": self.api_url,
+            "DO_NOT_TRACK": "1",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            **(extra or {}),
+        }
+
+    def pid_file(self, name: str) -> Path:
+        return self.home / f"{name}.pid"
+
+    def log_file(self, name: str) -> Path:
+        return self.home / f"{name}.log"
+
+
+def _prefect(*args: str) -> list[str]:
+    return [sys.executable, "-m", "prefect", *args]
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    if not path.exists():
+        return "(no log)"
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+def healthy(stack: Stack) -> bool:
+    try:
+        with urllib.request.urlopen(f"{stack.api_url}/health", timeout=2) as answer:
+            return answer.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _running_pid(stack: Stack, name: str) -> int | None:
+    """The id of the process this stack started as `name`, if it is still a Prefect process."""
+    path = stack.pid_file(name)
+    if not path.exists():
+        return None
+    pid = int(path.read_text())
+    with suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child that has ended
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None  # gone
+    # The id may have been reused by an unrelated process since: only a Prefect process is ours
+    # (an ended process that nobody has reaped yet has an empty command line).
+    return pid if b"prefect" in cmdline else None
+
+
+def _start(stack: Stack, name: str, args: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Start a long-running Prefect command in its own process group, logging to `<name>.log`."""
+    with stack.log_file(name).open("ab") as log:
+        process = subprocess.Popen(
+            _prefect(*args), cwd=PROJECT_ROOT, env=dict(env), stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    stack.pid_file(name).write_text(str(process.pid))
+    return process
+
+
+def _run(stack: Stack, name: str, args: list[str], timeout: float) -> None:
+    """Run a Prefect command to completion, logging to `<name>.log`; a failure shows the log's end."""
+    log = stack.log_file(name)
+    with log.open("ab") as out:
+        try:
+            done = subprocess.run(
+                _prefect(*args), cwd=PROJECT_ROOT, env=stack.env(), stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise StackError(f"`prefect {' '.join(args)}` took over {timeout:.0f} s; see {log}") from None
+    if done.returncode != 0:
+        raise StackError(f"`prefect {' '.join(args)}` failed; the end of {log}:\n{_tail(log)}")
+
+
+def _wait_until_healthy(stack: Stack, server: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if healthy(stack):
+            return
+        if server.poll() is not None:
+            log = _tail(stack.log_file("server"))
+            raise StackError(f"The Prefect server stopped while starting; the end of its log:\n{log}")
+        time.sleep(0.3)
+    raise StackError(f"The Prefect server did not answer within {timeout:.0f} s; see {stack.log_file('server')}")
+
+
+def up(stack: Stack, say: Callable[[str], object] = print) -> None:
+    """Bring the stack up; when parts already run, only what is missing is started (and re-deploys)."""
+    spec = deployment_spec()
+    check_timezones(spec, load_settings().timezone)
+    pool = work_pool_name(spec)
+    stack.home.mkdir(parents=True, exist_ok=True)
+
+    if _running_pid(stack, "server") is None:
+        if healthy(stack):
+            raise StackError(f"Another server already answers on port {stack.port}: choose another with --port.")
+        say(f"Starting the Prefect server (SQLite in {stack.home}) ...")
+        command = ["server", "start", "--host", stack.host, "--port", str(stack.port)]
+        server = _start(stack, "server", command, stack.env())
+        _wait_until_healthy(stack, server, timeout=90)
+    say(f"Work pool '{pool}' (process) ...")
+    _run(stack, "deploy", ["work-pool", "create", pool, "--type", "process", "--overwrite"], timeout=60)
+    say("Deploying every deployment in prefect.yaml ...")
+    _run(stack, "deploy", ["--no-prompt", "deploy", "--all"], timeout=180)
+    if _running_pid(stack, "worker") is None:
+        say("Starting a worker ...")
+        _start(stack, "worker", ["worker", "start", "--pool", pool], stack.env(stack.worker_env))
+    names = ", ".join(d["name"] for d in spec["deployments"])
+    home = "" if stack.home == DEFAULT_HOME else f" --home {stack.home}"
+    say(
+        f"\nThe Prefect UI: {stack.ui_url}\n"
+        f"Deployments: {names}\n"
+        f"Logs: {stack.home}/server.log, worker.log, deploy.log\n"
+        f"For the prefect command and python -m ops.secrets: export PREFECT_API_URL={stack.api_url}\n"
+        f"Stop it with: python -m ops.stack down{home}"
+    )
+
+
+def _stop_group(leader: int, timeout: float) -> None:
+    """SIGTERM to the process group started with `leader` (server or worker and their children),
+    SIGKILL to what remains after `timeout` seconds."""
+    with suppress(ProcessLookupError):
+        os.killpg(leader, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with suppress(ChildProcessError):
+            os.waitpid(leader, os.WNOHANG)
+        try:
+            os.killpg(leader, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    with suppress(ProcessLookupError):
+        os.killpg(leader, signal.SIGKILL)
+    with suppress(ChildProcessError):
+        os.waitpid(leader, 0)
+
+
+def down(stack: Stack, say: Callable[[str], object] = print) -> None:
+    """Stop the worker first (it reports to the server as it stops), then the server."""
+    for name in ("worker", "server"):
+        pid = _running_pid(stack, name)
+        if pid is not None:
+            say(f"Stopping the {name} (process group {pid}) ...")
+            _stop_group(pid, timeout=15)
+        stack.pid_file(name).unlink(missing_ok=True)
+
+
+@contextmanager
+def running(stack: Stack, say: Callable[[str], object] = print) -> Iterator[Stack]:
+    """The stack for the duration of a block, stopped however the block ends (tests use this)."""
+    try:
+        up(stack, say)
+        yield stack
+    finally:
+        down(stack, say)
+
+
+def status(stack: Stack) -> str:
+    server = _running_pid(stack, "server")
+    worker = _running_pid(stack, "worker")
+    return "\n".join([
+        f"server: {'running, pid ' + str(server) if server else 'stopped'}"
+        + (f", UI at {stack.ui_url}" if server and healthy(stack) else ""),
+        f"worker: {'running, pid ' + str(worker) if worker else 'stopped'}",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ops.stack", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=("up", "down", "status"))
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"the server's port on 127.0.0.1 (default {DEFAULT_PORT})"
+    )
+    parser.add_argument(
+        "--home", type=Path, default=DEFAULT_HOME, help="PREFECT_HOME: database, logs, process ids (default .prefect/)"
+    )
+    args = parser.parse_args(argv)
+    stack = Stack(home=args.home.resolve(), port=args.port)
+    try:
+        if args.command == "up":
+            up(stack)
+        elif args.command == "down":
+            down(stack)
+        else:
+            print(status(stack))
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

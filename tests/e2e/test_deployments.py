@@ -1,0 +1,234 @@
+"""The deployments as an admin uses them, and as CI runs them: a Prefect server on a free port with
+its own PREFECT_HOME, the work pool, `prefect --no-prompt deploy --all`, a worker, the secrets
+command, and runs started through the API. About a minute; every process it starts is stopped
+however the tests end (ops.stack.running)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.objects import FlowRun, StateType
+
+from config.settings import PROJECT_ROOT, load_settings
+from config.wiring import REPORT_RECIPIENTS_VARIABLE
+from ops.stack import Stack, deployment_spec, running, schedule_timezones
+from ops.stack import main as stack_command
+from tests.fakes.google_api import new_private_key, service_account_json
+
+SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
+QUARTERLY = "quarterly_report/quarterly-coaching-report"
+SCHEDULES = {  # deployment -> cron
+    QUARTERLY: "0 7 5 1,4,7,10 *",
+    "monthly_nudge/monthly-coaching-nudge": "0 7 2 * *",
+    "data_quality/weekly-data-quality": "0 7 * * 1",
+}
+FAKE_SENDGRID_KEY = "SG.e2e-never-shown.0123456789abcdef"
+RECIPIENTS = ["board@brightpath.example.org", "director@brightpath.example.org"]
+RUN_DEADLINE = 90  # seconds for all the runs together
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+def stack(root: Path) -> Iterator[Stack]:
+    with pytest.MonkeyPatch.context() as env:
+        # The worker inherits this environment: none of the developer's pipeline settings or keys.
+        for name in list(os.environ):
+            if name.startswith("COACHING_") or name in ("SENDGRID_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS"):
+                env.delenv(name)
+        worker_env = {
+            "PREFECT_WORKER_QUERY_SECONDS": "2",
+            "COACHING_STATE_DIR": str(root / "state"),
+            "COACHING_EMAIL_BACKEND": "outbox",
+        }
+        stack = Stack(home=root / "prefect-home", port=free_port(), worker_env=worker_env)
+        with running(stack, say=lambda _: None):
+            yield stack
+
+
+@pytest.fixture(scope="module")
+def client(stack: Stack) -> Iterator[SyncPrefectClient]:
+    with SyncPrefectClient(stack.api_url) as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def saved_secrets(stack: Stack, root: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m ops.secrets` with a SendGrid key, a Google key file and recipients in its environment."""
+    key_file = root / "service-account.json"
+    account = service_account_json(new_private_key(), "reader@e2e.iam.gserviceaccount.com", "http://127.0.0.1:9/token")
+    key_file.write_text(json.dumps(account))
+    env = stack.env({
+        "SENDGRID_API_KEY": FAKE_SENDGRID_KEY,
+        "GOOGLE_APPLICATION_CREDENTIALS": str(key_file),
+        "COACHING_REPORT_RECIPIENTS": ", ".join(RECIPIENTS),
+    })
+    return subprocess.run(
+        [sys.executable, "-m", "ops.secrets"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.fixture(scope="module")
+def runs(client: SyncPrefectClient, saved_secrets: subprocess.CompletedProcess[str], root: Path) -> dict[str, FlowRun]:
+    # saved_secrets first: the good run must find the recipients Variable.
+    """Runs of the quarterly deployment with parameters, as the UI's Run button starts them.
+
+    One after the other: the deployment's concurrency limit of 1 would hold a second run back
+    for up to 30 s before looking again."""
+    deployment = client.read_deployment_by_name(QUARTERLY)
+    asked = {
+        "good": {"quarter": "2026-Q3", "source": str(SAMPLE), "output_dir": str(root / "q3")},
+        "bad_quarter": {"quarter": "2026-Q5", "output_dir": str(root / "q5")},
+        "unknown_program": {"quarter": "2026-Q3", "programs": ["Knitting Club"], "output_dir": str(root / "k")},
+    }
+    deadline = time.monotonic() + RUN_DEADLINE
+    finished = {}
+    for name, parameters in asked.items():
+        run = client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
+        while not (run.state and run.state.is_final()):
+            assert time.monotonic() < deadline, f"{name} run still {run.state_name}; see {root}/prefect-home/worker.log"
+            time.sleep(0.5)
+            run = client.read_flow_run(run.id)
+        finished[name] = run
+    return finished
+
+
+def logs_of(client: SyncPrefectClient, run_id: UUID, until: str, timeout: float = 15) -> str:
+    """The run's log, once it holds `until`: a run's last lines reach the API in a batch shortly
+    after its final state does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+        text = "\n".join(log.message for log in logs)
+        if until in text or time.monotonic() > deadline:
+            return text
+        time.sleep(0.5)
+
+
+def artifacts_of(client: SyncPrefectClient, run_id: UUID) -> dict[str, object]:
+    of_the_run = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+    found = client.read_artifacts(artifact_filter=of_the_run)
+    return {artifact.key: artifact.data for artifact in found if artifact.key}
+
+
+def test_the_three_deployments_are_on_the_pool_with_their_schedules_in_the_configured_timezone(client):
+    timezone = load_settings().timezone
+    for name, cron in SCHEDULES.items():
+        deployment = client.read_deployment_by_name(name)
+        (schedule,) = deployment.schedules
+        assert (schedule.schedule.cron, schedule.schedule.timezone, schedule.active) == (cron, timezone, True)
+        assert deployment.work_pool_name == "coaching-pool" and deployment.global_concurrency_limit.limit == 1
+        assert deployment.description and "coaching" in deployment.tags
+        assert deployment.pull_steps == [
+            {"prefect.deployments.steps.set_working_directory": {"directory": str(PROJECT_ROOT)}}
+        ]
+
+
+def test_the_run_form_shows_every_parameter_typed_and_described(client):
+    form = client.read_deployment_by_name(QUARTERLY).parameter_openapi_schema["properties"]
+    assert list(form) == ["quarter", "source", "programs", "send", "force_resend", "output_dir"]
+    assert all(field["description"] for field in form.values())
+    assert "YYYY-Qn" in form["quarter"]["description"]
+    assert form["send"]["type"] == "boolean" and form["send"]["default"] is True
+    assert {"items": {"type": "string"}, "type": "array"} in form["programs"]["anyOf"]
+
+
+def test_no_parameter_description_loses_words_in_the_run_form(client):
+    # The UI renders descriptions as HTML: "reports/<quarter>/" would show as "reports//".
+    for name in SCHEDULES:
+        form = client.read_deployment_by_name(name).parameter_openapi_schema["properties"]
+        assert not [field for field, spec in form.items() if "<" in spec.get("description", "")], name
+
+
+def test_the_secrets_command_saves_the_blocks_and_the_variable_and_prints_no_secret(client, saved_secrets):
+    assert saved_secrets.returncode == 0, saved_secrets.stderr
+    printed = saved_secrets.stdout + saved_secrets.stderr
+    assert "sendgrid-api-key" in printed and "google-service-account" in printed
+    assert FAKE_SENDGRID_KEY not in printed and "PRIVATE KEY" not in printed
+    for block in ("sendgrid-api-key", "google-service-account"):
+        shown = client.read_block_document_by_name(block, "secret", include_secrets=False)
+        assert FAKE_SENDGRID_KEY not in str(shown.data) and "PRIVATE KEY" not in str(shown.data)
+    assert client.read_variable_by_name(REPORT_RECIPIENTS_VARIABLE).value == RECIPIENTS
+
+
+def test_a_quarterly_run_started_through_the_api_completes_and_shows_its_result_in_artifacts(client, runs, root):
+    run = runs["good"]
+    assert run.state.type == StateType.COMPLETED and run.name == "quarterly-2026-Q3"
+    artifacts = artifacts_of(client, run.id)
+    summary = artifacts["quarterly-2026-q3-summary"]
+    assert "Organisation score" in summary and "## Recommendations" in summary
+    assert "Report:" in summary and "report.html and the CSV files" in summary
+    assert "Sent the quarterly report for 2026" in summary and "outbox" in summary
+    scorecard = json.loads(artifacts["quarterly-2026-q3-scorecard"])
+    assert {row["program_id"] for row in scorecard} == {"FP", "CC", "YM", "PE"}
+    quality = json.loads(artifacts["quarterly-2026-q3-data-quality"])
+    assert any(row["severity"] == "error" for row in quality)
+
+
+def test_the_run_emails_the_report_to_the_recipients_kept_in_the_prefect_variable(runs, root):
+    assert runs["good"].state.type == StateType.COMPLETED
+    (sent,) = (root / "q3" / "outbox").glob("*.eml")
+    message = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)
+    assert message["To"].addresses and [a.addr_spec for a in message["To"].addresses] == RECIPIENTS
+    assert (root / "q3" / "report.html").stat().st_size > 0
+
+
+def test_a_run_for_quarter_2026_q5_fails_at_once_saying_why_in_its_logs(client, runs, root):
+    run = runs["bad_quarter"]
+    assert run.state.type == StateType.FAILED and run.name == "quarterly-invalid-2026-Q5"
+    assert (run.end_time - run.start_time).total_seconds() < 5  # before reading any record
+    reason = "'2026-Q5' is not a quarter: write it as YYYY-Qn"
+    assert reason in logs_of(client, run.id, until=reason)
+    assert not (root / "q5").exists()
+
+
+def test_a_run_for_an_unknown_program_fails_naming_the_programs_there_are(client, runs):
+    run = runs["unknown_program"]
+    assert run.state.type == StateType.FAILED
+    logs = logs_of(client, run.id, until="Unknown program")
+    assert "Unknown program 'Knitting Club': the Programs tab has FP (Family Preservation)" in logs
+
+
+def test_prefect_yaml_schedules_fire_in_the_timezone_of_the_settings():
+    assert schedule_timezones(deployment_spec()) == {load_settings().timezone}
+
+
+def test_the_stack_refuses_to_deploy_schedules_in_another_timezone_than_the_settings(tmp_path, monkeypatch, capsys):
+    # Before anything starts: no server, no deployment.
+    monkeypatch.setenv("COACHING_TIMEZONE", "Europe/Paris")
+    assert stack_command(["up", "--home", str(tmp_path), "--port", str(free_port())]) == 2
+    error = capsys.readouterr().err
+    assert "America/New_York" in error and "Europe/Paris" in error
+    assert not (tmp_path / "server.pid").exists()
+
+
+def test_the_secrets_command_without_a_server_says_how_to_name_one(tmp_path):
+    env = {k: v for k, v in Stack(home=tmp_path).env().items() if k != "PREFECT_API_URL"}
+    env["SENDGRID_API_KEY"] = FAKE_SENDGRID_KEY
+    done = subprocess.run(
+        [sys.executable, "-m", "ops.secrets"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and "error: No Prefect server to save into: set PREFECT_API_URL" in done.stderr
+    assert FAKE_SENDGRID_KEY not in done.stdout + done.stderr
