@@ -6,8 +6,10 @@ environment or Prefect Secret blocks, never from the YAML file or a flow paramet
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
@@ -108,6 +110,10 @@ class Settings(BaseSettings):
             if candidate.exists() and not Path(value).exists():
                 return str(candidate)
         return value
+
+    def today(self) -> dt.date:
+        """The day of the run in the configured timezone: a month or a quarter ends there, not in UTC."""
+        return dt.datetime.now(ZoneInfo(self.timezone)).date()
 
     @classmethod
     def settings_customise_sources(

@@ -20,7 +20,7 @@ from coaching.records import Severity
 from config.settings import load_settings
 from config.wiring import build_source
 from flows.cli import run_command
-from tasks.notify import local_today, publish_summary, send_data_quality_notice
+from tasks.notify import publish_summary, send_data_quality_notice
 from tasks.records import extract_records, validate_records
 from tasks.report import write_files
 
@@ -35,7 +35,7 @@ class DataQualityRunResult:
 
 
 def _run_name() -> str:
-    return f"data-quality-{local_today(load_settings()):%Y-%m-%d}"
+    return f"data-quality-{load_settings().today():%Y-%m-%d}"
 
 
 @flow(name="data_quality", flow_run_name=_run_name, log_prints=True)
@@ -55,7 +55,7 @@ def data_quality(
     """
     logger = get_run_logger()
     settings = load_settings()
-    today = local_today(settings)
+    today = settings.today()
     folder = Path(output_dir or Path("reports") / "data-quality" / today.isoformat())
 
     raw = extract_records(build_source(settings, source))

@@ -27,7 +27,7 @@ from config.settings import Settings, load_settings
 from config.wiring import build_ledger, build_mailer, build_source
 from flows.cli import run_command
 from tasks.delivery import deliver_email
-from tasks.notify import local_today, publish_summary, run_tags
+from tasks.notify import publish_summary, run_tags
 from tasks.records import extract_records, validate_records
 
 NOTHING_TO_REPORT = (
@@ -72,7 +72,7 @@ def _run_name() -> str:
     """Runs are named after the month they look back on: nudge-2026-08."""
     asked = flow_run.parameters.get("month")
     try:
-        return f"nudge-{resolve_month(asked, local_today(load_settings()))}"
+        return f"nudge-{resolve_month(asked, load_settings().today())}"
     except UsageError:
         return f"nudge-invalid-{asked}"  # the run itself fails at once, saying why
 
@@ -124,7 +124,7 @@ def monthly_nudge(
     """
     logger = get_run_logger()
     settings = load_settings()
-    today = local_today(settings)
+    today = settings.today()
     target = resolve_month(month, today)
     folder = Path(output_dir or Path("reports") / "nudges" / str(target))
 
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def run() -> None:
-        resolve_month(args.month, local_today(load_settings()))  # fail fast, before any flow run starts
+        resolve_month(args.month, load_settings().today())  # fail fast, before any flow run starts
         result = monthly_nudge(
             month=args.month,
             source=args.source,

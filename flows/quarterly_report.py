@@ -7,10 +7,8 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
@@ -29,6 +27,7 @@ from config.wiring import build_ledger, build_mailer, build_source, report_recip
 from flows.cli import run_command
 from tasks.artifacts import publish_artifacts
 from tasks.delivery import deliver_email
+from tasks.notify import send_data_quality_notice
 from tasks.proposals import write_back_proposals
 from tasks.records import extract_records, validate_records
 from tasks.report import QuarterlyReport, render_quarterly_report, write_files
@@ -43,16 +42,12 @@ class QuarterlyRunResult:
     blocked: bool
 
 
-def _today(settings: Settings) -> dt.date:
-    return dt.datetime.now(ZoneInfo(settings.timezone)).date()
-
-
 def _run_name() -> str:
     """Runs are named after what they do: quarterly-2026-Q3."""
     settings = load_settings()
     asked = flow_run.parameters.get("quarter")
     try:
-        return f"quarterly-{resolve_quarter(asked, _today(settings), settings.fiscal_year_start_month).label}"
+        return f"quarterly-{resolve_quarter(asked, settings.today(), settings.fiscal_year_start_month).label}"
     except UsageError:
         return f"quarterly-invalid-{asked}"  # the run itself fails at once, saying why
 
@@ -102,7 +97,7 @@ def quarterly_report(
     """
     logger = get_run_logger()
     settings = load_settings()
-    today = _today(settings)
+    today = settings.today()
     target = resolve_quarter(quarter, today, settings.fiscal_year_start_month)
     folder = Path(output_dir or Path("reports") / target.label)
     targets = Targets(**settings.targets.model_dump())
@@ -120,7 +115,12 @@ def quarterly_report(
         _propose_in_sheet(source_adapter, settings, proposals(recommendations, target.label))
 
     if checked.blocked:
-        delivery = "Not sent to leadership: too many rows with errors. " + " ".join(checked.blocking)
+        delivery = "Not sent to leadership: too many rows with errors (" + "; ".join(checked.blocking) + ")."
+        if send:  # the data stewards hear about it instead, with the reasons first
+            delivery += " " + send_data_quality_notice(
+                settings, checked, source_label=raw.label, run_date=today, folder=folder,
+                force_resend=force_resend, held_back=target.label,
+            )
     elif not send:
         delivery = "Not sent: sending was turned off for this run."
     else:
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> None:
         settings = load_settings()
-        resolve_quarter(args.quarter, _today(settings), settings.fiscal_year_start_month)  # fail fast
+        resolve_quarter(args.quarter, settings.today(), settings.fiscal_year_start_month)  # fail fast
         result = quarterly_report(
             quarter=args.quarter,
             source=args.source,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
@@ -22,11 +21,6 @@ from coaching.report.messages import data_quality_email
 from config.settings import Settings
 from config.wiring import build_ledger, build_mailer
 from tasks.delivery import deliver_email
-
-
-def local_today(settings: Settings) -> dt.date:
-    """The day of the run in the configured timezone (a month or a day ends there, not in UTC)."""
-    return dt.datetime.now(ZoneInfo(settings.timezone)).date()
 
 
 def run_tags() -> dict[str, str]:

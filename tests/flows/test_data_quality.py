@@ -18,7 +18,7 @@ from coaching.quarters import Quarter
 from coaching.records import CheckedRecords
 from config.settings import PROJECT_ROOT, load_settings
 from flows.data_quality import data_quality, main
-from tasks.notify import local_today, send_data_quality_notice
+from tasks.notify import send_data_quality_notice
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
 
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
@@ -58,7 +58,7 @@ def test_the_stewards_get_the_notice_once_and_again_only_when_an_issue_changes(t
     assert [part.get_filename() for part in notice.iter_attachments()] == ["data_quality.csv"]
 
     again = data_quality(output_dir=str(out))
-    today = local_today(load_settings())
+    today = load_settings().today()
     assert again.delivery.startswith(f"Data-quality notice not sent: unchanged since the notice of {today}")
     assert len(outbox(out)) == 1
 

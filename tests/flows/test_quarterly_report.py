@@ -90,3 +90,19 @@ def test_a_bad_argument_ends_with_one_clear_line_and_no_traceback(tmp_path, args
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_too_many_error_rows_hold_the_report_back_and_send_the_data_stewards_the_notice_instead(
+    tmp_path, state_dir, monkeypatch
+):
+    monkeypatch.setenv("COACHING_QUALITY__MAX_ERROR_SHARE", "0.01")  # the sample's Staff tab has 1 bad row in 60
+    out = tmp_path / "q3"
+    result = quarterly_report(quarter="2026-Q3", output_dir=str(out))
+    assert result.blocked
+    assert result.delivery.startswith("Not sent to leadership") and "Staff: 1 of" in result.delivery
+    (sent,) = outbox(out)
+    notice = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)
+    assert notice["To"] == "data-stewards@brightpath.example.org"
+    body = notice.get_body(("plain",)).get_content()
+    assert "2026-q3 was not sent to leadership" in body.lower()
+    assert (out / "report.html").exists()  # still written, for the admins to look at
