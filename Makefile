@@ -7,7 +7,7 @@ SAMPLE_QUARTER := 2026-Q3
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: report test install
+.PHONY: report test install stack stack-down
 
 install: $(VENV)/.installed
 
@@ -23,3 +23,10 @@ report: install
 
 test: install
 	$(PY) -m pytest
+
+# Admins: the local Prefect stack (server, work pool, deployments, worker); UI at http://127.0.0.1:4200
+stack: install
+	$(PY) -m ops.stack up
+
+stack-down: install
+	$(PY) -m ops.stack down
