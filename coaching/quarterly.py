@@ -11,7 +11,7 @@ from coaching.metrics import log_volume_warning
 from coaching.parsing import parse_workbook
 from coaching.quality import with_cell_links
 from coaching.quarters import Quarter
-from coaching.records import CheckedRecords, RawWorkbook, UsageError, WorkbookError
+from coaching.records import CheckedRecords, ParsedWorkbook, RawWorkbook, UsageError, WorkbookError
 from coaching.scoring import QuarterScores, Targets, score_quarter
 from coaching.validation import validate_records
 
@@ -39,7 +39,24 @@ def check_records(
     min_log_volume_ratio: float,
 ) -> CheckedRecords:
     """Parse by the contract, validate with the suites, add the volume check and cell links."""
-    parsed = parse_workbook(raw, titles, date_format)
+    return check_parsed(
+        parse_workbook(raw, titles, date_format),
+        run_date=run_date,
+        quarter=quarter,
+        max_error_share=max_error_share,
+        min_log_volume_ratio=min_log_volume_ratio,
+    )
+
+
+def check_parsed(
+    parsed: ParsedWorkbook,
+    *,
+    run_date: dt.date,
+    quarter: Quarter,
+    max_error_share: float,
+    min_log_volume_ratio: float,
+) -> CheckedRecords:
+    """The checks of `check_records` after parsing (the benchmark times the two apart)."""
     checked = validate_records(parsed, run_date, max_error_share)
     volume = log_volume_warning(
         checked.valid["coaching_log"], quarter, min_log_volume_ratio, parsed.tabs["coaching_log"].title
@@ -81,6 +98,13 @@ def score_history(
         history.insert(0, score_quarter(valid, earlier, targets))
         earlier = earlier.previous
     return history
+
+
+def previous_scores(history: Sequence[QuarterScores]) -> QuarterScores | None:
+    """The scores of the quarter just before the last one of `history`, when it was scored."""
+    if len(history) > 1 and history[-2].quarter == history[-1].quarter.previous:
+        return history[-2]
+    return None
 
 
 def require_sessions_in(valid: Mapping[str, pd.DataFrame], quarter: Quarter, log_title: str) -> None:

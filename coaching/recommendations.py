@@ -62,14 +62,17 @@ def _month_names(months: pd.Series) -> str:
     return ", ".join(m.strftime("%B") for m in sorted(set(months)))
 
 
-def _uncovered_by_staff(staff_months: pd.DataFrame, program_id: str, limit: int = 8) -> str:
-    missed = staff_months.loc[staff_months["program_id"].eq(program_id) & ~staff_months["covered"]]
-    if missed.empty:
-        return ""
-    per_person = missed.groupby(["name", "staff_id"])["month"].agg(_month_names).reset_index()
-    shown = [f"{row.name} ({row.staff_id}): {row.month}" for row in per_person.head(limit).itertuples()]
-    more = len(per_person) - limit
-    return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+def _uncovered_by_staff(staff_months: pd.DataFrame, limit: int = 8) -> dict[str, str]:
+    """Per program: who was not coached in which months, people in name order (one pass over all
+    programs: a scan per program would grow with programs × staff)."""
+    missed = staff_months.loc[~staff_months["covered"]]
+    per_person = missed.groupby(["program_id", "name", "staff_id"])["month"].agg(_month_names).reset_index()
+    texts = {}
+    for program_id, people in per_person.groupby("program_id", sort=False):  # one per program
+        shown = [f"{row.name} ({row.staff_id}): {row.month}" for row in people.head(limit).itertuples()]
+        more = len(people) - limit
+        texts[program_id] = "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+    return texts
 
 
 def lead_label(card: pd.Series) -> str:
@@ -94,7 +97,7 @@ def _accountability(card: pd.Series) -> tuple[str, str]:
     return fixes[status], f"Coaching lead {lead_label(card)}: {status}."
 
 
-def _delivery(card: pd.Series, scores: QuarterScores, targets: Targets) -> tuple[str, str]:
+def _delivery(card: pd.Series, uncovered: dict[str, str], targets: Targets) -> tuple[str, str]:
     steps, evidence = [], []
     coverage, multi = card["monthly_coverage"], card["multi_source_rate"]
     if not coverage >= targets.monthly_coverage - 1e-9:
@@ -106,7 +109,7 @@ def _delivery(card: pd.Series, scores: QuarterScores, targets: Targets) -> tuple
                 f"Monthly coverage {_percent(coverage)} ({card['covered_staff_months']} of "
                 f"{card['eligible_staff_months']} staff-months; target {_percent(targets.monthly_coverage)})."
             )
-            missed = _uncovered_by_staff(scores.staff_months, card["program_id"])
+            missed = uncovered.get(card["program_id"], "")
             if missed:
                 evidence.append(f"Not coached: {missed}.")
     if not multi >= targets.multi_source_rate - 1e-9:
@@ -165,6 +168,7 @@ def _effectiveness(card: pd.Series, scores: QuarterScores, targets: Targets) -> 
 def recommend(scores: QuarterScores, targets: Targets) -> list[Recommendation]:
     """One recommendation per program and best practice scored below 2, in priority order."""
     items: list[tuple[int, int, str, Recommendation]] = []
+    uncovered = _uncovered_by_staff(scores.staff_months)
     for _, card in scores.scorecard.iterrows():  # one row per program: a handful, not records
         for practice, column in BP_COLUMNS.items():
             score = int(card[column])
@@ -173,7 +177,7 @@ def recommend(scores: QuarterScores, targets: Targets) -> list[Recommendation]:
             if practice == 1:
                 action, evidence = _accountability(card)
             elif practice == 2:
-                action, evidence = _delivery(card, scores, targets)
+                action, evidence = _delivery(card, uncovered, targets)
             elif practice == 3:
                 action, evidence = _plan(card, targets)
             else:

@@ -95,8 +95,9 @@ def _active_between(staff: pd.DataFrame, first: pd.Series | pd.Timestamp, last: 
 
 
 def _eligible_staff_months(
-    staff: pd.DataFrame, log: pd.DataFrame, quarter: Quarter
+    staff: pd.DataFrame, sessions: pd.DataFrame, quarter: Quarter
 ) -> pd.DataFrame:
+    """Every eligible staff-month of the quarter; `sessions` are the coaching-log rows dated in it."""
     relevant = staff.loc[staff["requires_coaching"], ["staff_id", "name", "program_id", "start_date", "end_date"]]
     months = pd.DataFrame(
         {
@@ -107,7 +108,7 @@ def _eligible_staff_months(
     )
     grid = relevant.merge(months, how="cross")
     grid = grid[_active_between(grid, grid["first"], grid["last"])]
-    coached = log.loc[quarter.contains(log["session_date"]), ["staff_id", "session_date"]]
+    coached = sessions[["staff_id", "session_date"]]
     coached = coached.assign(month=coached["session_date"].dt.to_period("M"))[["staff_id", "month"]]
     coached = coached.drop_duplicates().assign(covered=True)
     grid = grid.merge(coached, on=["staff_id", "month"], how="left")
@@ -161,11 +162,11 @@ def score_quarter(valid: Mapping[str, pd.DataFrame], quarter: Quarter, targets: 
     )
 
     # 2. Coaching at least monthly, from observation plus another source.
-    staff_months = _eligible_staff_months(staff, log, quarter)
+    sessions = log.loc[quarter.contains(log["session_date"])]
+    staff_months = _eligible_staff_months(staff, sessions, quarter)
     per_program = staff_months.groupby("program_id").agg(
         eligible_staff_months=("covered", "size"), covered_staff_months=("covered", "sum")
     )
-    sessions = log.loc[quarter.contains(log["session_date"])]
     other_source = sessions[list(SOURCE_FLAGS[1:])].any(axis=1)
     multi = sessions["direct_observation"] & other_source
     session_counts = (

@@ -3,7 +3,8 @@
 The rules live in the suites as data (one JSON file per tab, named by the contract key). Each
 expectation's `meta` says how bad a failure is (`error`: the row is quarantined; `warning`: the
 value is treated as blank) and how to tell an office worker what to fix. The few checks GX has no
-expectation for (a value that repeats an earlier row) are computed here as derived columns, named
+cheap expectation for (a value that repeats an earlier row; an ID that is not among the valid IDs of
+another tab, a value set GX would copy for every check) are computed here as derived columns, named
 in the suite's `meta.derived`, and checked by an expectation of that suite.
 
 Cell-reading errors were listed by the parser; their rows are quarantined here too, but a cell that
@@ -24,13 +25,14 @@ import pandas as pd
 from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.datasource.fluent import PandasDatasource
+from great_expectations.validator.v1_validator import Validator
 
 from coaching.contract import TABS
 from coaching.records import CheckedRecords, DataIssue, ParsedTab, ParsedWorkbook, Severity
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "expectations"
 
-# Tabs whose valid IDs other tabs are checked against: key -> (suite parameter, ID column).
+# Tabs whose valid IDs other tabs are checked against: key -> (name in `meta.derived`, ID column).
 # TABS lists them first, so their valid rows are known before a tab that refers to them.
 ID_SOURCES = {
     "programs": ("valid_program_ids", "program_id"),
@@ -60,18 +62,19 @@ def validate_records(
     """
     source = _records_source()
     parameters: dict[str, object] = {"run_date": pd.Timestamp(run_date)}
+    known_ids: dict[str, pd.Series] = {}
     valid: dict[str, pd.DataFrame] = {}
     issues: list[DataIssue] = []
     for spec in TABS:
         tab = parsed.tabs[spec.key]
         parse_issues = [issue for issue in parsed.issues if issue.tab == tab.title]
-        rule_issues = _check_tab(source, tab, load_suite(spec.key), parameters, run_date)
+        rule_issues = _check_tab(source, tab, load_suite(spec.key), parameters, known_ids, run_date)
         rule_issues = _without_unreadable_cells(rule_issues, parse_issues)
         valid[spec.key] = _valid_rows(tab, parse_issues + rule_issues)
         issues += rule_issues
         if spec.key in ID_SOURCES:
-            parameter, column = ID_SOURCES[spec.key]
-            parameters[parameter] = valid[spec.key][column].dropna().unique().tolist()
+            name, column = ID_SOURCES[spec.key]
+            known_ids[name] = valid[spec.key][column].dropna()
     rows_read = {key: len(parsed.tabs[key].frame) for key in valid}
     rows_quarantined = {key: rows_read[key] - len(valid[key]) for key in valid}
     return CheckedRecords(
@@ -100,30 +103,39 @@ def _check_tab(
     tab: ParsedTab,
     suite: gx.ExpectationSuite,
     parameters: dict[str, object],
+    known_ids: dict[str, pd.Series],
     run_date: dt.date,
 ) -> list[DataIssue]:
     """One batch: the tab's frame plus its derived columns, validated by its suite."""
-    checked = _with_derived_columns(tab.frame, suite.meta.get("derived", {}))
-    batch = (
-        source.add_dataframe_asset(tab.spec.key)
-        .add_batch_definition_whole_dataframe("all rows")
-        .get_batch(batch_parameters={"dataframe": checked})
-    )
-    outcome = batch.validate(suite, result_format=_RESULT_FORMAT, expectation_parameters=parameters)
+    checked = _with_derived_columns(tab.frame, suite.meta.get("derived", {}), known_ids)
+    batch_definition = source.add_dataframe_asset(tab.spec.key).add_batch_definition_whole_dataframe("all rows")
+    # The validator that `Batch.validate` would build, built here directly: through a Batch, GX loads
+    # (and fingerprints) the whole frame a second time.
+    validator = Validator(batch_definition, result_format=_RESULT_FORMAT, batch_parameters={"dataframe": checked})
+    outcome = validator.validate_expectation_suite(suite, expectation_parameters=parameters)
     return _issues_from(outcome, tab, checked, run_date)
 
 
-def _with_derived_columns(frame: pd.DataFrame, derived: dict[str, dict]) -> pd.DataFrame:
+def _with_derived_columns(
+    frame: pd.DataFrame, derived: dict[str, dict], known_ids: dict[str, pd.Series]
+) -> pd.DataFrame:
     """A copy of the frame with the suite's derived columns added.
 
     `{"repeats": [columns]}`: the sheet row where the same values first appear, on every later
     row that repeats them (blank elsewhere, and where any of the values is blank).
+    `{"unknown": column, "among": ids}`: true where the column is filled but not among `known_ids[ids]`
+    (blank elsewhere).
     """
     checked = frame.copy()
     for name, recipe in derived.items():
-        keys = list(recipe["repeats"])
-        first = checked.groupby(keys, dropna=True, sort=False)["row"].transform("first")
-        checked[name] = first.where(first.ne(checked["row"])).astype("Int64")
+        if "repeats" in recipe:
+            keys = list(recipe["repeats"])
+            first = checked.groupby(keys, dropna=True, sort=False)["row"].transform("first")
+            checked[name] = first.where(first.ne(checked["row"])).astype("Int64")
+        else:
+            values = checked[recipe["unknown"]]
+            unknown = values.notna() & ~values.isin(known_ids[recipe["among"]])
+            checked[name] = unknown.astype("boolean").mask(~unknown)
     # GX compares datetime64[ns] columns vectorised and any other resolution one value at a time.
     for name in checked.columns:
         if pd.api.types.is_datetime64_dtype(checked[name]) and checked[name].dtype != "datetime64[ns]":

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from coaching.metrics import satisfaction_by_coach
-from coaching.outputs import csv_bytes, data_quality_frame, scorecard_frame
-from coaching.recommendations import Improvement, Recommendation, recommendations_frame
+from coaching.recommendations import Improvement, Recommendation
 from coaching.records import CheckedRecords
-from coaching.report.model import ReportData
-from coaching.report.render import RenderedReport, render_report
+from coaching.report.assemble import QuarterlyReport, build_quarterly_report
 from coaching.scoring import QuarterScores, Targets
 from config.settings import Settings
 
-
-@dataclass
-class QuarterlyReport:
-    rendered: RenderedReport
-    files: dict[str, bytes]  # file name in the output folder -> content
+__all__ = ["QuarterlyReport", "render_quarterly_report", "write_files"]
 
 
 @task(name="render", cache_policy=NO_CACHE)
@@ -35,36 +27,17 @@ def render_quarterly_report(
     source_label: str,
     today: dt.date,
 ) -> QuarterlyReport:
-    current = history[-1]
-    previous = history[-2] if len(history) > 1 and history[-2].quarter == current.quarter.previous else None
-    targets = Targets(**settings.targets.model_dump())
-    data = ReportData(
+    return build_quarterly_report(
+        history,
+        recommendations,
+        improved,
+        checked,
         organisation=settings.organisation,
-        generated_on=today,
         source_label=source_label,
-        current=current,
-        previous=previous,
-        history=history,
-        recommendations=recommendations,
-        improvements=improved,
-        satisfaction=satisfaction_by_coach(
-            checked.valid, current.quarter, settings.quality.min_responses_per_coach
-        ),
-        issues=checked.issues,
-        rows_read=checked.rows_read,
-        rows_quarantined=checked.rows_quarantined,
-        targets=targets,
+        today=today,
+        targets=Targets(**settings.targets.model_dump()),
         min_responses_per_coach=settings.quality.min_responses_per_coach,
-        blocking=checked.blocking,
     )
-    rendered = render_report(data)
-    files = {
-        "scorecard.csv": csv_bytes(scorecard_frame(current)),
-        "data_quality.csv": csv_bytes(data_quality_frame(checked.issues)),
-        "recommendations.csv": csv_bytes(recommendations_frame(recommendations)),
-        "report.html": rendered.html_file.encode("utf-8"),
-    }
-    return QuarterlyReport(rendered, files)
 
 
 @task(name="write-files", cache_policy=NO_CACHE)
