@@ -226,6 +226,11 @@ def _convert(
         if column.kind is Kind.DATE:
             stamps = stamps.dt.normalize()
         unreadable = stamps.isna() & ~blank
+        # A serial number (the Sheets API's unformatted date) is shown as the date it stands for.
+        serial = types.eq("num") & stamps.notna()
+        if serial.any():
+            shown_format = "%Y-%m-%d" if column.kind is Kind.DATE else "%Y-%m-%d %H:%M:%S"
+            text = text.mask(serial, stamps[serial].dt.strftime(shown_format))
         example = "14/7/2026" if day_first else "7/14/2026"
         fmt = "D/M/YYYY" if day_first else "M/D/YYYY"
         return stamps, text, unreadable, f"is not a date: write it as {fmt} (like {example}) or YYYY-MM-DD"

@@ -208,3 +208,9 @@ def test_typed_cells_and_the_same_cells_as_text_give_the_same_frames():
     for key, tab in from_typed.tabs.items():
         pd.testing.assert_frame_equal(tab.frame, from_text.tabs[key].frame, obj=key)
     assert errors(from_typed) == errors(from_text) == []
+
+
+def test_a_date_sent_as_a_serial_number_is_shown_as_a_date_in_messages():
+    staff = [STAFF[0], ["S1", "Ann", "ann@agency.org", "P1", "", "yes", 46237, 46089]]
+    text = parse(workbook(Staff=staff)).tabs["staff"].text
+    assert text.loc[2, ["start_date", "end_date"]].tolist() == ["2026-08-03", "2026-03-08"]
