@@ -25,7 +25,7 @@ from coaching.contract import SOURCE_FLAGS
 from coaching.quarters import Quarter
 from coaching.recipients import RecipientError, check_recipients
 from coaching.records import UsageError, WorkbookError
-from coaching.scoring import _active_between, _eligible_staff_months
+from coaching.scoring import active_between, eligible_staff_months
 
 GAP_DAYS = 45  # "more than 45 days": exactly 45 is not listed
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})")
@@ -141,7 +141,7 @@ def nudge_recipients(nudge: ProgramNudge, allowed_domains: Sequence[str]) -> tup
 
 def _not_coached(staff: pd.DataFrame, log: pd.DataFrame, month: pd.Period) -> pd.DataFrame:
     # The eligible staff-months of best practice 2, for the quarter holding the month.
-    months = _eligible_staff_months(staff, log, Quarter.containing(month.start_time.date()))
+    months = eligible_staff_months(staff, log, Quarter.containing(month.start_time.date()))
     missed = months.loc[months["month"].eq(month) & ~months["covered"], ["program_id", "staff_id", "name"]]
     missed = missed.merge(staff[["staff_id", "start_date", "end_date"]], on="staff_id", how="left")
     return missed.sort_values(["program_id", "name", "staff_id"]).reset_index(drop=True)
@@ -150,7 +150,7 @@ def _not_coached(staff: pd.DataFrame, log: pd.DataFrame, month: pd.Period) -> pd
 def _overdue(staff: pd.DataFrame, log: pd.DataFrame, month: pd.Period) -> pd.DataFrame:
     _, last = month_days(month)
     relevant = staff.loc[
-        staff["requires_coaching"] & _active_between(staff, last, last),
+        staff["requires_coaching"] & active_between(staff, last, last),
         ["program_id", "staff_id", "name", "start_date"],
     ]
     latest = log.loc[log["session_date"].le(last)].groupby("staff_id")["session_date"].max()
@@ -192,7 +192,7 @@ def _leads(programs: pd.DataFrame, staff: pd.DataFrame, today: dt.date) -> list[
         left_on="coaching_lead_id", right_on="staff_id", how="left",
     )
     day = pd.Timestamp(today)
-    active = _active_between(leads, day, day).fillna(False).astype(bool)
+    active = active_between(leads, day, day).fillna(False).astype(bool)
     who = "the coaching lead " + leads["coaching_lead_id"].fillna("").astype(str)
     named = who + " (" + leads["name"].fillna("").astype(str) + ")"
     problem = np.select(

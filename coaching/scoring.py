@@ -89,12 +89,12 @@ class QuarterScores:
         return round(100 * self.scorecard["total_score"].sum() / (8 * len(self.scorecard)), 1)
 
 
-def _active_between(staff: pd.DataFrame, first: pd.Series | pd.Timestamp, last: pd.Series | pd.Timestamp) -> pd.Series:
+def active_between(staff: pd.DataFrame, first: pd.Series | pd.Timestamp, last: pd.Series | pd.Timestamp) -> pd.Series:
     """Active on at least one day between first and last (inclusive)."""
     return staff["start_date"].le(last) & (staff["end_date"].isna() | staff["end_date"].ge(first))
 
 
-def _eligible_staff_months(
+def eligible_staff_months(
     staff: pd.DataFrame, sessions: pd.DataFrame, quarter: Quarter
 ) -> pd.DataFrame:
     """Every eligible staff-month of the quarter; `sessions` are the coaching-log rows dated in it."""
@@ -107,7 +107,7 @@ def _eligible_staff_months(
         }
     )
     grid = relevant.merge(months, how="cross")
-    grid = grid[_active_between(grid, grid["first"], grid["last"])]
+    grid = grid[active_between(grid, grid["first"], grid["last"])]
     coached = sessions[["staff_id", "session_date"]]
     coached = coached.assign(month=coached["session_date"].dt.to_period("M"))[["staff_id", "month"]]
     coached = coached.drop_duplicates().assign(covered=True)
@@ -133,7 +133,7 @@ def _leads(programs: pd.DataFrame, staff: pd.DataFrame, quarter: Quarter) -> pd.
         left_on="coaching_lead_id", right_on="staff_id", how="left",
     )
     # A repeated staff_id is quarantined by validation, so the merge keeps one row per program.
-    active = _active_between(leads, last_day, last_day)
+    active = active_between(leads, last_day, last_day)
     status = np.select(
         [
             leads["coaching_lead_id"].isna(),
@@ -163,7 +163,7 @@ def score_quarter(valid: Mapping[str, pd.DataFrame], quarter: Quarter, targets: 
 
     # 2. Coaching at least monthly, from observation plus another source.
     sessions = log.loc[quarter.contains(log["session_date"])]
-    staff_months = _eligible_staff_months(staff, sessions, quarter)
+    staff_months = eligible_staff_months(staff, sessions, quarter)
     per_program = staff_months.groupby("program_id").agg(
         eligible_staff_months=("covered", "size"), covered_staff_months=("covered", "sum")
     )

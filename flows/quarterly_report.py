@@ -15,7 +15,7 @@ from prefect.runtime import flow_run
 
 from adapters.sources import ProposalWriter
 from coaching.outputs import data_quality_frame, scorecard_frame
-from coaching.quarterly import require_sessions_in, resolve_quarter, select_programs
+from coaching.quarterly import previous_scores, require_sessions_in, resolve_quarter, select_programs
 from coaching.records import UsageError
 from coaching.recipients import check_recipients
 from coaching.recommendations import proposals
@@ -128,7 +128,7 @@ def quarterly_report(
     logger.info(delivery)
 
     current = history[-1]
-    previous = history[-2] if len(history) > 1 and history[-2].quarter == target.previous else None
+    previous = previous_scores(history)
     summary = summary_markdown(current, previous, recommendations, checked.blocking, delivery, str(folder.resolve()))
     publish_artifacts(
         f"quarterly-{target.label.lower()}", summary, scorecard_frame(current), data_quality_frame(checked.issues)

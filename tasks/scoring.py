@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from coaching.quarters import Quarter
-from coaching.quarterly import score_history
+from coaching.quarterly import previous_scores, score_history
 from coaching.recommendations import Improvement, Recommendation, improvements, recommend
 from coaching.scoring import QuarterScores, Targets
-
-import pandas as pd
 
 
 @task(name="score", cache_policy=NO_CACHE)
@@ -23,5 +22,5 @@ def recommend_actions(
     history: list[QuarterScores], targets: Targets
 ) -> tuple[list[Recommendation], list[Improvement]]:
     current = history[-1]
-    previous = history[-2] if len(history) > 1 and history[-2].quarter == current.quarter.previous else None
+    previous = previous_scores(history)
     return recommend(current, targets), improvements(current, previous)
