@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-from pathlib import Path
 
 import openpyxl
 import pandas as pd
@@ -19,24 +18,13 @@ from coaching.records import CheckedRecords
 from config.settings import PROJECT_ROOT, load_settings
 from flows.data_quality import data_quality, main
 from tasks.notify import send_data_quality_notice
+from tests.flows.mail import outbox
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
 
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
 STEWARDS = "data-stewards@brightpath.example.org"
 
 
-@pytest.fixture
-def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "state"
-    monkeypatch.setenv("COACHING_STATE_DIR", str(folder))
-    return folder
-
-
-def outbox(folder: Path) -> list[email.message.EmailMessage]:
-    return [
-        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        for path in sorted((folder / "outbox").glob("*.eml"))
-    ]
 
 
 def plain_text(message: email.message.EmailMessage) -> str:

@@ -7,29 +7,14 @@ names no lead, so those two are skipped. The settings allow the sample's domain.
 
 from __future__ import annotations
 
-import email
-import email.policy
-from pathlib import Path
 
-import pytest
 
 from coaching.nudges import NO_ALLOWED_DOMAINS
 from flows.monthly_nudge import main, monthly_nudge
+from tests.flows.mail import outbox
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
 
 
-@pytest.fixture
-def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "state"
-    monkeypatch.setenv("COACHING_STATE_DIR", str(folder))
-    return folder
-
-
-def outbox(folder: Path) -> list[email.message.EmailMessage]:
-    return [
-        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        for path in sorted((folder / "outbox").glob("*.eml"))
-    ]
 
 
 def test_each_reachable_lead_gets_one_nudge_and_a_rerun_sends_nothing(tmp_path, state_dir, capsys):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import os
 import subprocess
 import sys
@@ -14,19 +12,11 @@ import pytest
 
 from config.settings import PROJECT_ROOT
 from flows.quarterly_report import main, quarterly_report
+from tests.flows.mail import outbox
 
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
 
 
-@pytest.fixture
-def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "state"
-    monkeypatch.setenv("COACHING_STATE_DIR", str(folder))
-    return folder
-
-
-def outbox(folder: Path) -> list[Path]:
-    return sorted((folder / "outbox").glob("*.eml"))
 
 
 def test_the_command_line_writes_the_contract_files_and_one_email(tmp_path, state_dir, capsys):
@@ -37,8 +27,7 @@ def test_the_command_line_writes_the_contract_files_and_one_email(tmp_path, stat
     card = pd.read_csv(out / "scorecard.csv")
     assert card.columns[:3].tolist() == ["quarter", "program_id", "bp1_accountability"]
     assert set(card["quarter"]) == {"2026-Q3"} and len(card) == 4
-    (sent,) = outbox(out)
-    message = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)
+    (message,) = outbox(out)
     assert message["To"] == "leadership@brightpath.example.org"
     assert {part.get_filename() for part in message.iter_attachments()} >= {"scorecard.csv", "recommendations.csv"}
     assert "Sent the quarterly report for 2026-Q3" in capsys.readouterr().out
@@ -100,8 +89,7 @@ def test_too_many_error_rows_hold_the_report_back_and_send_the_data_stewards_the
     result = quarterly_report(quarter="2026-Q3", output_dir=str(out))
     assert result.blocked
     assert result.delivery.startswith("Not sent to leadership") and "Staff: 1 of" in result.delivery
-    (sent,) = outbox(out)
-    notice = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)
+    (notice,) = outbox(out)
     assert notice["To"] == "data-stewards@brightpath.example.org"
     body = notice.get_body(("plain",)).get_content()
     assert "2026-q3 was not sent to leadership" in body.lower()
