@@ -53,13 +53,18 @@ def _run_name() -> str:
 
 
 def _deliver_report(
-    settings: Settings, report: QuarterlyReport, quarter: str, folder: Path, force_resend: bool
+    settings: Settings,
+    report: QuarterlyReport,
+    quarter: str,
+    folder: Path,
+    force_resend: bool,
+    recipients: list[str] | None,
 ) -> str:
-    recipients = check_recipients(report_recipients(settings), settings.allowed_recipient_domains)
+    addresses = check_recipients(recipients or report_recipients(settings), settings.allowed_recipient_domains)
     email = build_report_email(
         report.rendered,
         sender=settings.email_from,
-        recipients=recipients,
+        recipients=addresses,
         files=report.files,
         tags={"quarter": quarter, "run_id": str(flow_run.id or "local")},
     )
@@ -84,6 +89,7 @@ def quarterly_report(
     send: bool = True,
     force_resend: bool = False,
     output_dir: str | None = None,
+    recipients: list[str] | None = None,
 ) -> QuarterlyRunResult:
     """Score every program for a quarter and email leadership the report.
 
@@ -94,6 +100,8 @@ def quarterly_report(
         send: Email the report (False writes the files only).
         force_resend: Send even if this exact report was already sent.
         output_dir: Where the files go; default a folder per quarter in reports/, e.g. reports/2026-Q3/.
+        recipients: Who gets this report instead of the configured recipients (each address must be
+            within the allowed domains); default the configured ones.
     """
     logger = get_run_logger()
     settings = load_settings()
@@ -124,7 +132,7 @@ def quarterly_report(
     elif not send:
         delivery = "Not sent: sending was turned off for this run."
     else:
-        delivery = _deliver_report(settings, report, target.label, folder, force_resend)
+        delivery = _deliver_report(settings, report, target.label, folder, force_resend, recipients)
     logger.info(delivery)
 
     current = history[-1]

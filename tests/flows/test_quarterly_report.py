@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from coaching.recipients import RecipientError
 from config.settings import PROJECT_ROOT
 from flows.quarterly_report import main, quarterly_report
 from tests.flows.mail import outbox
@@ -94,3 +95,17 @@ def test_too_many_error_rows_hold_the_report_back_and_send_the_data_stewards_the
     body = notice.get_body(("plain",)).get_content()
     assert "2026-q3 was not sent to leadership" in body.lower()
     assert (out / "report.html").exists()  # still written, for the admins to look at
+
+
+def test_an_admin_can_send_one_report_to_other_recipients_within_the_allowed_domains(tmp_path, state_dir):
+    out = tmp_path / "q3"
+    quarterly_report(quarter="2026-Q3", output_dir=str(out), recipients=["director@brightpath.example.org"])
+    (message,) = outbox(out)
+    assert message["To"] == "director@brightpath.example.org"
+
+
+def test_a_recipient_outside_the_allowed_domains_stops_the_send_naming_the_address(tmp_path, state_dir):
+    out = tmp_path / "q3"
+    with pytest.raises(RecipientError, match=r"someone@gmail\.com"):
+        quarterly_report(quarter="2026-Q3", output_dir=str(out), recipients=["someone@gmail.com"])
+    assert outbox(out) == []
