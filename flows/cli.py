@@ -20,11 +20,18 @@ class _HideTracebackOfPipelineErrors(logging.Filter):
         return True
 
 
+_QUIET = _HideTracebackOfPipelineErrors()
+
+
+def hide_tracebacks_of_pipeline_errors() -> None:
+    """Log a PipelineError as its message alone, here and in the Prefect UI (idempotent)."""
+    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect"):
+        logging.getLogger(name).addFilter(_QUIET)  # adding the same filter twice keeps one
+
+
 def run_command(run: Callable[[], object]) -> int:
     """Run a flow from the command line; a PipelineError ends with `error: …` and exit code 2."""
-    quiet = _HideTracebackOfPipelineErrors()
-    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect"):
-        logging.getLogger(name).addFilter(quiet)
+    hide_tracebacks_of_pipeline_errors()
     try:
         run()
     except PipelineError as exc:

@@ -19,7 +19,7 @@ from coaching.quarters import Quarter
 from coaching.records import Severity
 from config.settings import load_settings
 from config.wiring import build_source
-from flows.cli import run_command
+from flows.cli import hide_tracebacks_of_pipeline_errors, run_command
 from tasks.notify import publish_summary, send_data_quality_notice
 from tasks.records import extract_records, validate_records
 from tasks.report import write_files
@@ -53,6 +53,7 @@ def data_quality(
         force_resend: Send even if nothing changed since the last notice.
         output_dir: Where the files go; default a folder per run date in reports/data-quality/, e.g. reports/data-quality/2026-11-23/.
     """
+    hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
     logger = get_run_logger()
     settings = load_settings()
     today = settings.today()

@@ -25,7 +25,7 @@ from coaching.records import UsageError
 from coaching.report.messages import nudge_email
 from config.settings import Settings, load_settings
 from config.wiring import build_ledger, build_mailer, build_source
-from flows.cli import run_command
+from flows.cli import hide_tracebacks_of_pipeline_errors, run_command
 from tasks.delivery import deliver_email
 from tasks.notify import publish_summary, run_tags
 from tasks.records import extract_records, validate_records
@@ -122,6 +122,7 @@ def monthly_nudge(
         force_resend: Send even if the same nudge was already sent.
         output_dir: Where the outbox goes; default a folder per month in reports/nudges/, e.g. reports/nudges/2026-08/.
     """
+    hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
     logger = get_run_logger()
     settings = load_settings()
     today = settings.today()

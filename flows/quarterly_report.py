@@ -24,7 +24,7 @@ from coaching.report.summary import summary_markdown
 from coaching.scoring import Targets
 from config.settings import Settings, load_settings
 from config.wiring import build_ledger, build_mailer, build_source, report_recipients
-from flows.cli import run_command
+from flows.cli import hide_tracebacks_of_pipeline_errors, run_command
 from tasks.artifacts import publish_artifacts
 from tasks.delivery import deliver_email
 from tasks.notify import send_data_quality_notice
@@ -103,6 +103,7 @@ def quarterly_report(
         recipients: Who gets this report instead of the configured recipients (each address must be
             within the allowed domains); default the configured ones.
     """
+    hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
     logger = get_run_logger()
     settings = load_settings()
     today = settings.today()

@@ -148,7 +148,7 @@ def test_the_three_deployments_are_on_the_pool_with_their_schedules_in_the_confi
 
 def test_the_run_form_shows_every_parameter_typed_and_described(client):
     form = client.read_deployment_by_name(QUARTERLY).parameter_openapi_schema["properties"]
-    assert list(form) == ["quarter", "source", "programs", "send", "force_resend", "output_dir"]
+    assert list(form) == ["quarter", "source", "programs", "send", "force_resend", "output_dir", "recipients"]
     assert all(field["description"] for field in form.values())
     assert "YYYY-Qn" in form["quarter"]["description"]
     assert form["send"]["type"] == "boolean" and form["send"]["default"] is True
@@ -200,7 +200,8 @@ def test_a_run_for_quarter_2026_q5_fails_at_once_saying_why_in_its_logs(client, 
     assert run.state.type == StateType.FAILED and run.name == "quarterly-invalid-2026-Q5"
     assert (run.end_time - run.start_time).total_seconds() < 5  # before reading any record
     reason = "'2026-Q5' is not a quarter: write it as YYYY-Qn"
-    assert reason in logs_of(client, run.id, until=reason)
+    logs = logs_of(client, run.id, until=reason)
+    assert reason in logs and "Traceback" not in logs
     assert not (root / "q5").exists()
 
 
@@ -209,6 +210,7 @@ def test_a_run_for_an_unknown_program_fails_naming_the_programs_there_are(client
     assert run.state.type == StateType.FAILED
     logs = logs_of(client, run.id, until="Unknown program")
     assert "Unknown program 'Knitting Club': the Programs tab has FP (Family Preservation)" in logs
+    assert "Traceback" not in logs
 
 
 def test_prefect_yaml_schedules_fire_in_the_timezone_of_the_settings():
