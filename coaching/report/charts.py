@@ -68,12 +68,18 @@ def _png(figure: Figure) -> bytes:
     return out.getvalue()
 
 
-def coverage_chart(scores: QuarterScores, target: float) -> bytes:
-    """Grouped horizontal bars: for each program, the share of staff coached in each month.
+def _only(card: pd.DataFrame, programs: Sequence[str] | None) -> pd.DataFrame:
+    """The scorecard rows of `programs`, in scorecard order; every row when None."""
+    return card if programs is None else card.loc[card["program_id"].isin(programs)]
 
-    Horizontal, so that any number of programs and long program names fit: the chart grows in height.
+
+def coverage_chart(scores: QuarterScores, target: float, programs: Sequence[str] | None = None) -> bytes:
+    """Grouped horizontal bars: for each program (or each of `programs`), the share of staff coached
+    in each month.
+
+    Horizontal, so that long program names fit: the chart grows in height.
     """
-    card = scores.scorecard
+    card = _only(scores.scorecard, programs)
     months = scores.quarter.months
     coverage = (
         scores.monthly_coverage.pivot_table(index="program_id", columns="month", values="coverage", aggfunc="first")
@@ -110,12 +116,13 @@ def coverage_chart(scores: QuarterScores, target: float) -> bytes:
         return _png(figure)
 
 
-def scores_chart(history: Sequence[QuarterScores]) -> bytes:
-    """Lines: each program's score in percent per quarter, and the organisation's, oldest first."""
+def scores_chart(history: Sequence[QuarterScores], programs: Sequence[str] | None = None) -> bytes:
+    """Lines: each program's (or each of `programs`') score in percent per quarter, and the
+    organisation's, oldest first."""
     labels = [scores.quarter.label for scores in history]
     cards = pd.concat([scores.scorecard[["quarter", "program_id", "program_name", "percent"]] for scores in history])
     percents = cards.pivot_table(index="quarter", columns="program_id", values="percent", aggfunc="first").reindex(labels)
-    current = history[-1].scorecard
+    current = _only(history[-1].scorecard, programs)
     names = [_wrapped(name, 26) for name in current["program_name"]]
     legend_lines = sum(name.count("\n") + 1 for name in names) + 1
     positions = np.arange(len(labels))

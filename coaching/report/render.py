@@ -103,6 +103,11 @@ class TabCount:
     quarantined: int
 
 
+# More programs than this make charts nobody can read in an email: the charts then show the programs
+# that need attention most, and the scorecard (and scorecard.csv) every program.
+MAX_CHARTED_PROGRAMS = 20
+
+
 @dataclass(frozen=True)
 class Chart:
     content_id: str
@@ -298,20 +303,33 @@ def _quarter_span(scores: QuarterScores) -> str:
     return f"{first}–{end:%B %Y}"
 
 
+def charted_programs(card: pd.DataFrame, limit: int = MAX_CHARTED_PROGRAMS) -> list[str] | None:
+    """Every program when they fit in a readable chart (None); else the `limit` programs that need
+    attention most: the lowest scores, then the lowest monthly coverage."""
+    if len(card) <= limit:
+        return None
+    ranked = card.sort_values(["total_score", "monthly_coverage"], na_position="first", kind="stable")
+    return ranked["program_id"].head(limit).tolist()
+
+
 def _charts(data: ReportData) -> tuple[Chart, ...]:
     quarter = data.current.quarter.label
+    programs = charted_programs(data.current.scorecard)
+    which = "per program" if programs is None else (
+        f"for the {len(programs)} programs with the lowest scores (every program is in the scorecard above)"
+    )
     return (
         Chart(
             f"coverage-{quarter}@coaching-report", f"monthly-coverage-{quarter}.png",
-            f"Bar chart: share of staff who require coaching and were coached, per program and month of "
+            f"Bar chart: share of staff who require coaching and were coached, {which}, by month of "
             f"{quarter}, against the target of {_rate(data.targets.monthly_coverage)}.",
-            coverage_chart(data.current, data.targets.monthly_coverage),
+            coverage_chart(data.current, data.targets.monthly_coverage, programs),
         ),
         Chart(
             f"scores-{quarter}@coaching-report", f"scores-by-quarter-{quarter}.png",
-            "Line chart: each program's best-practice score in percent, and the whole organisation's, "
+            f"Line chart: best-practice score in percent {which}, and the whole organisation's, "
             "for the last quarters.",
-            scores_chart(data.history),
+            scores_chart(data.history, programs),
         ),
     )
 
@@ -368,8 +386,14 @@ def _context(data: ReportData) -> dict[str, object]:
 
 def render_report(data: ReportData) -> RenderedReport:
     """The report in every form it is delivered in; the same data gives byte-identical output."""
-    context = _context(data)
     charts = _charts(data)
+    charted = charted_programs(data.current.scorecard)
+    context = _context(data) | {
+        "charts_note": "" if charted is None else (
+            f"With {len(data.current.scorecard)} programs, the charts show the {len(charted)} with the "
+            "lowest scores; every program is in the scorecard above and in scorecard.csv."
+        )
+    }
     html = environment().get_template("report.html.j2")
     by_cid = [{"src": f"cid:{c.content_id}", "alt": c.alt} for c in charts]
     embedded = [{"src": "data:image/png;base64," + base64.b64encode(c.png).decode("ascii"), "alt": c.alt} for c in charts]

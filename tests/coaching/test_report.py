@@ -8,11 +8,12 @@ import email
 import re
 from email import policy
 
+import pandas as pd
 import pytest
 
 from adapters.mailers import build_mime_message
 from coaching.records import DataIssue, Severity
-from coaching.report.render import build_report_email, render_report
+from coaching.report.render import build_report_email, charted_programs, render_report
 from tests.coaching.report_fixtures import SHEET_URL, report_data, small_tabs
 
 SCRIPT = "<script>alert('hi')</script>"
@@ -195,3 +196,16 @@ def test_the_report_email_goes_to_every_recipient_with_the_csv_files_and_inline_
     inline = {part["Content-ID"].strip("<>") for part in message.walk() if part["Content-ID"]}
     assert inline == set(re.findall(r'src="cid:([^"]+)"', report.html_email))
     assert {part.get_filename() for part in message.iter_attachments()} >= {"scorecard.csv", "recommendations.csv"}
+
+
+def test_with_more_programs_than_a_chart_can_show_the_charts_show_those_that_need_attention_most():
+    card = pd.DataFrame(
+        {
+            "program_id": [f"P{i:02d}" for i in range(25)],
+            "total_score": [8] * 20 + [1, 2, 3, 4, 5],
+            "monthly_coverage": [0.95] * 20 + [0.5] * 5,
+        }
+    )
+    assert charted_programs(card.head(20)) is None  # all fit
+    chosen = charted_programs(card, limit=6)
+    assert chosen[:5] == ["P20", "P21", "P22", "P23", "P24"] and len(chosen) == 6
