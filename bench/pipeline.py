@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import platform
 import resource
 import sys
@@ -69,8 +70,9 @@ def _floor_agrees(
     return bool(same_rows and same_scores)
 
 
-def run(cells: int, seed: int = 0) -> dict[str, object]:
-    """Every stage once; the figures of the benchmark's JSON line."""
+def run(cells: int, seed: int = 0, output_dir: Path | None = None) -> dict[str, object]:
+    """Every stage once; the figures of the benchmark's JSON line. With `output_dir`, the run's
+    files (report.html and the CSVs) are written there afterwards, to look at."""
     seconds: dict[str, float] = {}
     targets = Targets()
     quarter = Quarter.parse(QUARTER)
@@ -98,6 +100,11 @@ def run(cells: int, seed: int = 0) -> dict[str, object]:
         today=RUN_DATE, targets=targets, min_responses_per_coach=MIN_RESPONSES_PER_COACH,
     ))
     total = sum(seconds[stage] for stage in ("parse", "validate", "score", "recommend", "render"))
+
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        for name, content in report.files.items():
+            (output_dir / name).write_bytes(content)
 
     floor_valid, _ = _timed(seconds, "floor_validate", lambda: floor_validate(parsed, RUN_DATE))
     quarters = [scores.quarter for scores in history]
@@ -137,10 +144,11 @@ def main(argv: list[str] | None = None) -> int:
         "--cells", type=int, required=True, help="cells of the synthetic workbook (Google Sheets' limit: 10000000)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed of the synthetic workbook")
+    parser.add_argument("--output-dir", type=Path, help="also write the report and CSV files here, to look at")
     args = parser.parse_args(argv)
     if args.cells < 1:
         parser.error("--cells must be positive")
-    figures = run(args.cells, args.seed)
+    figures = run(args.cells, args.seed, args.output_dir)
     width = max(len(key) for key in figures)
     for key, value in figures.items():
         print(f"{key:<{width}}  {value}")

@@ -14,9 +14,9 @@ KEYS = {
 }
 
 
-def test_a_small_run_prints_its_figures_as_json_on_the_last_line():
+def test_a_small_run_prints_its_figures_as_json_on_the_last_line(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "bench.pipeline", "--cells", "20000", "--seed", "1"],
+        [sys.executable, "-m", "bench.pipeline", "--cells", "20000", "--seed", "1", "--output-dir", str(tmp_path)],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180,
     )
     assert done.returncode == 0, done.stderr
@@ -28,3 +28,4 @@ def test_a_small_run_prints_its_figures_as_json_on_the_last_line():
     assert abs(figures["seconds_total"] - sum(figures[key] for key in stages)) < 0.01
     assert figures["floor_agrees"] is True  # the plain-pandas floor kept the same rows, gave the same scores
     assert figures["rows_quarantined"] > 0 and figures["recommendations"] > 0
+    assert "Coaching effectiveness report" in (tmp_path / "report.html").read_text()  # to look at
