@@ -7,7 +7,7 @@ from enum import Enum
 
 import pandas as pd
 
-from coaching.contract import Tab
+from coaching.contract import TABS_BY_KEY, Tab
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,14 @@ class CheckedRecords:
 
     valid: dict[str, pd.DataFrame]  # by contract key, every tab; same columns and index as parsed
     issues: list[DataIssue]
-    rows_read: dict[str, int]
-    rows_quarantined: dict[str, int]
+    rows_read: dict[str, int]  # by contract key
+    rows_quarantined: dict[str, int]  # by contract key
     blocking: list[str] = field(default_factory=list)  # why the leadership report must not go
+    titles: dict[str, str] = field(default_factory=dict)  # contract key -> the tab's title in the workbook
+
+    def title(self, key: str) -> str:
+        """The tab's title as ops staff see it ("Coaching Log"), never the internal key."""
+        return self.titles.get(key) or TABS_BY_KEY[key].default_title
 
     @property
     def blocked(self) -> bool:

@@ -82,6 +82,7 @@ def validate_records(
         issues=_in_sheet_order(parsed, parsed.issues + issues),
         rows_read=rows_read,
         rows_quarantined=rows_quarantined,
+        titles={key: parsed.tabs[key].title for key in valid},
         blocking=[
             _blocking_sentence(parsed.tabs[key].title, rows_quarantined[key], rows_read[key], max_error_share)
             for key in valid

@@ -32,6 +32,7 @@ def test_the_command_line_writes_the_contract_files_and_one_email(tmp_path, stat
     assert message["To"] == "leadership@brightpath.example.org"
     assert {part.get_filename() for part in message.iter_attachments()} >= {"scorecard.csv", "recommendations.csv"}
     assert "Sent the quarterly report for 2026-Q3" in capsys.readouterr().out
+    assert "- Coaching Log: 449 rows read, 4 left out" in message.get_body(("plain",)).get_content()
 
 
 def test_a_rerun_of_the_same_quarter_sends_nothing_and_says_so_unless_forced(tmp_path, state_dir, capsys):
@@ -58,6 +59,10 @@ def test_the_sample_workbook_bad_rows_are_listed_with_their_rows(tmp_path, state
     quality = pd.read_csv(out / "data_quality.csv")
     errors = quality[quality["severity"] == "error"]
     assert len(errors) >= 5 and errors["row"].notna().all()
+    summary = (out / "report.html").read_text()
+    # The report's data-quality summary names tabs as ops staff know them, not by internal keys.
+    assert '">Coaching Log</td>' in summary
+    assert "coaching_log" not in summary and "improvement_actions" not in summary
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
