@@ -53,6 +53,11 @@ class DeliveryResult:
     message: str  # one sentence for the log and the run's artifact
     where: str = ""
 
+    @property
+    def sentence(self) -> str:
+        """The message, and where the email went when known (a file, a provider's message id)."""
+        return f"{self.message} ({self.where})" if self.where else self.message
+
 
 def delivery_key(email: OutgoingEmail) -> str:
     recipients = ",".join(sorted(address.lower() for address in email.recipients))

@@ -35,11 +35,14 @@ def _normalise_domains(domains: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(domain for domain in cleaned if domain))
 
 
-def check_recipients(addresses: Sequence[str], allowed_domains: Sequence[str]) -> tuple[str, ...]:
+def check_recipients(
+    addresses: Sequence[str], allowed_domains: Sequence[str], setting: str = "the recipients"
+) -> tuple[str, ...]:
     """The addresses trimmed and de-duplicated (case-insensitively, first spelling and order kept).
 
     Raises RecipientError naming every address that is not a plain email address or (when
-    `allowed_domains` is not empty) is not at one of those domains, or when none is left.
+    `allowed_domains` is not empty) is not at one of those domains, or when none is left; `setting`
+    says where an admin configures them.
     """
     unique: dict[str, str] = {}
     for address in addresses:
@@ -47,7 +50,7 @@ def check_recipients(addresses: Sequence[str], allowed_domains: Sequence[str]) -
     unique.pop("", None)
     kept = tuple(unique.values())
     if not kept:
-        raise RecipientError("No recipients: configure at least one email address.", ())
+        raise RecipientError(f"No recipients: configure at least one email address in {setting}.", ())
 
     malformed = tuple(address for address in kept if not _ADDRESS.fullmatch(address))
     allowed = _normalise_domains(allowed_domains)

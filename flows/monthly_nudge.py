@@ -26,8 +26,8 @@ from coaching.report.messages import nudge_email
 from config.settings import Settings, load_settings
 from config.wiring import build_ledger, build_mailer, build_source
 from flows.cli import hide_tracebacks_of_pipeline_errors, run_command
-from tasks.delivery import deliver_email
-from tasks.notify import publish_summary, run_tags
+from tasks.delivery import deliver_email, run_tags
+from tasks.notify import publish_summary
 from tasks.records import extract_records, validate_records
 
 NOTHING_TO_REPORT = (
@@ -94,7 +94,7 @@ def _nudge(
         nudge, organisation=settings.organisation, sender=settings.email_from, recipients=recipients, tags=run_tags()
     )
     result = deliver_email(mailer, ledger, email, force_resend)
-    return outcome(result.outcome.value, result.message + (f" ({result.where})" if result.where else ""))
+    return outcome(result.outcome.value, result.sentence)
 
 
 def _summary_markdown(result: NudgeRunResult) -> str:

@@ -23,10 +23,10 @@ from coaching.report.render import build_report_email
 from coaching.report.summary import summary_markdown
 from coaching.scoring import Targets
 from config.settings import Settings, load_settings
-from config.wiring import build_ledger, build_mailer, build_source, report_recipients
+from config.wiring import REPORT_RECIPIENTS_VARIABLE, build_ledger, build_mailer, build_source, report_recipients
 from flows.cli import hide_tracebacks_of_pipeline_errors, run_command
 from tasks.artifacts import publish_artifacts
-from tasks.delivery import deliver_email
+from tasks.delivery import deliver_email, run_tags
 from tasks.notify import send_data_quality_notice
 from tasks.proposals import write_back_proposals
 from tasks.records import extract_records, validate_records
@@ -60,16 +60,20 @@ def _deliver_report(
     force_resend: bool,
     recipients: list[str] | None,
 ) -> str:
-    addresses = check_recipients(recipients or report_recipients(settings), settings.allowed_recipient_domains)
+    addresses = check_recipients(
+        recipients or report_recipients(settings), settings.allowed_recipient_domains,
+        "report_recipients (config/settings.yaml), COACHING_REPORT_RECIPIENTS or the Prefect Variable "
+        f"'{REPORT_RECIPIENTS_VARIABLE}'",
+    )
     email = build_report_email(
         report.rendered,
         sender=settings.email_from,
         recipients=addresses,
         files=report.files,
-        tags={"quarter": quarter, "run_id": str(flow_run.id or "local")},
+        tags={"quarter": quarter, **run_tags()},
     )
     result = deliver_email(build_mailer(settings, folder / "outbox"), build_ledger(settings), email, force_resend)
-    return result.message + (f" ({result.where})" if result.where else "")
+    return result.sentence
 
 
 def _propose_in_sheet(source: object, settings: Settings, rows: list[dict[str, object]]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 
 from adapters.ledger import DeliveryLedger, DeliveryResult
 from adapters.mailers import Mailer
@@ -17,3 +18,8 @@ def deliver_email(
     mailer: Mailer, ledger: DeliveryLedger, email: OutgoingEmail, force_resend: bool
 ) -> DeliveryResult:
     return ledger.send_once(mailer, email, force=force_resend)
+
+
+def run_tags() -> dict[str, str]:
+    """What a mailer may pass on to track an email back to the run that sent it."""
+    return {"run_id": str(flow_run.id or "local")}

@@ -10,22 +10,16 @@ from pathlib import Path
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 
 from adapters.ledger import DeliveryLedger
 from coaching.notices import build_notice
 from coaching.outputs import csv_bytes, data_quality_frame
-from coaching.recipients import RecipientError, check_recipients
+from coaching.recipients import check_recipients
 from coaching.records import CheckedRecords
 from coaching.report.messages import data_quality_email
 from config.settings import Settings
 from config.wiring import build_ledger, build_mailer
-from tasks.delivery import deliver_email
-
-
-def run_tags() -> dict[str, str]:
-    """What a mailer may pass on to track the email back to this run."""
-    return {"run_id": str(flow_run.id or "local")}
+from tasks.delivery import deliver_email, run_tags
 
 
 @task(name="last-delivery", cache_policy=NO_CACHE)
@@ -40,13 +34,10 @@ def publish_summary(key: str, markdown: str, description: str) -> None:
 
 def steward_recipients(settings: Settings) -> tuple[str, ...]:
     """The configured data stewards, checked against the allowed domains."""
-    if not any(address.strip() for address in settings.data_stewards):
-        raise RecipientError(
-            "No data stewards are configured: set data_stewards in config/settings.yaml or "
-            "COACHING_DATA_STEWARDS (comma-separated addresses).",
-            (),
-        )
-    return check_recipients(settings.data_stewards, settings.allowed_recipient_domains)
+    return check_recipients(
+        settings.data_stewards, settings.allowed_recipient_domains,
+        "data_stewards (config/settings.yaml) or COACHING_DATA_STEWARDS",
+    )
 
 
 def send_data_quality_notice(
@@ -90,4 +81,4 @@ def send_data_quality_notice(
                 f"{last['recipients']} (use --force-resend to send it again)."
             )
     result = deliver_email(build_mailer(settings, folder / "outbox"), ledger, email, force_resend)
-    return result.message + (f" ({result.where})" if result.where else "")
+    return result.sentence

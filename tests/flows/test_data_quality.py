@@ -14,6 +14,7 @@ import pytest
 from adapters.sources import XlsxSource
 from coaching.quarterly import check_records
 from coaching.quarters import Quarter
+from coaching.recipients import RecipientError
 from coaching.records import CheckedRecords
 from config.settings import PROJECT_ROOT, load_settings
 from flows.data_quality import data_quality, main
@@ -103,3 +104,9 @@ def test_records_without_issues_send_no_notice(tmp_path, state_dir):
     )
     assert said == "No data-quality notice: the records have no errors or warnings."
     assert not (tmp_path / "outbox").exists()
+
+
+def test_no_data_stewards_configured_says_where_to_configure_them(tmp_path, state_dir, monkeypatch):
+    monkeypatch.setenv("COACHING_DATA_STEWARDS", "")
+    with pytest.raises(RecipientError, match=r"No recipients: .* data_stewards .*COACHING_DATA_STEWARDS"):
+        data_quality(output_dir=str(tmp_path))
