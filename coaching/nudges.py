@@ -24,7 +24,8 @@ import pandas as pd
 from coaching.contract import SOURCE_FLAGS
 from coaching.quarters import Quarter
 from coaching.recipients import RecipientError, check_recipients
-from coaching.records import UsageError, WorkbookError
+from coaching.records import UsageError
+from coaching.quality import require_sessions_between
 from coaching.scoring import active_between, eligible_staff_months
 
 GAP_DAYS = 45  # "more than 45 days": exactly 45 is not listed
@@ -62,15 +63,7 @@ def month_days(month: pd.Period) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 def require_sessions_in(log: pd.DataFrame, month: pd.Period, log_title: str) -> None:
     """A month without a single valid session is a missing export, not a month nobody coached."""
-    first, last = month_days(month)
-    if log["session_date"].between(first, last).any():
-        return
-    latest = log["session_date"].max()
-    hint = f" (the latest valid session is dated {latest:%Y-%m-%d})" if pd.notna(latest) else ""
-    raise WorkbookError(
-        f"Tab '{log_title}' has no valid rows dated in {month}{hint}: nothing to nudge about. "
-        "Choose another month, or check that the sessions were entered and exported."
-    )
+    require_sessions_between(log["session_date"], *month_days(month), str(month), log_title)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from coaching.records import DataIssue, ParsedWorkbook
+import pandas as pd
+
+from coaching.records import DataIssue, ParsedWorkbook, WorkbookError
 
 
 def cell_link(url: str, sheet_id: int, a1: str) -> str:
@@ -23,3 +25,18 @@ def with_cell_links(issues: list[DataIssue], parsed: ParsedWorkbook) -> list[Dat
         else issue
         for issue in issues
     ]
+
+
+def require_sessions_between(
+    session_dates: pd.Series, first: pd.Timestamp, last: pd.Timestamp, period: str, log_title: str
+) -> None:
+    """A period without a single valid coaching-log row is a missing export, not a period nobody
+    coached: stop, instead of reporting zeros."""
+    if session_dates.between(first, last).any():
+        return
+    latest = session_dates.max()
+    hint = f" (the latest valid session is dated {latest:%Y-%m-%d})" if pd.notna(latest) else ""
+    raise WorkbookError(
+        f"Tab '{log_title}' has no valid rows dated in {period}{hint}: no data to report on. "
+        "Choose another period, or check that the sessions were entered and exported."
+    )

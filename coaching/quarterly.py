@@ -9,9 +9,9 @@ import pandas as pd
 
 from coaching.metrics import log_volume_warning
 from coaching.parsing import parse_workbook
-from coaching.quality import with_cell_links
+from coaching.quality import require_sessions_between, with_cell_links
 from coaching.quarters import Quarter
-from coaching.records import CheckedRecords, ParsedWorkbook, RawWorkbook, UsageError, WorkbookError
+from coaching.records import CheckedRecords, ParsedWorkbook, RawWorkbook, UsageError
 from coaching.scoring import QuarterScores, Targets, score_quarter
 from coaching.validation import validate_records
 
@@ -109,12 +109,7 @@ def previous_scores(history: Sequence[QuarterScores]) -> QuarterScores | None:
 
 def require_sessions_in(valid: Mapping[str, pd.DataFrame], quarter: Quarter, log_title: str) -> None:
     """A quarter without a single valid coaching-log row has no data: never report it as zeros."""
-    dates = valid["coaching_log"]["session_date"]
-    if quarter.contains(dates).any():
-        return
-    latest = dates.max()
-    hint = f" (the latest valid session is dated {latest:%Y-%m-%d})" if pd.notna(latest) else ""
-    raise WorkbookError(
-        f"Tab '{log_title}' has no valid rows dated in {quarter.label}{hint}: no data to report on. "
-        "Choose another quarter, or check that the sessions were entered and exported."
+    require_sessions_between(
+        valid["coaching_log"]["session_date"], pd.Timestamp(quarter.start), pd.Timestamp(quarter.end),
+        quarter.label, log_title,
     )
