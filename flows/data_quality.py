@@ -17,10 +17,12 @@ from prefect import flow, get_run_logger
 from coaching.outputs import csv_bytes, data_quality_frame
 from coaching.quarters import Quarter
 from coaching.records import Severity
+from coaching.report.summary import escape_markdown
 from config.settings import load_settings
 from config.wiring import build_source
 from flows.cli import hide_tracebacks_of_pipeline_errors, run_command
-from tasks.notify import publish_summary, send_data_quality_notice
+from tasks.artifacts import publish_markdown, publish_table
+from tasks.notify import send_data_quality_notice
 from tasks.records import extract_records, validate_records
 from tasks.report import write_files
 
@@ -64,7 +66,8 @@ def data_quality(
     # under way always has fewer rows.
     quarter = Quarter.last_completed(today, settings.fiscal_year_start_month)
     checked = validate_records(raw, settings, quarter, today)
-    write_files(folder, {"data_quality.csv": csv_bytes(data_quality_frame(checked.issues))})
+    issues = data_quality_frame(checked.issues)
+    write_files(folder, {"data_quality.csv": csv_bytes(issues)})
     errors = sum(issue.severity is Severity.ERROR for issue in checked.issues)
 
     if not send:
@@ -75,12 +78,13 @@ def data_quality(
         )
     logger.info(delivery)
     result = DataQualityRunResult(today.isoformat(), folder, errors, len(checked.issues) - errors, delivery)
-    publish_summary(
+    publish_markdown(
         "data-quality",
         f"# Data quality, {result.run_date}\n\n{result.errors} errors and {result.warnings} warnings in "
-        f"{raw.label}.\n\n{delivery}\n",
+        f"{escape_markdown(raw.label)}.\n\n{escape_markdown(delivery)}\n",
         "Data-quality check and notice",
     )
+    publish_table("data-quality-issues", issues, "Data-quality errors and warnings")
     logger.info("data_quality.csv written to %s", folder.resolve())
     return result
 

@@ -23,11 +23,12 @@ from coaching.quarterly import select_programs
 from coaching.quarters import Quarter
 from coaching.records import UsageError
 from coaching.report.messages import nudge_email
+from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import build_ledger, build_mailer, build_source
 from flows.cli import hide_tracebacks_of_pipeline_errors, run_command
 from tasks.delivery import deliver_email, run_tags
-from tasks.notify import publish_summary
+from tasks.artifacts import publish_markdown
 from tasks.records import extract_records, validate_records
 
 NOTHING_TO_REPORT = (
@@ -99,7 +100,11 @@ def _nudge(
 
 def _summary_markdown(result: NudgeRunResult) -> str:
     lines = [f"# Monthly coaching nudge, {result.month}", "", result.summary, ""]
-    lines += [f"- **{outcome.program_id}** {outcome.program_name}: {outcome.message}" for outcome in result.outcomes]
+    lines += [
+        f"- **{escape_markdown(outcome.program_id)}** {escape_markdown(outcome.program_name)}: "
+        f"{escape_markdown(outcome.message)}"
+        for outcome in result.outcomes
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -143,7 +148,7 @@ def monthly_nudge(
     for outcome in outcomes:
         (logger.warning if outcome.status in ("skipped", "unknown") else logger.info)(outcome.line)
     logger.info(result.summary)
-    publish_summary(f"nudge-{target}", _summary_markdown(result), f"Monthly coaching nudge for {target}")
+    publish_markdown(f"nudge-{target}", _summary_markdown(result), f"Monthly coaching nudge for {target}")
     return result
 
 

@@ -25,7 +25,7 @@ from coaching.scoring import Targets
 from config.settings import Settings, load_settings
 from config.wiring import REPORT_RECIPIENTS_VARIABLE, build_ledger, build_mailer, build_source, report_recipients
 from flows.cli import hide_tracebacks_of_pipeline_errors, run_command
-from tasks.artifacts import publish_artifacts
+from tasks.artifacts import publish_markdown, publish_table
 from tasks.delivery import deliver_email, run_tags
 from tasks.notify import send_data_quality_notice
 from tasks.proposals import write_back_proposals
@@ -143,9 +143,10 @@ def quarterly_report(
     current = history[-1]
     previous = previous_scores(history)
     summary = summary_markdown(current, previous, recommendations, checked.blocking, delivery, str(folder.resolve()))
-    publish_artifacts(
-        f"quarterly-{target.label.lower()}", summary, scorecard_frame(current), data_quality_frame(checked.issues)
-    )
+    key = f"quarterly-{target.label.lower()}"
+    publish_markdown(f"{key}-summary", summary, "Headline and recommendations")
+    publish_table(f"{key}-scorecard", scorecard_frame(current), "Scorecard")
+    publish_table(f"{key}-data-quality", data_quality_frame(checked.issues), "Data-quality errors and warnings")
     logger.info("Report for %s written to %s", target.label, folder.resolve())
     return QuarterlyRunResult(target.label, folder, delivery, checked.blocked)
 

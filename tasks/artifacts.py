@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-
-import pandas as pd
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
@@ -14,12 +13,12 @@ def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
     return frame.astype(object).where(frame.notna(), "").to_dict(orient="records")
 
 
-@task(name="publish-artifacts", cache_policy=NO_CACHE)
-def publish_artifacts(
-    key_prefix: str, summary: str, scorecard: pd.DataFrame, data_quality: pd.DataFrame
-) -> None:
-    create_markdown_artifact(key=f"{key_prefix}-summary", markdown=summary, description="Headline and recommendations")
-    create_table_artifact(key=f"{key_prefix}-scorecard", table=_records(scorecard), description="Scorecard")
-    create_table_artifact(
-        key=f"{key_prefix}-data-quality", table=_records(data_quality), description="Data-quality errors and warnings"
-    )
+@task(name="publish-markdown", cache_policy=NO_CACHE)
+def publish_markdown(key: str, markdown: str, description: str) -> None:
+    """Markdown built with coaching.report.summary.escape_markdown around any text from the sheets."""
+    create_markdown_artifact(key=key, markdown=markdown, description=description)
+
+
+@task(name="publish-table", cache_policy=NO_CACHE)
+def publish_table(key: str, frame: pd.DataFrame, description: str) -> None:
+    create_table_artifact(key=key, table=_records(frame), description=description)

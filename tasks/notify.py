@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from adapters.ledger import DeliveryLedger
@@ -25,11 +24,6 @@ from tasks.delivery import deliver_email, run_tags
 @task(name="last-delivery", cache_policy=NO_CACHE)
 def last_delivery(ledger: DeliveryLedger, kind: str, recipients: Sequence[str]) -> dict[str, object] | None:
     return ledger.last_sent(kind, recipients)
-
-
-@task(name="publish-summary", cache_policy=NO_CACHE)
-def publish_summary(key: str, markdown: str, description: str) -> None:
-    create_markdown_artifact(key=key, markdown=markdown, description=description)
 
 
 def steward_recipients(settings: Settings) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ while nothing changes, again when an issue changes; through SendGrid; instead of
 from __future__ import annotations
 
 import datetime as dt
+import json
 import email
 import email.policy
 
@@ -110,3 +111,12 @@ def test_no_data_stewards_configured_says_where_to_configure_them(tmp_path, stat
     monkeypatch.setenv("COACHING_DATA_STEWARDS", "")
     with pytest.raises(RecipientError, match=r"No recipients: .* data_stewards .*COACHING_DATA_STEWARDS"):
         data_quality(output_dir=str(tmp_path))
+
+
+def test_every_run_leaves_the_open_issues_as_a_table_in_the_prefect_ui(tmp_path, state_dir):
+    from prefect.artifacts import Artifact
+
+    data_quality(output_dir=str(tmp_path), send=False)
+    table = json.loads(Artifact.get("data-quality-issues").data)
+    bad_date = next(row for row in table if row["tab"] == "Coaching Log" and row["row"] == 402)
+    assert bad_date["value"] == "8/32/2026" and bad_date["severity"] == "error"
