@@ -122,7 +122,7 @@ def quarterly_report(
     require_sessions_in(valid, target, settings.tabs.coaching_log)
     history = score_quarters(valid, target, targets)
     recommendations, improved = recommend_actions(history, targets)
-    report = render_quarterly_report(history, recommendations, improved, checked, settings, raw.label, today)
+    report = render_quarterly_report(history, recommendations, improved, checked, settings, targets, raw.label, today)
     write_files(folder, report.files)
     if settings.sheets_write_back:
         _propose_in_sheet(source_adapter, settings, proposals(recommendations, target.label))

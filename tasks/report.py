@@ -24,6 +24,7 @@ def render_quarterly_report(
     improved: list[Improvement],
     checked: CheckedRecords,
     settings: Settings,
+    targets: Targets,
     source_label: str,
     today: dt.date,
 ) -> QuarterlyReport:
@@ -35,7 +36,7 @@ def render_quarterly_report(
         organisation=settings.organisation,
         source_label=source_label,
         today=today,
-        targets=Targets(**settings.targets.model_dump()),
+        targets=targets,
         min_responses_per_coach=settings.quality.min_responses_per_coach,
     )
 

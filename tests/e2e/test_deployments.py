@@ -5,8 +5,6 @@ however the tests end (ops.stack.running)."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import os
 import socket
@@ -27,6 +25,7 @@ from config.wiring import REPORT_RECIPIENTS_VARIABLE
 from ops.stack import Stack, deployment_spec, running, schedule_timezones
 from ops.stack import main as stack_command
 from tests.fakes.google_api import new_private_key, service_account_json
+from tests.fakes.sendgrid_api import FakeSendGrid
 
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
 QUARTERLY = "quarterly_report/quarterly-coaching-report"
@@ -52,7 +51,15 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stack(root: Path) -> Iterator[Stack]:
+def sendgrid() -> Iterator[FakeSendGrid]:
+    """Where the worker's runs send email: the key they use comes from the Secret block that
+    `ops.secrets` saves, never from the worker's environment."""
+    with FakeSendGrid(api_key=FAKE_SENDGRID_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def stack(root: Path, sendgrid: FakeSendGrid) -> Iterator[Stack]:
     with pytest.MonkeyPatch.context() as env:
         # The worker inherits this environment: none of the developer's pipeline settings or keys.
         for name in list(os.environ):
@@ -61,7 +68,7 @@ def stack(root: Path) -> Iterator[Stack]:
         worker_env = {
             "PREFECT_WORKER_QUERY_SECONDS": "2",
             "COACHING_STATE_DIR": str(root / "state"),
-            "COACHING_EMAIL_BACKEND": "outbox",
+            "COACHING_SENDGRID_API_URL": sendgrid.url,
         }
         stack = Stack(home=root / "prefect-home", port=free_port(), worker_env=worker_env)
         with running(stack, say=lambda _: None):
@@ -180,19 +187,30 @@ def test_a_quarterly_run_started_through_the_api_completes_and_shows_its_result_
     summary = artifacts["quarterly-2026-q3-summary"]
     assert "Organisation score" in summary and "## Recommendations" in summary
     assert "Report:" in summary and "report.html and the CSV files" in summary
-    assert "Sent the quarterly report for 2026" in summary and "outbox" in summary
+    assert "Sent the quarterly report for 2026" in summary and "sendgrid:" in summary
     scorecard = json.loads(artifacts["quarterly-2026-q3-scorecard"])
     assert {row["program_id"] for row in scorecard} == {"FP", "CC", "YM", "PE"}
     quality = json.loads(artifacts["quarterly-2026-q3-data-quality"])
     assert any(row["severity"] == "error" for row in quality)
 
 
-def test_the_run_emails_the_report_to_the_recipients_kept_in_the_prefect_variable(runs, root):
+def test_the_run_emails_the_report_through_sendgrid_with_the_key_and_recipients_kept_in_prefect(
+    runs, root, sendgrid
+):
     assert runs["good"].state.type == StateType.COMPLETED
-    (sent,) = (root / "q3" / "outbox").glob("*.eml")
-    message = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)
-    assert message["To"].addresses and [a.addr_spec for a in message["To"].addresses] == RECIPIENTS
+    (sent,) = sendgrid.messages
+    (personalization,) = sent["personalizations"]
+    assert [to["email"] for to in personalization["to"]] == RECIPIENTS
+    assert sent["custom_args"]["quarter"] == "2026-Q3"
     assert (root / "q3" / "report.html").stat().st_size > 0
+    assert not (root / "q3" / "outbox").exists()
+
+
+def test_no_run_shows_the_sendgrid_key_in_its_parameters_logs_or_artifacts(client, runs):
+    for run in runs.values():
+        shown = json.dumps(run.parameters) + logs_of(client, run.id, until="Finished in state", timeout=5)
+        shown += json.dumps(artifacts_of(client, run.id))
+        assert FAKE_SENDGRID_KEY not in shown and FAKE_SENDGRID_KEY.split(".")[1] not in shown
 
 
 def test_a_run_for_quarter_2026_q5_fails_at_once_saying_why_in_its_logs(client, runs, root):
