@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 
@@ -82,6 +83,36 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 )
 def test_a_bad_argument_ends_with_one_clear_line_and_no_traceback(tmp_path, args, message):
     done = run_cli(*args, "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def broken_workbooks(folder: Path) -> dict[str, Path]:
+    """Workbooks a user might hand over by mistake: not a workbook, one without a tab, one without a column."""
+    not_xlsx = folder / "notes.xlsx"
+    not_xlsx.write_text("this is a text file renamed to .xlsx")
+    no_tab, no_column = folder / "no-tab.xlsx", folder / "no-column.xlsx"
+    book = openpyxl.load_workbook(SAMPLE)
+    del book["Coaching Log"]
+    book.save(no_tab)
+    book = openpyxl.load_workbook(SAMPLE)
+    book["Staff"].delete_cols(1)  # the Staff ID column
+    book.save(no_column)
+    return {"not_xlsx": not_xlsx, "no_tab": no_tab, "no_column": no_column}
+
+
+@pytest.mark.parametrize(
+    ("which", "message"),
+    [
+        ("not_xlsx", "error: cannot read notes.xlsx as an .xlsx workbook"),
+        ("no_tab", "error: The workbook no-tab.xlsx has no tab 'Coaching Log' (tabs found: 'Instructions', "),
+        ("no_column", "error: Tab 'Staff' has no column 'staff_id'"),
+    ],
+)
+def test_a_workbook_that_cannot_be_used_ends_with_one_line_naming_the_problem(tmp_path, which, message):
+    source = broken_workbooks(tmp_path)[which]
+    done = run_cli("--source", str(source), "--quarter", "2026-Q3", "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
