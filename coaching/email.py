@@ -58,8 +58,3 @@ class OutgoingEmail:
         for item in self.attachments:
             digest.update(item.filename.encode("utf-8") + b"\0" + item.content + b"\0")
         return digest.hexdigest()
-
-    @property
-    def size_bytes(self) -> int:
-        body = len(self.html.encode("utf-8")) + len(self.text.encode("utf-8"))
-        return body + sum(len(item.content) for item in self.attachments)
