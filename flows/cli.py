@@ -1,4 +1,4 @@
-"""What every flow's command line shares: one clear line for a problem a person must fix."""
+"""What every flow shares: one clear line for a problem a person must fix, and run names."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from coaching.records import PipelineError
+from coaching.records import PipelineError, UsageError
 
 
 class _HideTracebackOfPipelineErrors(logging.Filter):
@@ -38,3 +38,16 @@ def run_command(run: Callable[[], object]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def run_name(prefix: str, parameter: str, resolve: Callable[[object], object]) -> str:
+    """Runs are named after what they do ("quarterly-2026-Q3"): `resolve` turns the run's
+    parameter into the period it covers. A value it refuses names the run "<prefix>-invalid-<value>";
+    the run itself then fails at once, saying why."""
+    from prefect.runtime import flow_run
+
+    asked = flow_run.parameters.get(parameter)
+    try:
+        return f"{prefix}-{resolve(asked)}"
+    except UsageError:
+        return f"{prefix}-invalid-{asked}"

@@ -14,19 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
 
 from adapters.ledger import DeliveryLedger
 from adapters.mailers import Mailer
 from coaching.nudges import ProgramNudge, nudge_recipients, plan_nudges, require_sessions_in, resolve_month
 from coaching.quarterly import select_programs
 from coaching.quarters import Quarter
-from coaching.records import UsageError
 from coaching.report.messages import nudge_email
 from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import build_ledger, build_mailer, build_source
-from flows.cli import hide_tracebacks_of_pipeline_errors, run_command
+from flows.cli import hide_tracebacks_of_pipeline_errors, run_command, run_name
 from tasks.delivery import deliver_email, run_tags
 from tasks.artifacts import publish_markdown
 from tasks.records import extract_records, validate_records
@@ -70,12 +68,7 @@ class NudgeRunResult:
 
 
 def _run_name() -> str:
-    """Runs are named after the month they look back on: nudge-2026-08."""
-    asked = flow_run.parameters.get("month")
-    try:
-        return f"nudge-{resolve_month(asked, load_settings().today())}"
-    except UsageError:
-        return f"nudge-invalid-{asked}"  # the run itself fails at once, saying why
+    return run_name("nudge", "month", lambda asked: resolve_month(asked, load_settings().today()))
 
 
 def _nudge(

@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
 
 from adapters.sources import ProposalWriter
 from coaching.outputs import data_quality_frame, scorecard_frame
 from coaching.quarterly import previous_scores, require_sessions_in, resolve_quarter, select_programs
-from coaching.records import UsageError
 from coaching.recipients import check_recipients
 from coaching.recommendations import proposals
 from coaching.report.render import build_report_email
@@ -24,7 +22,7 @@ from coaching.report.summary import summary_markdown
 from coaching.scoring import Targets
 from config.settings import Settings, load_settings
 from config.wiring import REPORT_RECIPIENTS_VARIABLE, build_ledger, build_mailer, build_source, report_recipients
-from flows.cli import hide_tracebacks_of_pipeline_errors, run_command
+from flows.cli import hide_tracebacks_of_pipeline_errors, run_command, run_name
 from tasks.artifacts import publish_markdown, publish_table
 from tasks.delivery import deliver_email, run_tags
 from tasks.notify import send_data_quality_notice
@@ -43,13 +41,10 @@ class QuarterlyRunResult:
 
 
 def _run_name() -> str:
-    """Runs are named after what they do: quarterly-2026-Q3."""
     settings = load_settings()
-    asked = flow_run.parameters.get("quarter")
-    try:
-        return f"quarterly-{resolve_quarter(asked, settings.today(), settings.fiscal_year_start_month).label}"
-    except UsageError:
-        return f"quarterly-invalid-{asked}"  # the run itself fails at once, saying why
+    return run_name(
+        "quarterly", "quarter", lambda asked: resolve_quarter(asked, settings.today(), settings.fiscal_year_start_month)
+    )
 
 
 def _deliver_report(

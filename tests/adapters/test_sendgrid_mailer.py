@@ -109,34 +109,25 @@ def test_a_stalled_answer_times_out_instead_of_hanging_and_is_retried(fake_sendg
     assert len(fake_sendgrid.messages) == 1
 
 
-def test_a_429_waits_as_long_as_retry_after_asks(fake_sendgrid):
-    fake_sendgrid.fail_next(Fault(429, retry_after="1"))
+@pytest.mark.parametrize(
+    ("retry_after", "options", "shortest", "longest"),
+    [
+        # Wait as long as Retry-After asks.
+        (lambda: "1", {"base_delay": 0.01, "max_delay": 5}, 1.0, 1.8),
+        # An HTTP date that has passed: retry at once, not after the 2 s backoff used without Retry-After.
+        (lambda: formatdate(time.time() - 5, usegmt=True), {"base_delay": 2, "max_delay": 5}, 0.0, 0.5),
+        # A long wait asked for is capped.
+        (lambda: "120", {"base_delay": 0.01, "max_delay": 0.3}, 0.3, 1.0),
+    ],
+    ids=["seconds", "http-date-passed", "capped"],
+)
+def test_a_429_waits_as_retry_after_asks_within_the_cap(fake_sendgrid, retry_after, options, shortest, longest):
+    fake_sendgrid.fail_next(Fault(429, retry_after=retry_after()))
 
-    mailer_for(fake_sendgrid, base_delay=0.01, max_delay=5).send(report_email())
-
-    [gap] = gaps(fake_sendgrid)
-    assert 1.0 <= gap < 1.8
-    assert len(fake_sendgrid.messages) == 1
-
-
-def test_a_429_with_retry_after_as_an_http_date_is_honoured(fake_sendgrid):
-    fake_sendgrid.fail_next(Fault(429, retry_after=formatdate(time.time() - 5, usegmt=True)))
-
-    # The date has passed: retry at once, not after the 2 s backoff used when there is no Retry-After.
-    mailer_for(fake_sendgrid, base_delay=2, max_delay=5).send(report_email())
-
-    [gap] = gaps(fake_sendgrid)
-    assert gap < 0.5
-    assert len(fake_sendgrid.messages) == 1
-
-
-def test_a_429_asking_for_a_long_wait_is_capped(fake_sendgrid):
-    fake_sendgrid.fail_next(Fault(429, retry_after="120"))
-
-    mailer_for(fake_sendgrid, base_delay=0.01, max_delay=0.3).send(report_email())
+    mailer_for(fake_sendgrid, **options).send(report_email())
 
     [gap] = gaps(fake_sendgrid)
-    assert 0.3 <= gap < 1.0
+    assert shortest <= gap < longest
     assert len(fake_sendgrid.messages) == 1
 
 
