@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 import pandas as pd
 
 from coaching.contract import TABS_BY_KEY, Tab
+
+
+class CellRange(NamedTuple):
+    """A block of cells in sheet coordinates, 1-based and inclusive: rows as numbered in the sheet
+    (header = 1), columns counted from A = 1."""
+
+    first_row: int
+    last_row: int
+    first_column: int
+    last_column: int
 
 
 @dataclass(frozen=True)
@@ -21,6 +32,7 @@ class RawTab:
     title: str
     rows: list[list[object]]
     sheet_id: int | None = None  # Google Sheets' gid, for links to a cell
+    merges: tuple[CellRange, ...] = ()  # merged cells: only the first cell of each holds a value
 
 
 @dataclass(frozen=True)
