@@ -29,13 +29,22 @@ class Kind(str, Enum):
 class Column:
     name: str
     kind: Kind
-    # The column must be present in the header row (otherwise the run stops).
+    # The column must be present in the header row (otherwise the run stops): every column that
+    # must be filled in, and every column a score depends on even where its cells may be blank.
     in_header: bool = False
     # Every data row must have a value (a blank is an error on that row).
     filled: bool = False
+    # A cell that cannot be read is only a warning (the value is treated as blank): for a value
+    # no score needs.
+    unreadable_is_warning: bool = False
     # For ENUM columns: accepted values after normalising, and long labels mapped onto them.
     choices: tuple[str, ...] = ()
     aliases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The header an office worker types for this column ("Direct Observation?")."""
+        return COLUMN_LABELS.get(self.name, self.name)
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,54 @@ def _optional(name: str, kind: Kind, **kw) -> Column:
     return Column(name, kind, **kw)
 
 
+def _scoring(name: str, kind: Kind, **kw) -> Column:
+    """A column a score depends on: its cells may be blank, but the column must be there, so that a
+    renamed or deleted column never reads as a column of blanks (scores silently 0)."""
+    return Column(name, kind, in_header=True, **kw)
+
+
+# The headers of the template and sample workbooks; each normalises to its column name.
+COLUMN_LABELS: dict[str, str] = {
+    "program_id": "Program ID",
+    "program_name": "Program Name",
+    "coaching_lead_id": "Coaching Lead ID",
+    "staff_id": "Staff ID",
+    "name": "Name",
+    "email": "Email",
+    "role": "Role",
+    "requires_coaching": "Requires Coaching?",
+    "start_date": "Start Date",
+    "end_date": "End Date",
+    "session_id": "Session ID",
+    "session_date": "Session Date",
+    "coach_id": "Coach ID",
+    "duration_minutes": "Duration (minutes)",
+    "direct_observation": "Direct Observation?",
+    "reflection": "Reflection?",
+    "document_review": "Document Review?",
+    "stakeholder_interview": "Stakeholder Interview?",
+    "notes": "Notes",
+    "component": "Component",
+    "documented": "Documented?",
+    "document_url": "Document URL",
+    "last_reviewed": "Last Reviewed",
+    "assessment_date": "Assessment Date",
+    "subject_type": "Subject Type",
+    "subject_id": "Subject ID",
+    "score": "Score",
+    "max_score": "Max Score",
+    "timestamp": "Timestamp",
+    "satisfaction": "Satisfaction",
+    "comments": "Comments",
+    "quarter": "Quarter",
+    "best_practice": "Best Practice",
+    "action": "Action",
+    "owner": "Owner",
+    "status": "Status",
+    "due_date": "Due Date",
+}
+
+
 PLAN_COMPONENTS = ("skill_sets", "frequency", "methods", "feedback", "communication")
 # The long labels of the best practice ("Feedback methods and timeframe" …), normalised.
 PLAN_COMPONENT_ALIASES = {
@@ -93,7 +150,7 @@ PROGRAMS = Tab(
     columns=(
         _required("program_id", Kind.ID),
         _required("program_name", Kind.TEXT),
-        _optional("coaching_lead_id", Kind.ID),
+        _scoring("coaching_lead_id", Kind.ID),
     ),
 )
 STAFF = Tab(
@@ -103,12 +160,12 @@ STAFF = Tab(
     columns=(
         _required("staff_id", Kind.ID),
         _required("name", Kind.TEXT),
-        _optional("email", Kind.TEXT),
+        _scoring("email", Kind.TEXT),
         _required("program_id", Kind.ID),
         _optional("role", Kind.TEXT),
-        _optional("requires_coaching", Kind.BOOL),
+        _scoring("requires_coaching", Kind.BOOL),
         _required("start_date", Kind.DATE),
-        _optional("end_date", Kind.DATE),
+        _scoring("end_date", Kind.DATE),
     ),
 )
 COACHING_LOG = Tab(
@@ -121,8 +178,8 @@ COACHING_LOG = Tab(
         _required("program_id", Kind.ID),
         _required("coach_id", Kind.ID),
         _required("staff_id", Kind.ID),
-        _optional("duration_minutes", Kind.NUMBER),
-        *(_optional(flag, Kind.BOOL) for flag in SOURCE_FLAGS),
+        _optional("duration_minutes", Kind.NUMBER, unreadable_is_warning=True),
+        *(_scoring(flag, Kind.BOOL) for flag in SOURCE_FLAGS),
         _optional("notes", Kind.TEXT),
     ),
 )
@@ -135,7 +192,7 @@ COACHING_PLAN = Tab(
         _required(
             "component", Kind.ENUM, choices=PLAN_COMPONENTS, aliases=PLAN_COMPONENT_ALIASES
         ),
-        _optional("documented", Kind.BOOL),
+        _scoring("documented", Kind.BOOL),
         _optional("document_url", Kind.TEXT),
         _optional("last_reviewed", Kind.DATE),
     ),

@@ -11,6 +11,7 @@ staff IDs or dates, so the string work is done a few thousand times, not 800 000
 from __future__ import annotations
 
 import datetime as dt
+import math
 import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,10 +32,16 @@ from coaching.records import (
 
 TRUE_WORDS = ("true", "yes", "y", "1", "x")
 FALSE_WORDS = ("false", "no", "n", "0")
-SHEETS_EPOCH = pd.Timestamp("1899-12-30")
-_TIME = r"(?:[ T]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.\d+)?)?\s*(?P<ampm>[AaPp][Mm])?)?"
-_ISO_DATE = r"^(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})" + _TIME + r"$"
-_SLASH_DATE = r"^(?P<first>\d{1,2})/(?P<second_part>\d{1,2})/(?P<year>\d{4})" + _TIME + r"$"
+SHEETS_EPOCH = np.datetime64("1899-12-30T00:00:00", "s")
+# Dates are read from 1900 to 2199: a year outside is a typo (and pandas' nanosecond timestamps,
+# which the checks and scores use, end in 2262).
+FIRST_DAY = np.datetime64("1900-01-01", "D")
+LAST_DAY = np.datetime64("2199-12-31", "D")
+_TIME = r"(?:[ T]+(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})(?::(?P<second>[0-9]{2})(?:\.[0-9]+)?)?\s*(?P<ampm>[AaPp][Mm])?)?"
+_ISO_DATE = r"^(?P<year>[0-9]{4})-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})" + _TIME + r"$"
+_SLASH_DATE = r"^(?P<first>[0-9]{1,2})/(?P<second_part>[0-9]{1,2})/(?P<year>[0-9]{4})" + _TIME + r"$"
+_SHORT_YEAR = r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}(?:[ T].*)?$"
+_HAS_TIME = r"[0-9]{1,2}:[0-9]{2}"
 _NUMERIC_TYPES = (int, float, np.integer, np.floating)
 _DATE_TYPES = (dt.datetime, dt.date, pd.Timestamp)
 _TYPE_OF = np.frompyfunc(type, 1, 1)  # each cell's Python type, in a C loop
@@ -117,6 +124,19 @@ def _grid(rows: list[list[object]], width: int) -> np.ndarray:
     return grid
 
 
+def _floats(cells: pd.Series) -> pd.Series:
+    """Numeric cells as floats; an integer too large for a float becomes infinite (unreadable)."""
+    try:
+        return cells.astype("float64")
+    except OverflowError:
+        return cells.map(lambda n: float(n) if abs(n) < 2**1023 else math.copysign(math.inf, n)).astype("float64")
+
+
+def _date_cells(cells: pd.Series) -> pd.Series:
+    """Date and date-time cells as datetime64[us] (any year a cell can hold)."""
+    return pd.Series(np.array(list(cells), dtype="datetime64[us]"), index=cells.index)
+
+
 def _as_text(cells: pd.Series, types: pd.Series) -> pd.Series:
     """The text of each cell as the sheet shows it: trimmed; whole numbers without '.0'."""
     text = pd.Series(pd.NA, index=cells.index, dtype="string")
@@ -124,7 +144,7 @@ def _as_text(cells: pd.Series, types: pd.Series) -> pd.Series:
     text[is_str] = cells[is_str].astype("string").str.strip()
     is_num = types.eq("num")
     if is_num.any():
-        numbers = cells[is_num].astype("float64")
+        numbers = _floats(cells[is_num])
         whole = numbers.eq(numbers.round()) & numbers.abs().lt(1e15)
         text[is_num & whole.reindex(cells.index, fill_value=False)] = (
             numbers[whole].astype("int64").astype("string")
@@ -134,8 +154,8 @@ def _as_text(cells: pd.Series, types: pd.Series) -> pd.Series:
     text[is_bool] = cells[is_bool].map({True: "TRUE", False: "FALSE"}).astype("string")
     is_date = types.eq("date")
     if is_date.any():
-        stamps = pd.to_datetime(cells[is_date].map(pd.Timestamp))
-        has_time = stamps.ne(stamps.dt.normalize())
+        stamps = _date_cells(cells[is_date])
+        has_time = stamps.ne(stamps.dt.floor("D"))
         text[is_date] = stamps.dt.strftime("%Y-%m-%d").where(
             ~has_time, stamps.dt.strftime("%Y-%m-%d %H:%M:%S")
         )
@@ -144,23 +164,47 @@ def _as_text(cells: pd.Series, types: pd.Series) -> pd.Series:
     return text
 
 
+def _in_range(stamps: pd.Series) -> pd.Series:
+    """The datetimes from 1900 to 2199 as datetime64[ns]; NaT elsewhere."""
+    days = stamps.to_numpy().astype("datetime64[D]")
+    inside = (days >= FIRST_DAY) & (days <= LAST_DAY) & ~np.isnat(days)
+    return pd.Series(stamps.to_numpy().astype("datetime64[ns]"), index=stamps.index).where(inside)
+
+
 def _dates_from_text(text: pd.Series, day_first: bool) -> pd.Series:
-    """YYYY-MM-DD or the sheet's M/D/YYYY (or D/M/YYYY), with an optional time; else NaT."""
+    """YYYY-MM-DD or the sheet's M/D/YYYY (or D/M/YYYY), with an optional time; else NaT.
+
+    Every part is checked before a date is built: an impossible date (8/32/2026) or time (24:30,
+    23:99, 13:00 PM) is unreadable, never rolled into the next day or month.
+    """
     iso = text.str.extract(_ISO_DATE)
     slash = text.str.extract(_SLASH_DATE)
     day_col, month_col = ("first", "second_part") if day_first else ("second_part", "first")
     slash = slash.rename(columns={day_col: "day", month_col: "month"})
     parts = iso.combine_first(slash[["year", "month", "day", "hour", "minute", "second", "ampm"]])
-    numbers = parts[["year", "month", "day", "hour", "minute", "second"]].apply(
-        pd.to_numeric, errors="coerce"
+    number = {
+        name: pd.to_numeric(parts[name], errors="coerce").astype("float64").to_numpy()
+        for name in ("year", "month", "day", "hour", "minute", "second")
+    }
+    hour, minute, second = (np.nan_to_num(number[name]) for name in ("hour", "minute", "second"))
+    ampm = parts["ampm"].str.lower().to_numpy(dtype=object, na_value=None)
+    is_pm, is_am = ampm == "pm", ampm == "am"
+    twelve_hour = is_pm | is_am
+    ok = (
+        (number["year"] >= FIRST_DAY.astype(object).year) & (number["year"] <= LAST_DAY.astype(object).year)
+        & (number["month"] >= 1) & (number["month"] <= 12) & (number["day"] >= 1)
+        & np.where(twelve_hour, (hour >= 1) & (hour <= 12), hour <= 23)
+        & (minute <= 59) & (second <= 59)
     )
-    numbers[["hour", "minute", "second"]] = numbers[["hour", "minute", "second"]].fillna(0)
-    ampm = parts["ampm"].str.lower()
-    bad_hour = ampm.notna() & ~numbers["hour"].between(1, 12)
-    numbers.loc[ampm.eq("pm") & numbers["hour"].lt(12), "hour"] += 12
-    numbers.loc[ampm.eq("am") & numbers["hour"].eq(12), "hour"] = 0
-    stamps = pd.to_datetime(numbers, errors="coerce")
-    return stamps.mask(bad_hour)
+    months = np.where(ok, (np.nan_to_num(number["year"]) - 1970) * 12 + np.nan_to_num(number["month"]) - 1, 0)
+    first_of_month = months.astype("int64").astype("datetime64[M]").astype("datetime64[D]")
+    days_in_month = ((months.astype("int64") + 1).astype("datetime64[M]").astype("datetime64[D]") - first_of_month)
+    day = np.nan_to_num(number["day"]).astype("int64")
+    ok &= day <= days_in_month.astype("int64")
+    hour = np.where(is_pm & (hour < 12), hour + 12, np.where(is_am & (hour == 12), 0, hour))
+    seconds = (hour * 3600 + minute * 60 + second).astype("int64")
+    stamps = (first_of_month + (day - 1).clip(0)).astype("datetime64[s]") + seconds.astype("timedelta64[s]")
+    return pd.Series(stamps.astype("datetime64[ns]"), index=text.index).where(ok)
 
 
 def _to_datetimes(
@@ -169,14 +213,19 @@ def _to_datetimes(
     stamps = pd.Series(pd.NaT, index=cells.index, dtype="datetime64[ns]")
     is_date = types.eq("date")
     if is_date.any():
-        stamps[is_date] = pd.to_datetime(cells[is_date].map(pd.Timestamp))
+        stamps[is_date] = _in_range(_date_cells(cells[is_date]))
     is_num = types.eq("num")
     if is_num.any():
-        serial = cells[is_num].astype("float64")
-        plausible = serial.between(1, 2958465)  # 1899-12-31 … 9999-12-31
+        serial = _floats(cells[is_num])
+        plausible = serial.between(
+            float((FIRST_DAY - SHEETS_EPOCH.astype("datetime64[D]")).astype("int64")),
+            float((LAST_DAY - SHEETS_EPOCH.astype("datetime64[D]")).astype("int64") + 1),
+            inclusive="left",
+        )
+        seconds = (serial[plausible] * 86400).round().astype("int64").to_numpy()
         stamps[is_num & plausible.reindex(cells.index, fill_value=False)] = (
-            SHEETS_EPOCH + pd.to_timedelta(serial[plausible], unit="D")
-        ).dt.round("s")
+            SHEETS_EPOCH + seconds.astype("timedelta64[s]")
+        ).astype("datetime64[ns]")
     is_str = types.eq("str")
     if is_str.any():
         stamps[is_str] = _dates_from_text(text[is_str], day_first)
@@ -184,12 +233,13 @@ def _to_datetimes(
 
 
 def _to_numbers(cells: pd.Series, types: pd.Series, text: pd.Series) -> pd.Series:
+    """Numeric cells and numeric text as floats; NaN where blank or not a finite number."""
     numbers = pd.Series(np.nan, index=cells.index, dtype="float64")
     is_num = types.eq("num")
-    numbers[is_num] = cells[is_num].astype("float64")
+    numbers[is_num] = _floats(cells[is_num])
     is_str = types.eq("str")
     numbers[is_str] = pd.to_numeric(text[is_str], errors="coerce").astype("float64")
-    return numbers
+    return numbers.where(np.isfinite(numbers))
 
 
 def _to_booleans(text: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -200,27 +250,51 @@ def _to_booleans(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     return true, ~(true | false)
 
 
+def _date_problems(text: pd.Series, unreadable: pd.Series, types: pd.Series, day_first: bool) -> pd.Series:
+    """What is wrong with each unreadable date cell, and what to type instead."""
+    fmt, example = ("D/M/YYYY", "14/7/2026") if day_first else ("M/D/YYYY", "7/14/2026")
+    write = f"write it as {fmt} (like {example}) or YYYY-MM-DD"
+    problems = pd.Series(pd.NA, index=text.index, dtype="string")
+    shown = "'" + text.fillna("") + "'"
+    problems[unreadable] = shown + f" is not a date: {write}"
+    as_text = unreadable & types.eq("str")
+    short_year = as_text & text.str.fullmatch(_SHORT_YEAR).fillna(False).astype(bool)
+    problems[short_year] = shown + f" has a two-digit year: write the year in full, like {example}"
+    number_text = as_text & pd.to_numeric(text.where(as_text), errors="coerce").notna()
+    problems[number_text] = shown + f" is a number written as text, not a date: {write}"
+    with_time = as_text & ~short_year & ~number_text & text.str.contains(_HAS_TIME).fillna(False).astype(bool)
+    problems[with_time] = shown + (
+        " is not a date and time that exists (months 1-12, days of the month, hours 0:00-23:59): "
+        f"{write}, with a time like 14:30 if needed"
+    )
+    out_of_range = unreadable & types.isin(["num", "date"])
+    problems[out_of_range] = shown + f" is not a date from 1900 to 2199: {write}"
+    return problems
+
+
 def _convert(
     column: Column, cells: pd.Series, types: pd.Series, day_first: bool
-) -> tuple[pd.Series, pd.Series, pd.Series, str]:
-    """(typed values, text shown, unreadable mask, problem sentence for an unreadable cell)."""
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(typed values, text shown, problem sentence of each unreadable cell, NA elsewhere)."""
     text = _as_text(cells, types)
     blank = text.isna()
+    readable = pd.Series(pd.NA, index=cells.index, dtype="string")
+    shown = "'" + text.fillna("") + "'"
     if column.kind in (Kind.ID, Kind.TEXT):
-        return text, text, pd.Series(False, index=cells.index), ""
+        return text, text, readable
     if column.kind is Kind.ENUM:
         normalised = (
             text.str.lower().str.replace(r"[^0-9a-z]+", "_", regex=True).str.strip("_")
         )
         if column.aliases:
             normalised = normalised.replace(column.aliases)
-        return normalised.astype("string"), text, pd.Series(False, index=cells.index), ""
+        return normalised.astype("string"), text, readable
     if column.kind is Kind.QUARTER:
         quarter = text.str.upper().str.replace(r"\s+", "", regex=True)
-        return quarter.astype("string"), text, pd.Series(False, index=cells.index), ""
+        return quarter.astype("string"), text, readable
     if column.kind is Kind.BOOL:
         values, unreadable = _to_booleans(text)
-        return values, text, unreadable, "is not a yes/no value: use TRUE or FALSE (yes/no, y/n, 1/0 and x also work)"
+        return values, text, (shown + " is not a yes/no value: use TRUE or FALSE (yes/no, y/n, 1/0 and x also work)").where(unreadable)
     if column.kind in (Kind.DATE, Kind.DATETIME):
         stamps = _to_datetimes(cells, types, text, day_first)
         if column.kind is Kind.DATE:
@@ -231,15 +305,13 @@ def _convert(
         if serial.any():
             shown_format = "%Y-%m-%d" if column.kind is Kind.DATE else "%Y-%m-%d %H:%M:%S"
             text = text.mask(serial, stamps[serial].dt.strftime(shown_format))
-        example = "14/7/2026" if day_first else "7/14/2026"
-        fmt = "D/M/YYYY" if day_first else "M/D/YYYY"
-        return stamps, text, unreadable, f"is not a date: write it as {fmt} (like {example}) or YYYY-MM-DD"
+        return stamps, text, _date_problems(text, unreadable, types, day_first)
     numbers = _to_numbers(cells, types, text)
     if column.kind is Kind.INTEGER:
         fraction = numbers.notna() & numbers.ne(numbers.round())
         numbers = numbers.mask(fraction)
-        return numbers, text, numbers.isna() & ~blank, "is not a whole number"
-    return numbers, text, numbers.isna() & ~blank, "is not a number"
+        return numbers, text, (shown + " is not a whole number: write it with digits only, like 4").where(numbers.isna() & ~blank)
+    return numbers, text, (shown + " is not a number: write digits only, like 45").where(numbers.isna() & ~blank)
 
 
 def _empty_value(column: Column) -> object:
@@ -295,6 +367,56 @@ def _header_map(raw_tab: RawTab, has_data: list[bool]) -> dict[str, int]:
     return positions
 
 
+def _missing_columns_message(spec: Tab, raw_tab: RawTab, missing: list[Column]) -> str:
+    """The columns in the sheet's own words, with the headers found, and what to do."""
+    found = ", ".join(repr(str(h).strip()) for h in raw_tab.rows[0] if h is not None and str(h).strip())
+    names = ", ".join(repr(c.label) for c in missing)
+    noun = "column" if len(missing) == 1 else "columns"
+    return (
+        f"Tab '{raw_tab.title}' has no {noun} {names} (headers found: {found or 'none'}). "
+        f"Add the {noun} with {'that header' if len(missing) == 1 else 'those headers'} in row 1, or "
+        "rename the column that holds it; every row is read by its header, and a missing column the "
+        "scores depend on would count as blank."
+    )
+
+
+def _merge_issues(
+    raw_tab: RawTab, positions: dict[str, int], headers: dict[str, str], text: pd.DataFrame
+) -> list[DataIssue]:
+    """An error on every data row a merge covers, when the merge hides values in a column that is read.
+
+    Only the first cell of a merge holds the value; the others read as blank. Merges in the
+    header row, or over columns the contract does not read, change nothing.
+    """
+    name_at = {positions[name] + 1: name for name in headers}  # the contract's columns only
+    issues = []
+    for merge in raw_tab.merges:
+        first_row = max(merge.first_row, 2)
+        read = [name_at[c] for c in range(merge.first_column, merge.last_column + 1) if c in name_at]
+        hides_values = any(
+            (row, column) != (merge.first_row, merge.first_column)
+            for row in range(first_row, merge.last_row + 1)
+            for column in range(merge.first_column, merge.last_column + 1)
+            if column in name_at
+        )
+        if merge.last_row < 2 or not read or not hides_values:
+            continue
+        cells = (f"{column_letter(merge.first_column - 1)}{merge.first_row}:"
+                 f"{column_letter(merge.last_column - 1)}{merge.last_row}")
+        column = read[0]
+        letter = column_letter(positions[column])
+        for row in range(first_row, merge.last_row + 1):
+            value = text.at[row, column] if row in text.index else ""
+            issues.append(
+                DataIssue(
+                    raw_tab.title, row, headers[column], str(value),
+                    f"cells {cells} are merged: unmerge them and fill each row", Severity.ERROR,
+                    f"{letter}{row}",
+                )
+            )
+    return issues
+
+
 def parse_tab(spec: Tab, raw_tab: RawTab, day_first: bool = False) -> tuple[ParsedTab, list[DataIssue]]:
     """One tab by the reading rules; stops (WorkbookError) on header problems or missing columns."""
     data_rows = raw_tab.rows[1:]
@@ -302,13 +424,9 @@ def parse_tab(spec: Tab, raw_tab: RawTab, day_first: bool = False) -> tuple[Pars
     columns = [_sheet_column(cells) for cells in _grid(data_rows, width).T]
     blank = np.column_stack([c.blank() for c in columns]) if width else np.ones((len(data_rows), 0), dtype=bool)
     positions = _header_map(raw_tab, [not b.all() for b in blank.T])
-    missing = [c.name for c in spec.columns if c.in_header and c.name not in positions]
+    missing = [c for c in spec.columns if c.in_header and c.name not in positions]
     if missing:
-        found = ", ".join(repr(str(h)) for h in raw_tab.rows[0] if h is not None) if raw_tab.rows else ""
-        raise WorkbookError(
-            f"Tab '{raw_tab.title}' has no column {', '.join(repr(m) for m in missing)} "
-            f"(headers found: {found or 'none'})."
-        )
+        raise WorkbookError(_missing_columns_message(spec, raw_tab, missing))
     keep = ~blank.all(axis=1) if width else np.ones(len(data_rows), dtype=bool)
     index = pd.RangeIndex(2, len(data_rows) + 2, name="row")[keep]
     header = raw_tab.rows[0] if raw_tab.rows else []
@@ -322,7 +440,7 @@ def parse_tab(spec: Tab, raw_tab: RawTab, day_first: bool = False) -> tuple[Pars
             values[column.name] = _typed_empty_column(column, index)
             texts[column.name] = ""
             issues.append(
-                DataIssue(raw_tab.title, None, column.name, "", "this column is not in the tab, so "
+                DataIssue(raw_tab.title, None, column.label, "", "this column is not in the tab, so "
                           "every row counts it as blank", Severity.WARNING)
             )
             continue
@@ -330,20 +448,21 @@ def parse_tab(spec: Tab, raw_tab: RawTab, day_first: bool = False) -> tuple[Pars
         sheet_column = columns[position]
         headers[column.name] = str(header[position]).strip()
         letters[column.name] = column_letter(position)
-        typed, shown, unreadable, problem = _convert(column, sheet_column.cells, sheet_column.types, day_first)
+        typed, shown, problems = _convert(column, sheet_column.cells, sheet_column.types, day_first)
         values[column.name] = sheet_column.spread(typed, keep, index)
         texts[column.name] = sheet_column.spread(shown.fillna(""), keep, index)
-        unreadable_rows = sheet_column.spread(unreadable, keep, index)
-        for row, cell in texts[column.name][unreadable_rows].items():
+        severity = Severity.WARNING if column.unreadable_is_warning else Severity.ERROR
+        for row, problem in sheet_column.spread(problems, keep, index).dropna().items():
             issues.append(
                 DataIssue(
-                    raw_tab.title, int(row), headers[column.name], str(cell),
-                    f"'{cell}' {problem}", Severity.ERROR, f"{letters[column.name]}{row}",
+                    raw_tab.title, int(row), headers[column.name], str(texts[column.name][row]),
+                    str(problem), severity, f"{letters[column.name]}{row}",
                 )
             )
     frame = pd.DataFrame(values, index=index)
     text = pd.DataFrame(texts, index=index)
     frame["row"] = frame.index.astype("int64")
+    issues += _merge_issues(raw_tab, positions, headers, text)
     parsed = ParsedTab(spec, raw_tab.title, frame, text, headers, letters, raw_tab.sheet_id)
     return parsed, issues
 
@@ -354,6 +473,13 @@ def empty_tab(spec: Tab, title: str) -> ParsedTab:
     frame["row"] = frame.index.astype("int64")
     text = pd.DataFrame({c.name: pd.Series([], dtype=object) for c in spec.columns}, index=index)
     return ParsedTab(spec, title, frame, text, {}, {})
+
+
+def _is_empty(raw_tab: RawTab) -> bool:
+    """Not even a header row: every cell blank."""
+    return all(
+        cell is None or (isinstance(cell, str) and not cell.strip()) for row in raw_tab.rows for cell in row
+    )
 
 
 def parse_workbook(
@@ -367,18 +493,23 @@ def parse_workbook(
     for spec in TABS:
         title = titles.get(spec.key, spec.default_title)
         raw_tab = _find_tab(raw, title)
-        if raw_tab is None:
+        if raw_tab is None or (not spec.required and _is_empty(raw_tab)):
             if spec.required:
                 found = ", ".join(f"'{name}'" for name in raw.tabs) or "none"
                 raise WorkbookError(
                     f"The workbook {raw.label} has no tab '{title}' (tabs found: {found})."
                 )
             tabs[spec.key] = empty_tab(spec, title)
+            where = "is not in the workbook" if raw_tab is None else "is empty (not even a header row)"
             issues.append(
-                DataIssue(title, None, "", "", "this tab is not in the workbook, so it counts as empty",
-                          Severity.WARNING)
+                DataIssue(title, None, "", "", f"this tab {where}, so it counts as empty", Severity.WARNING)
             )
             continue
+        if _is_empty(raw_tab):
+            raise WorkbookError(
+                f"Tab '{raw_tab.title}' is empty (not even a header row): no data to report on "
+                "(is the export complete?)."
+            )
         parsed, tab_issues = parse_tab(spec, raw_tab, day_first)
         if spec.required and parsed.frame.empty:
             raise WorkbookError(

@@ -34,6 +34,7 @@ from openpyxl.writer.excel import ExcelWriter
 from coaching.contract import (
     COACHING_LOG,
     COACHING_PLAN,
+    COLUMN_LABELS,
     FIDELITY,
     IMPROVEMENT_ACTIONS,
     PROGRAMS,
@@ -62,45 +63,7 @@ TEMPLATE_ROWS = 2000
 # Headers and help text for office staff. Every label normalises to its contract column name.
 # ---------------------------------------------------------------------------------------------
 
-LABELS: dict[str, str] = {
-    "program_id": "Program ID",
-    "program_name": "Program Name",
-    "coaching_lead_id": "Coaching Lead ID",
-    "staff_id": "Staff ID",
-    "name": "Name",
-    "email": "Email",
-    "role": "Role",
-    "requires_coaching": "Requires Coaching?",
-    "start_date": "Start Date",
-    "end_date": "End Date",
-    "session_id": "Session ID",
-    "session_date": "Session Date",
-    "coach_id": "Coach ID",
-    "duration_minutes": "Duration (minutes)",
-    "direct_observation": "Direct Observation?",
-    "reflection": "Reflection?",
-    "document_review": "Document Review?",
-    "stakeholder_interview": "Stakeholder Interview?",
-    "notes": "Notes",
-    "component": "Component",
-    "documented": "Documented?",
-    "document_url": "Document URL",
-    "last_reviewed": "Last Reviewed",
-    "assessment_date": "Assessment Date",
-    "subject_type": "Subject Type",
-    "subject_id": "Subject ID",
-    "score": "Score",
-    "max_score": "Max Score",
-    "timestamp": "Timestamp",
-    "satisfaction": "Satisfaction",
-    "comments": "Comments",
-    "quarter": "Quarter",
-    "best_practice": "Best Practice",
-    "action": "Action",
-    "owner": "Owner",
-    "status": "Status",
-    "due_date": "Due Date",
-}
+LABELS: dict[str, str] = COLUMN_LABELS  # the headers live in the contract, once
 
 WIDE_COLUMNS = {"notes": 48, "comments": 48, "action": 52, "document_url": 44, "name": 24}
 

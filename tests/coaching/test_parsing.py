@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pandas as pd
 import pytest
 
 from coaching.parsing import parse_workbook
-from coaching.records import Severity, WorkbookError
+from coaching.records import CellRange, RawTab, RawWorkbook, Severity, WorkbookError
 from tests.coaching.workbooks import LOG_HEADER, PROGRAMS, STAFF, workbook
 
 
@@ -33,10 +34,35 @@ def test_headers_match_after_normalising_whatever_their_order_and_extra_columns_
     assert "comments_internal" not in programs.columns
 
 
-def test_a_missing_required_column_stops_the_run_naming_tab_and_column():
+def test_a_missing_required_column_stops_the_run_naming_tab_and_column_in_the_sheets_words():
     raw = workbook(Staff=[[h for h in STAFF[0] if h != "Start Date"], ["S1", "Ann", "", "P1", "", "yes", ""]])
-    with pytest.raises(WorkbookError, match=r"Tab 'Staff' has no column 'start_date'"):
+    with pytest.raises(WorkbookError, match=r"Tab 'Staff' has no column 'Start Date' \(headers found: 'Staff ID', 'Name', "):
         parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("tab", "renamed", "label"),
+    [
+        ("Coaching Log", "Direct Observation?", "Direct Observation?"),
+        ("Coaching Log", "Stakeholder Interview", "Stakeholder Interview?"),
+        ("Staff", "Requires Coaching", "Requires Coaching?"),
+        ("Staff", "Email", "Email"),
+        ("Staff", "End Date", "End Date"),
+        ("Programs", "Coaching Lead ID", "Coaching Lead ID"),
+        ("Coaching Plan", "Documented", "Documented?"),
+    ],
+)
+def test_a_renamed_scoring_column_stops_the_run_instead_of_reading_as_blanks(tab, renamed, label):
+    base = {
+        "Programs": PROGRAMS,
+        "Staff": STAFF,
+        "Coaching Log": log_with(["C1", "7/1/2026", "P1", "S2", "S1", 30, True, True, False, False]),
+        "Coaching Plan": [["Program ID", "Component", "Documented"], ["P1", "methods", True]],
+    }
+    rows = [list(row) for row in base[tab]]
+    rows[0] = ["Observed?" if h == renamed else h for h in rows[0]]
+    with pytest.raises(WorkbookError, match=rf"Tab '{tab}' has no column '{re.escape(label)}' \(headers found: .*'Observed\?'"):
+        parse(workbook(**{tab.replace(" ", "_"): rows}))
 
 
 def test_a_missing_required_tab_stops_the_run_and_lists_the_tabs_found():
@@ -91,7 +117,7 @@ def test_empty_rows_are_skipped_and_every_other_row_keeps_its_sheet_row_number()
 
 
 def test_identifiers_stay_text_and_keep_leading_zeros():
-    raw = workbook(Programs=[["Program ID", "Program Name"], ["00123", "A"], [123, "B"], [45.0, "C"], [" P7 ", "D"]])
+    raw = workbook(Programs=[["Program ID", "Program Name", "Coaching Lead ID"], ["00123", "A"], [123, "B"], [45.0, "C"], [" P7 ", "D"]])
     assert parse(raw).tabs["programs"].frame["program_id"].tolist() == ["00123", "123", "45", "P7"]
 
 
@@ -162,8 +188,10 @@ def test_numbers_are_read_from_numeric_cells_and_numeric_text_and_text_is_trimme
     frame = parsed.tabs["coaching_log"].frame
     assert frame["duration_minutes"].tolist()[:2] == [45.0, 60.5]
     assert frame.loc[2, "notes"] == "went well"
-    (issue,) = errors(parsed)
-    assert (issue.row, issue.value) == (4, "an hour") and "is not a number" in issue.problem
+    assert errors(parsed) == []
+    (issue,) = [i for i in parsed.issues if i.row is not None]
+    assert (issue.row, issue.value, issue.severity) == (4, "an hour", Severity.WARNING)
+    assert "is not a number: write digits only" in issue.problem
 
 
 def test_a_satisfaction_that_is_not_a_whole_number_is_an_error():
@@ -183,12 +211,12 @@ def test_long_plan_labels_and_spelled_out_statuses_are_normalised():
     assert parsed.tabs["improvement_actions"].frame.loc[2, ["quarter", "status"]].tolist() == ["2026-Q2", "in_progress"]
 
 
-def test_a_missing_optional_column_reads_as_blank_and_is_mentioned_once():
-    rows = [LOG_HEADER[:6], ["C1", "7/1/2026", "P1", "S2", "S1", 30]]
+def test_a_missing_optional_column_reads_as_blank_and_is_mentioned_once_in_the_sheets_words():
+    rows = [LOG_HEADER[:5] + LOG_HEADER[6:10], ["C1", "7/1/2026", "P1", "S2", "S1", True, False, False, False]]
     parsed = parse(workbook(Coaching_Log=rows))
-    assert not parsed.tabs["coaching_log"].frame["direct_observation"].any()
-    mentioned = [i.column for i in parsed.issues if i.tab == "Coaching Log"]
-    assert mentioned == ["direct_observation", "reflection", "document_review", "stakeholder_interview", "notes"]
+    assert parsed.tabs["coaching_log"].frame["duration_minutes"].isna().all()
+    mentioned = [(i.column, i.severity) for i in parsed.issues if i.tab == "Coaching Log"]
+    assert mentioned == [("Duration (minutes)", Severity.WARNING), ("Notes", Severity.WARNING)]
 
 
 def test_typed_cells_and_the_same_cells_as_text_give_the_same_frames():
@@ -214,3 +242,88 @@ def test_a_date_sent_as_a_serial_number_is_shown_as_a_date_in_messages():
     staff = [STAFF[0], ["S1", "Ann", "ann@agency.org", "P1", "", "yes", 46237, 46089]]
     text = parse(workbook(Staff=staff)).tabs["staff"].text
     assert text.loc[2, ["start_date", "end_date"]].tolist() == ["2026-08-03", "2026-03-08"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "words"),
+    [
+        ("7/14/26", "has a two-digit year: write the year in full, like 7/14/2026"),
+        ("TBD", "is not a date: write it as M/D/YYYY"),
+        ("14.07.2026", "is not a date: write it as M/D/YYYY"),
+        ("46217", "is a number written as text, not a date"),
+        ("#N/A", "is not a date"),
+        ("#VALUE!", "is not a date"),
+        ("9/30/2026 24:30", "is not a date and time that exists"),
+        ("7/14/2026 99:00", "is not a date and time that exists"),
+        ("2026-07-14 23:99", "is not a date and time that exists"),
+        ("7/14/2026 13:00 PM", "is not a date and time that exists"),
+        (dt.datetime(2500, 1, 1), "is not a date from 1900 to 2199"),
+        (3_000_000, "is not a date from 1900 to 2199"),
+    ],
+)
+def test_an_unreadable_date_among_readable_text_dates_is_an_error_on_its_row_never_a_crash(cell, words):
+    rows = log_with(
+        ["C1", "7/14/2026", "P1", "S2", "S1"],
+        ["C2", cell, "P1", "S2", "S1"],
+        ["C3", "2026-07-15", "P1", "S2", "S1"],
+    )
+    parsed = parse(workbook(Coaching_Log=rows))
+    (issue,) = errors(parsed)
+    assert (issue.row, issue.column, issue.cell) == (3, "Session Date", "B3")
+    assert words in issue.problem
+    dates = parsed.tabs["coaching_log"].frame["session_date"]
+    assert dates[2] == pd.Timestamp("2026-07-14") and pd.isna(dates[3]) and dates[4] == pd.Timestamp("2026-07-15")
+
+
+def test_a_time_past_midnight_is_never_rolled_into_the_next_day_or_quarter():
+    survey = [["Timestamp", "Program ID", "Satisfaction"], ["9/30/2026 24:30", "P1", 4], ["9/30/2026 23:59", "P1", 4]]
+    parsed = parse(workbook(Satisfaction_Survey=survey))
+    stamps = parsed.tabs["satisfaction"].frame["timestamp"]
+    assert pd.isna(stamps[2]) and stamps[3] == pd.Timestamp("2026-09-30 23:59")
+    assert [i.row for i in errors(parsed)] == [2]
+
+
+def test_twelve_hour_times_read_as_the_sheet_shows_them():
+    survey = [["Timestamp", "Program ID", "Satisfaction"], ["7/14/2026 12:05 AM", "P1", 4], ["7/14/2026 1:30 pm", "P1", 4]]
+    stamps = parse(workbook(Satisfaction_Survey=survey)).tabs["satisfaction"].frame["timestamp"]
+    assert stamps.tolist() == [pd.Timestamp("2026-07-14 00:05"), pd.Timestamp("2026-07-14 13:30")]
+
+
+def test_a_duration_that_is_not_a_number_is_a_warning_and_the_session_still_counts():
+    rows = log_with(["C1", "7/14/2026", "P1", "S2", "S1", "45 min", True, True, False, False])
+    parsed = parse(workbook(Coaching_Log=rows))
+    (issue,) = [i for i in parsed.issues if i.row == 2]
+    assert (issue.column, issue.value, issue.severity) == ("Duration (minutes)", "45 min", Severity.WARNING)
+    assert pd.isna(parsed.tabs["coaching_log"].frame.loc[2, "duration_minutes"])
+
+
+def test_an_empty_optional_tab_without_even_a_header_counts_as_empty_and_is_mentioned():
+    parsed = parse(workbook(Fidelity=[], Coaching_Plan=[[None, "  "], []]))
+    for key, title in (("fidelity", "Fidelity"), ("coaching_plan", "Coaching Plan")):
+        assert parsed.tabs[key].frame.empty
+        (note,) = [i for i in parsed.issues if i.tab == title]
+        assert note.severity is Severity.WARNING and "is empty (not even a header row)" in note.problem
+
+
+def test_an_empty_required_tab_stops_the_run_saying_it_is_empty():
+    with pytest.raises(WorkbookError, match=r"Tab 'Staff' is empty \(not even a header row\)"):
+        parse(workbook(Staff=[]))
+
+
+def test_a_merge_over_log_rows_is_an_error_on_every_row_it_covers():
+    rows = log_with(*[[f"C{n}", "7/14/2026", "P1", "S2", "S1", 30, True if n == 1 else None, True] for n in range(1, 6)])
+    raw = workbook(Coaching_Log=rows)
+    merged = RawTab("Coaching Log", rows, merges=(CellRange(2, 5, 7, 7), CellRange(1, 1, 11, 12)))
+    parsed = parse(RawWorkbook({**raw.tabs, "Coaching Log": merged}, raw.label))
+    merge_errors = errors(parsed)
+    assert [(i.row, i.column, i.cell) for i in merge_errors] == [(r, "Direct Observation?", f"G{r}") for r in (2, 3, 4, 5)]
+    assert all(i.problem == "cells G2:G5 are merged: unmerge them and fill each row" for i in merge_errors)
+    assert merge_errors[0].value == "TRUE"
+
+
+def test_merges_in_the_header_row_or_over_ignored_columns_are_harmless():
+    rows = [LOG_HEADER + ["Entered By"], *[[f"C{n}", "7/14/2026", "P1", "S2", "S1", 30, True, True, None, None, "", "Ann" if n == 1 else None] for n in range(1, 4)]]
+    raw = workbook(Coaching_Log=rows)
+    merged = RawTab("Coaching Log", rows, merges=(CellRange(1, 1, 1, 2), CellRange(2, 4, 12, 12)))
+    parsed = parse(RawWorkbook({**raw.tabs, "Coaching Log": merged}, raw.label))
+    assert errors(parsed) == []
