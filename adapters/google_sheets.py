@@ -30,7 +30,7 @@ from gspread.utils import absolute_range_name
 from adapters.retry import RetryPolicy, is_transient
 from coaching.contract import IMPROVEMENT_ACTIONS, normalise
 from coaching.quality import cell_link  # the pure helper lives in the core; re-exported for callers
-from coaching.records import RawTab, RawWorkbook, WorkbookError
+from coaching.records import CellRange, RawTab, RawWorkbook, WorkbookError
 
 SHEETS_API_URL = "https://sheets.googleapis.com"
 DRIVE_API_URL = "https://www.googleapis.com"
@@ -39,6 +39,9 @@ WRITE_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
 REQUIRED_KEY_FIELDS = ("client_email", "private_key", "token_uri")
 # What identifies a proposal: leadership changes its status, owner and due date when deciding on
 # it, and a decided proposal must not come back as a new one on the next run.
+# The metadata call asks for the tabs and their merged cells only (a merge hides values from the
+# values call, so the parser must know it), never for the cells themselves.
+METADATA_PARAMS = {"includeGridData": "false", "fields": "properties.title,sheets(properties,merges)"}
 PROPOSAL_KEY = ("quarter", "program_id", "best_practice", "action")
 
 _KEY_IN_URL = re.compile(r"^https?://docs\.google\.com/spreadsheets/(?:u/\d+/)?d/([A-Za-z0-9_-]+)")
@@ -259,13 +262,15 @@ class GoogleSheetsSource:
 
     def read(self) -> RawWorkbook:
         meta = self._call(
-            "reading the spreadsheet's list of tabs", lambda: self._http.fetch_sheet_metadata(self.key)
+            "reading the spreadsheet's list of tabs",
+            lambda: self._http.fetch_sheet_metadata(self.key, params=METADATA_PARAMS),
         )
-        sheets = [
-            sheet["properties"]
+        grids = [
+            sheet
             for sheet in meta.get("sheets", [])
             if sheet["properties"].get("sheetType", "GRID") == "GRID"  # charts have no cells
         ]
+        sheets = [grid["properties"] for grid in grids]
         params: ParamsType = {"valueRenderOption": self.value_render, "majorDimension": "ROWS"}
         if self.value_render == "UNFORMATTED_VALUE":
             params["dateTimeRenderOption"] = "SERIAL_NUMBER"
@@ -284,8 +289,11 @@ class GoogleSheetsSource:
                 f"Google Sheets answered {len(value_ranges)} ranges for {len(sheets)} tabs of {self.url}"
             )
         tabs = {
-            sheet["title"]: RawTab(sheet["title"], values.get("values", []), sheet_id=sheet["sheetId"])
-            for sheet, values in zip(sheets, value_ranges)
+            sheet["title"]: RawTab(
+                sheet["title"], values.get("values", []), sheet_id=sheet["sheetId"],
+                merges=tuple(map(_cell_range, grid.get("merges", []))),
+            )
+            for sheet, grid, values in zip(sheets, grids, value_ranges)
         }
         title = meta.get("properties", {}).get("title") or self.key
         return RawWorkbook(tabs=tabs, label=f"Google Sheet {title}", url=self.url)
@@ -391,6 +399,16 @@ class GoogleSheetsSource:
                 f"{self.account.origin} {message}".rstrip()
             )
         return f"Google Sheets refused {doing}: HTTP {status} {message}".rstrip()
+
+
+def _cell_range(grid_range: Mapping[str, int]) -> CellRange:
+    """A GridRange (0-based, end exclusive; a 0 index may be left out of the JSON) in sheet coordinates."""
+    return CellRange(
+        grid_range.get("startRowIndex", 0) + 1,
+        grid_range.get("endRowIndex", 0),
+        grid_range.get("startColumnIndex", 0) + 1,
+        grid_range.get("endColumnIndex", 0),
+    )
 
 
 def _raw_value(value: object) -> object:

@@ -415,3 +415,26 @@ def test_write_back_to_a_sheet_shared_as_viewer_says_to_share_it_as_editor(
         source(google, account, write_back=True).append_proposals("Improvement Actions", PROPOSALS)
     with pytest.raises(WorkbookError, match="write-back is off"):
         source(google, account).append_proposals("Improvement Actions", PROPOSALS)
+
+
+def test_merged_cells_come_with_the_list_of_tabs_and_are_errors_on_every_row_they_cover(
+    google, account, workbook_file
+) -> None:
+    shared_sheet(google, workbook_file)
+    # "Direct Observation?" (column G) merged over the first two log rows, and a merged title cell
+    # in the header row; the API leaves a 0 index out of its JSON.
+    google.spreadsheets[KEY].merges = {
+        "Coaching Log": [
+            {"startRowIndex": 1, "endRowIndex": 3, "startColumnIndex": 6, "endColumnIndex": 7},
+            {"endRowIndex": 1, "endColumnIndex": 2},
+        ]
+    }
+    raw = source(google, account).read()
+
+    assert [c.path.rsplit("/", 1)[-1] for c in google.sheets_calls] == [KEY, "values:batchGet"]
+    assert "merges" in google.sheets_calls[0].query["fields"][0]
+    assert raw.tabs["Coaching Log"].merges == ((2, 3, 7, 7), (1, 1, 1, 2))
+    parsed = parse_workbook(raw, TITLES)
+    merged = [i for i in parsed.issues if "merged" in i.problem]
+    assert [(i.row, i.column, i.cell) for i in merged] == [(2, "Direct Observation?", "G2"), (3, "Direct Observation?", "G3")]
+    assert merged[0].problem == "cells G2:G3 are merged: unmerge them and fill each row"

@@ -86,6 +86,8 @@ class Spreadsheet:
     tabs: dict[str, list[list[object]]]  # tab title -> rows of Python values (None is blank)
     sheet_ids: dict[str, int]
     shared_with: dict[str, str] = field(default_factory=dict)  # client_email -> "reader" | "writer"
+    # tab title -> merged ranges as the API gives them: GridRange, 0-based, end exclusive
+    merges: dict[str, list[dict[str, int]]] = field(default_factory=dict)
 
 
 def new_private_key() -> rsa.RSAPrivateKey:
@@ -413,8 +415,11 @@ class FakeGoogle:
             },
         }
 
-    def metadata(self, key: str, sheet: Spreadsheet) -> dict:
-        return {
+    def metadata(self, key: str, sheet: Spreadsheet, query: dict[str, list[str]] | None = None) -> dict:
+        # Without `fields` the API returns every sheet's merges; with it, only when asked for.
+        fields = (query or {}).get("fields", [""])[0]
+        with_merges = not fields or "merges" in fields
+        answer = {
             "spreadsheetId": key,
             "properties": {"title": sheet.title, "locale": "en_US", "timeZone": "America/New_York"},
             "sheets": [
@@ -434,6 +439,11 @@ class FakeGoogle:
             ],
             "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{key}/edit",
         }
+        for entry in answer["sheets"]:
+            merges = sheet.merges.get(entry["properties"]["title"])
+            if merges and with_merges:
+                entry["merges"] = [{"sheetId": entry["properties"]["sheetId"], **grid} for grid in merges]
+        return answer
 
 
 def _as_entered(value: object) -> object:
@@ -524,7 +534,7 @@ class _Handler(BaseHTTPRequestHandler):
             return _error(403, "The caller does not have permission")
         try:
             if method == "GET" and tail == "":
-                return 200, google.metadata(key, sheet), {}
+                return 200, google.metadata(key, sheet, query), {}
             if method == "GET" and tail == "values:batchGet":
                 ranges = [google.values(sheet, r, query) for r in query.get("ranges", [])]
                 return 200, {"spreadsheetId": key, "valueRanges": ranges}, {}

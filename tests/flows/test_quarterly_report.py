@@ -107,7 +107,7 @@ def broken_workbooks(folder: Path) -> dict[str, Path]:
     [
         ("not_xlsx", "error: cannot read notes.xlsx as an .xlsx workbook"),
         ("no_tab", "error: The workbook no-tab.xlsx has no tab 'Coaching Log' (tabs found: 'Instructions', "),
-        ("no_column", "error: Tab 'Staff' has no column 'staff_id'"),
+        ("no_column", "error: Tab 'Staff' has no column 'Staff ID' (headers found: "),
     ],
 )
 def test_a_workbook_that_cannot_be_used_ends_with_one_line_naming_the_problem(tmp_path, which, message):
