@@ -1,12 +1,19 @@
-"""Data-quality lines that need the whole workbook: links to cells, and the export-volume check."""
+"""Data-quality lines that need the whole workbook: links to cells, what blocks a quarter's report,
+and the check that a period has data at all."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
 
 import pandas as pd
 
-from coaching.records import DataIssue, ParsedWorkbook, WorkbookError
+from coaching.quarters import Quarter
+from coaching.records import CheckedRecords, DataIssue, ParsedWorkbook, WorkbookError
+
+# The column that places a row in a quarter, for the tabs whose rows belong to one; the other tabs
+# (Programs, Staff, Coaching Plan) are used whole by every quarter.
+DATED_BY = {"coaching_log": "session_date", "fidelity": "assessment_date", "satisfaction": "timestamp"}
 
 
 def cell_link(url: str, sheet_id: int, a1: str) -> str:
@@ -40,3 +47,56 @@ def require_sessions_between(
         f"Tab '{log_title}' has no valid rows dated in {period}{hint}: no data to report on. "
         "Choose another period, or check that the sessions were entered and exported."
     )
+
+
+def rows_the_quarter_uses(key: str, frame: pd.DataFrame, quarter: Quarter) -> pd.Series:
+    """Which rows of a tab the quarter's report uses, as a mask (data-contract.md, "the 10 % limit"):
+    a dated row when dated in the quarter, an improvement action when decided for the previous
+    quarter; a row whose date or quarter cannot be read counts too (it might belong there)."""
+    if key in DATED_BY:
+        dates = frame[DATED_BY[key]]
+        return quarter.contains(dates) | dates.isna()
+    if key == "improvement_actions":
+        labels = frame["quarter"]
+        readable = labels.str.fullmatch(r"[0-9]{4}-Q[1-4]").fillna(False).astype(bool)
+        return labels.eq(quarter.previous.label).fillna(False).astype(bool) | ~readable
+    return pd.Series(True, index=frame.index)
+
+
+def _scope(key: str, quarter: Quarter) -> str:
+    if key in DATED_BY:
+        return f"rows for {quarter.label}"
+    if key == "improvement_actions":
+        return f"actions for {quarter.previous.label}"
+    return "rows"
+
+
+def blocking_reasons(
+    parsed: ParsedWorkbook, checked: CheckedRecords, quarter: Quarter, max_error_share: float
+) -> list[str]:
+    """One sentence per tab whose rows for the quarter have more than `max_error_share` errors.
+
+    Measured on the quarter's rows, not the tab's whole history: a share of everything ever entered
+    would shrink as the workbook grows, until no quarter could be blocked. A quarter whose log rows
+    are all errors is the worst case, said as such.
+    """
+    reasons = []
+    limit = Fraction(str(max_error_share))
+    for key, tab in parsed.tabs.items():
+        used = rows_the_quarter_uses(key, tab.frame, quarter)
+        rows = int(used.sum())
+        errors = int((used & ~tab.frame.index.isin(checked.valid[key].index)).sum())
+        if not rows or Fraction(errors, rows) <= limit:
+            continue
+        scope = _scope(key, quarter)
+        if errors == rows and key == "coaching_log":
+            reasons.append(
+                f"{tab.title}: all {rows} {scope} have errors, so nothing is left to score; "
+                "fix the rows listed and run again"
+            )
+            continue
+        reasons.append(
+            f"{tab.title}: {errors} of {rows} {scope} ({100 * errors / rows:.1f} %) have errors, "
+            f"above the {100 * max_error_share:g} % limit"
+        )
+    return reasons

@@ -9,11 +9,11 @@ import pandas as pd
 
 from coaching.metrics import log_volume_warning
 from coaching.parsing import parse_workbook
-from coaching.quality import require_sessions_between, with_cell_links
+from coaching.quality import blocking_reasons, require_sessions_between, with_cell_links
 from coaching.quarters import Quarter
 from coaching.records import CheckedRecords, ParsedWorkbook, RawWorkbook, UsageError
 from coaching.scoring import QuarterScores, Targets, score_quarter
-from coaching.validation import validate_records
+from coaching.validation import in_sheet_order, validate_records
 
 HISTORY_QUARTERS = 4
 
@@ -56,13 +56,20 @@ def check_parsed(
     max_error_share: float,
     min_log_volume_ratio: float,
 ) -> CheckedRecords:
-    """The checks of `check_records` after parsing (the benchmark times the two apart)."""
-    checked = validate_records(parsed, run_date, max_error_share)
-    volume = log_volume_warning(
-        checked.valid["coaching_log"], quarter, min_log_volume_ratio, parsed.tabs["coaching_log"].title
-    )
-    issues = checked.issues + ([volume] if volume else [])
-    checked.issues = with_cell_links(issues, parsed)
+    """The checks of `check_records` after parsing (the benchmark times the two apart).
+
+    What blocks the leadership report (too many errors among the quarter's rows, a likely missing
+    export) goes into `blocking`, reasons first; the volume alert also opens the Coaching Log's
+    lines of data_quality.csv.
+    """
+    checked = validate_records(parsed, run_date)
+    checked.blocking = blocking_reasons(parsed, checked, quarter, max_error_share)
+    log_title = parsed.tabs["coaching_log"].title
+    volume = log_volume_warning(checked.valid["coaching_log"], quarter, min_log_volume_ratio, log_title)
+    if volume:
+        checked.blocking.append(f"{log_title}: {volume.problem}")
+        checked.issues = in_sheet_order(parsed, [volume, *checked.issues])
+    checked.issues = with_cell_links(checked.issues, parsed)
     return checked
 
 

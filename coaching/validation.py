@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from fractions import Fraction
 from pathlib import Path
 from string import Formatter
 
@@ -53,12 +52,11 @@ def load_suite(key: str) -> gx.ExpectationSuite:
         return gx.ExpectationSuite(**json.load(f))
 
 
-def validate_records(
-    parsed: ParsedWorkbook, run_date: dt.date, max_error_share: float = 0.10
-) -> CheckedRecords:
+def validate_records(parsed: ParsedWorkbook, run_date: dt.date) -> CheckedRecords:
     """Run every tab's suite; quarantine rows with errors, blank values with warnings.
 
-    A tab's error share above `max_error_share` adds a sentence to `blocking`.
+    Whether the errors are too many for a report is a question about one quarter: see
+    `coaching.quality.blocking_reasons`.
     """
     source = _records_source()
     parameters: dict[str, object] = {"run_date": pd.Timestamp(run_date)}
@@ -79,15 +77,10 @@ def validate_records(
     rows_quarantined = {key: rows_read[key] - len(valid[key]) for key in valid}
     return CheckedRecords(
         valid=valid,
-        issues=_in_sheet_order(parsed, parsed.issues + issues),
+        issues=in_sheet_order(parsed, parsed.issues + issues),
         rows_read=rows_read,
         rows_quarantined=rows_quarantined,
         titles={key: parsed.tabs[key].title for key in valid},
-        blocking=[
-            _blocking_sentence(parsed.tabs[key].title, rows_quarantined[key], rows_read[key], max_error_share)
-            for key in valid
-            if Fraction(rows_quarantined[key], max(rows_read[key], 1)) > Fraction(str(max_error_share))
-        ],
     )
 
 
@@ -231,14 +224,7 @@ def _valid_rows(tab: ParsedTab, issues: list[DataIssue]) -> pd.DataFrame:
     return frame
 
 
-def _blocking_sentence(title: str, errors: int, rows: int, max_error_share: float) -> str:
-    return (
-        f"{title}: {errors} of {rows} rows ({100 * errors / rows:.1f} %) have errors, "
-        f"above the {100 * max_error_share:g} % limit"
-    )
-
-
-def _in_sheet_order(parsed: ParsedWorkbook, issues: list[DataIssue]) -> list[DataIssue]:
+def in_sheet_order(parsed: ParsedWorkbook, issues: list[DataIssue]) -> list[DataIssue]:
     """By tab (contract order), then sheet row (tab-level notes first), then column (contract
     order), then problem."""
     tab_rank: dict[str, int] = {}

@@ -23,16 +23,18 @@ def checked(dates):
     )
 
 
-def test_a_quarter_with_under_half_the_previous_quarters_log_rows_is_flagged_as_a_likely_missing_export():
+def test_a_quarter_with_under_half_the_previous_quarters_log_rows_blocks_the_report_as_a_likely_missing_export():
     result = checked(["4/10/2026"] * 5 + ["7/10/2026"] * 2)
     (flag,) = [i for i in result.issues if i.tab == "Coaching Log" and i.row is None]
     assert flag.severity is Severity.WARNING
     assert "only 2 coaching-log rows are dated in 2026-Q3, against 5 in 2026-Q2" in flag.problem
+    assert result.blocking == [f"Coaching Log: {flag.problem}"]
 
 
 def test_half_the_previous_quarters_rows_is_not_flagged():
     result = checked(["4/10/2026"] * 4 + ["7/10/2026"] * 2)
     assert not [i for i in result.issues if i.tab == "Coaching Log" and i.row is None]
+    assert result.blocking == []
 
 
 def test_a_quarter_without_a_valid_session_stops_the_run_instead_of_reporting_zeros():

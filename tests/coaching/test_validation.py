@@ -12,11 +12,14 @@ import pytest
 
 from coaching.contract import TABS, normalise
 from coaching.parsing import parse_workbook
+from coaching.quarterly import check_parsed
+from coaching.quarters import Quarter
 from coaching.records import CheckedRecords, DataIssue, RawTab, RawWorkbook, Severity
 from coaching.validation import SUITES_DIR, validate_records
 from tests.coaching.workbooks import HEADERS
 
 RUN_DATE = dt.date(2026, 11, 25)
+Q4 = Quarter.parse("2026-Q4")
 
 # A row that breaks no rule, per tab; a test changes only what it is about.
 TYPICAL = {
@@ -80,8 +83,12 @@ def workbook(extra: dict[str, list[dict]] | None = None, leave_out: tuple[str, .
     return RawWorkbook(tabs, "test workbook")
 
 
-def check(raw: RawWorkbook, max_error_share: float = 0.10) -> CheckedRecords:
-    return validate_records(parse_workbook(raw, {}), RUN_DATE, max_error_share)
+def check(raw: RawWorkbook, max_error_share: float = 0.10, quarter: Quarter = Q4) -> CheckedRecords:
+    """Validated as a quarterly run does it (the typical rows are dated in 2026-Q4)."""
+    return check_parsed(
+        parse_workbook(raw, {}), run_date=RUN_DATE, quarter=quarter, max_error_share=max_error_share,
+        min_log_volume_ratio=0.5,
+    )
 
 
 def first_extra_row(title: str) -> int:
@@ -308,7 +315,7 @@ def test_more_than_the_allowed_share_of_error_rows_blocks_the_report_with_a_plai
     good = [{"session_id": f"X{n}"} for n in range(12, 19)]
     checked = check(workbook({"Coaching Log": bad + good}))
     assert checked.rows_read["coaching_log"] == 11
-    assert checked.blocking == ["Coaching Log: 2 of 11 rows (18.2 %) have errors, above the 10 % limit"]
+    assert checked.blocking == ["Coaching Log: 2 of 11 rows for 2026-Q4 (18.2 %) have errors, above the 10 % limit"]
     assert checked.blocked
 
 
@@ -326,7 +333,7 @@ def test_the_allowed_share_of_error_rows_is_configurable():
     raw = workbook({"Coaching Log": bad})
     assert check(raw, max_error_share=0.5).blocking == []
     assert check(raw, max_error_share=0.25).blocking == [
-        "Coaching Log: 2 of 4 rows (50.0 %) have errors, above the 25 % limit"
+        "Coaching Log: 2 of 4 rows for 2026-Q4 (50.0 %) have errors, above the 25 % limit"
     ]
 
 
@@ -383,3 +390,44 @@ def test_the_suites_choices_are_the_contracts_choices():
             if isinstance(value_set, list):
                 column = tab.column(expectation["kwargs"]["column"])
                 assert tuple(value_set) == column.choices, (tab.key, column.name)
+
+
+def test_the_error_limit_is_measured_on_the_quarters_rows_so_a_long_history_cannot_dilute_it():
+    history = [{"session_id": f"H{n}", "session_date": "4/2/2026"} for n in range(60)]
+    bad = [{"session_id": f"X{n}", "coach_id": "S77"} for n in (10, 11)]
+    checked = check(workbook({"Coaching Log": history + bad}))
+    assert checked.blocking == ["Coaching Log: 2 of 4 rows for 2026-Q4 (50.0 %) have errors, above the 10 % limit"]
+
+
+def test_errors_in_rows_of_another_quarter_do_not_block_this_quarters_report():
+    old_bad = [{"session_id": f"H{n}", "session_date": "4/2/2026", "coach_id": "S77"} for n in range(5)]
+    checked = check(workbook({"Coaching Log": old_bad}))
+    assert checked.rows_quarantined["coaching_log"] == 5
+    assert checked.blocking == []
+
+
+def test_a_row_whose_date_cannot_be_read_counts_among_the_quarters_rows():
+    unreadable = [{"session_id": "X10", "session_date": "TBD"}]
+    checked = check(workbook({"Coaching Log": unreadable}))
+    assert checked.blocking == ["Coaching Log: 1 of 3 rows for 2026-Q4 (33.3 %) have errors, above the 10 % limit"]
+
+
+def test_improvement_actions_are_measured_on_the_previous_quarters_actions():
+    bad = [{"action": "", "quarter": "2026-Q3"}, {"quarter": "2026-Q5"}]
+    older = [{"quarter": "2026-Q1", "status": "maybe"}] * 3
+    checked = check(workbook({"Improvement Actions": bad + older}))
+    assert checked.blocking == [
+        "Improvement Actions: 2 of 3 actions for 2026-Q3 (66.7 %) have errors, above the 10 % limit"
+    ]
+
+
+def test_a_quarter_whose_log_rows_are_all_errors_blocks_the_report_instead_of_reading_as_no_data():
+    raw = workbook(leave_out=("Coaching Log",))
+    bad = [sheet_row("Coaching Log", session_id=f"X{n}", coach_id="S77") for n in range(3)]
+    raw.tabs["Coaching Log"] = RawTab("Coaching Log", [HEADERS["Coaching Log"], *bad])
+    checked = check(raw)
+    assert checked.valid["coaching_log"].empty
+    assert checked.blocking[0] == (
+        "Coaching Log: all 3 rows for 2026-Q4 have errors, so nothing is left to score; fix the rows listed and run again"
+    )
+    assert len([i for i in checked.issues if i.tab == "Coaching Log" and i.severity is Severity.ERROR]) == 3
