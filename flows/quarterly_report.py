@@ -114,7 +114,8 @@ def quarterly_report(
     raw = extract_records(source_adapter)
     checked = validate_records(raw, settings, target, today)
     valid = select_programs(checked.valid, programs)
-    require_sessions_in(valid, target, settings.tabs.coaching_log)
+    if not checked.blocked:  # a quarter whose rows are all errors is blocked, never "no data"
+        require_sessions_in(valid, target, settings.tabs.coaching_log)
     history = score_quarters(valid, target, targets)
     recommendations, improved = recommend_actions(history, targets)
     report = render_quarterly_report(history, recommendations, improved, checked, settings, targets, raw.label, today)
@@ -123,7 +124,7 @@ def quarterly_report(
         _propose_in_sheet(source_adapter, settings, proposals(recommendations, target.label))
 
     if checked.blocked:
-        delivery = "Not sent to leadership: too many rows with errors (" + "; ".join(checked.blocking) + ")."
+        delivery = "Not sent to leadership: " + "; ".join(checked.blocking) + "."
         if send:  # the data stewards hear about it instead, with the reasons first
             delivery += " " + send_data_quality_notice(
                 settings, checked, source_label=raw.label, run_date=today, folder=folder,

@@ -75,8 +75,8 @@ def test_the_notice_groups_the_issues_by_tab_with_a_summary_line_per_tab(checked
     ) in text
     assert "- Warning, row 4 (C4), Email: 'cy at agency.org'\n" in text
     # Half of the Coaching Log has errors: the stewards learn the leadership report would be held back.
-    assert "too many errors for the next leadership report to go out" in text
-    assert "Coaching Log: 1 of 2 rows (50.0 %) have errors" in text
+    assert "The next leadership report cannot go out until these are fixed:\n- Coaching Log: 1 of 2 rows for 2026-Q3 (50.0 %) have errors" in text
+    assert text.index("cannot go out") < text.index("SUMMARY BY TAB")  # the reasons lead
     assert [a.filename for a in email.attachments] == ["data_quality.csv"]
 
 
@@ -146,8 +146,8 @@ def test_a_notice_that_replaces_the_leadership_report_opens_with_the_reasons(che
     email = email_of(notice_of(checked, held_back="2026-Q3"))
     assert email.subject == "Action needed: data errors held back the 2026-Q3 coaching report"
     text = email.text
-    assert text.index("WAS NOT SENT TO LEADERSHIP") < text.index("- Coaching Log: 1 of 2 rows (50.0 %)")
-    assert text.index("- Coaching Log: 1 of 2 rows (50.0 %)") < text.index("SUMMARY BY TAB")
+    assert text.index("WAS NOT SENT TO LEADERSHIP") < text.index("- Coaching Log: 1 of 2 rows for 2026-Q3 (50.0 %)")
+    assert text.index("- Coaching Log: 1 of 2 rows for 2026-Q3 (50.0 %)") < text.index("SUMMARY BY TAB")
 
 
 def test_records_without_errors_or_warnings_have_nothing_to_notify():
