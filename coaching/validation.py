@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import unicodedata
+from dataclasses import replace
 from pathlib import Path
 from string import Formatter
 
@@ -107,7 +109,49 @@ def _check_tab(
     # (and fingerprints) the whole frame a second time.
     validator = Validator(batch_definition, result_format=_RESULT_FORMAT, batch_parameters={"dataframe": checked})
     outcome = validator.validate_expectation_suite(suite, expectation_parameters=parameters)
-    return _issues_from(outcome, tab, checked, run_date)
+    issues = _issues_from(outcome, tab, checked, run_date)
+    for recipe in suite.meta.get("derived", {}).values():
+        if "unknown" in recipe:
+            issues = _with_id_suggestions(issues, tab.headers.get(recipe["unknown"], recipe["unknown"]),
+                                          known_ids[recipe["among"]])
+    return issues
+
+
+def _visible(text: str) -> str:
+    """The text without invisible characters: zero-width and other format characters, control
+    characters and spaces of any kind (all arrive by copy and paste)."""
+    return "".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc"))
+
+
+def _with_id_suggestions(issues: list[DataIssue], header: str, known: pd.Series) -> list[DataIssue]:
+    """An unknown ID that is a known one with its leading zeros lost (Excel and Sheets turn 00202
+    typed in a number column into 202) or with invisible characters in it says which it is."""
+    known_ids = set(known)
+    by_visible = {_visible(i): i for i in known_ids}
+    by_number: dict[str, list[str]] = {}
+    for i in known_ids:
+        if i.isdigit() and i.isascii():
+            by_number.setdefault(i.lstrip("0"), []).append(i)
+    suggested = []
+    for issue in issues:
+        value = issue.value
+        if issue.column != header or not value or value in known_ids:
+            suggested.append(issue)
+            continue
+        head = issue.problem.split("; ", 1)[0]
+        zeros = by_number.get(value.lstrip("0"), []) if value.isdigit() and value.isascii() else []
+        if _visible(value) != value and _visible(value) in by_visible:
+            issue = replace(issue, problem=(
+                f"{head}; did you mean '{by_visible[_visible(value)]}'? The cell holds invisible characters "
+                "(often pasted from another program): delete the cell's content and type the ID again"
+            ))
+        elif len(zeros) == 1:
+            issue = replace(issue, problem=(
+                f"{head}; did you mean '{zeros[0]}'? Format the column as Plain text (Sheets: Format → "
+                "Number → Plain text; Excel: Format Cells → Text) so leading zeros stay, then type the ID again"
+            ))
+        suggested.append(issue)
+    return suggested
 
 
 def _with_derived_columns(

@@ -431,3 +431,17 @@ def test_a_quarter_whose_log_rows_are_all_errors_blocks_the_report_instead_of_re
         "Coaching Log: all 3 rows for 2026-Q4 have errors, so nothing is left to score; fix the rows listed and run again"
     )
     assert len([i for i in checked.issues if i.tab == "Coaching Log" and i.severity is Severity.ERROR]) == 3
+
+
+def test_an_id_that_lost_its_leading_zeros_says_which_id_it_is_and_how_to_keep_the_zeros():
+    raw = workbook({"Staff": [{"staff_id": "00202", "name": "Dee Zero"}], "Coaching Log": [{"session_id": "X10", "staff_id": 202}]})
+    (issue,) = issues_at(check(raw), "Coaching Log", first_extra_row("Coaching Log"))
+    assert issue.problem.startswith("Staff ID '202' is not on the Staff tab")
+    assert "; did you mean '00202'? Format the column as Plain text" in issue.problem
+
+
+def test_an_id_with_an_invisible_character_says_which_id_it_is_and_to_retype_it():
+    raw = workbook({"Coaching Log": [{"session_id": "X10", "coach_id": "S1\u200b"}]})
+    (issue,) = issues_at(check(raw), "Coaching Log", first_extra_row("Coaching Log"))
+    assert issue.value == "S1\u200b"
+    assert "; did you mean 'S1'? The cell holds invisible characters" in issue.problem
