@@ -359,6 +359,12 @@ def _dropdown(column: Column) -> list[str]:
     return list(column.choices) if column.kind is Kind.ENUM else []
 
 
+def _as_plain_text(ws: Worksheet, letter: str) -> None:
+    """Format an ID column as text ('@', the column's style), so that 00123 typed into it keeps its
+    zeros; the header row stays the only row with cells."""
+    ws.column_dimensions[letter].number_format = "@"
+
+
 def build_template() -> Workbook:
     """Instructions, then every contract tab: header row only, dropdowns for closed lists."""
     book = _new_book()
@@ -366,6 +372,8 @@ def build_template() -> Workbook:
     for tab in TABS:
         ws = _header_sheet(book, tab)
         for index, column in enumerate(tab.columns, start=1):
+            if column.kind is Kind.ID:
+                _as_plain_text(ws, get_column_letter(index))
             choices = _dropdown(column)
             if not choices:
                 continue

@@ -432,3 +432,12 @@ def test_independent_scores_match_the_readme_table(records, readme, quarter) -> 
         if column in ("quarter", "program"):
             continue
         assert computed.loc[expected.index, column].tolist() == expected[column].tolist(), column
+
+
+def test_the_template_formats_every_id_column_as_text_so_leading_zeros_survive_typing() -> None:
+    book = openpyxl.load_workbook(TEMPLATE)
+    for tab in TABS:
+        ws = book[tab.default_title]
+        for index, column in enumerate(tab.columns, start=1):
+            style = ws.column_dimensions[get_column_letter(index)].number_format
+            assert (style == "@") is (column.kind is Kind.ID), (tab.key, column.name, style)
