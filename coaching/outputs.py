@@ -33,10 +33,11 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def scorecard_frame(scores: QuarterScores) -> pd.DataFrame:
-    """The rows of scorecard.csv: the contract's columns in order, rates to 4 decimals, then evidence."""
+    """The rows of scorecard.csv: the contract's columns in order, then evidence. Rates are written
+    with exactly 4 decimals (1.0000, 0.7500), blank when there is nothing to divide."""
     frame = scores.scorecard[SCORECARD_COLUMNS + EVIDENCE_COLUMNS].copy()
     for column in RATE_COLUMNS:
-        frame[column] = frame[column].round(4)
+        frame[column] = frame[column].map(lambda rate: "" if pd.isna(rate) else f"{rate:.4f}")
     return frame
 
 

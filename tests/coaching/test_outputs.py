@@ -22,9 +22,11 @@ def test_the_scorecard_has_the_contract_columns_first_and_rates_to_four_decimals
     frames = program_frames([lead(), practitioner("A"), practitioner("B"), practitioner("C")],
                             [session("A", "7/15/2026"), session("B", "8/15/2026")])
     card = scorecard_frame(score_quarter(frames, Quarter.parse("2026-Q3"), Targets()))
-    written = pd.read_csv(io.BytesIO(csv_bytes(card)))
+    written = pd.read_csv(io.BytesIO(csv_bytes(card)), dtype=str, keep_default_na=False)
     assert list(written.columns[: len(SCORECARD_COLUMNS)]) == SCORECARD_COLUMNS
-    assert written.set_index("program_id").loc["P1", "monthly_coverage"] == 0.2222
+    rates = written.set_index("program_id")[["monthly_coverage", "multi_source_rate"]]
+    assert rates.loc["P1"].tolist() == ["0.2222", "1.0000"]
+    assert rates.loc["P2"].tolist() == ["", ""]  # nothing to divide: blank, not 0
 
 
 def test_the_data_quality_file_has_tab_row_column_value_problem_severity():
