@@ -9,7 +9,6 @@ scores, and the benchmark checks that both agree with the pipeline.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -19,7 +18,7 @@ from coaching.contract import DECIDED_STATUSES, TABS
 from coaching.quarters import Quarter
 from coaching.records import ParsedWorkbook, Severity
 from coaching.scoring import Targets
-from coaching.validation import ID_SOURCES, SUITES_DIR
+from coaching.validation import ID_SOURCES, suite_definition
 
 BP = ["bp1_accountability", "bp2_coaching_delivery", "bp3_service_plan", "bp4_effectiveness_review"]
 
@@ -61,8 +60,7 @@ def floor_validate(parsed: ParsedWorkbook, run_date: dt.date) -> tuple[dict[str,
     )
     for spec in TABS:
         tab = parsed.tabs[spec.key]
-        with open(SUITES_DIR / f"{spec.key}.json", encoding="utf-8") as f:
-            suite = json.load(f)
+        suite = suite_definition(spec.key)
         frame = tab.frame.copy()
         for name, recipe in suite["meta"].get("derived", {}).items():
             if "repeats" in recipe:

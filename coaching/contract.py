@@ -16,6 +16,7 @@ class Kind(str, Enum):
 
     ID = "id"  # text identifier; a numeric cell 123 becomes "123"
     TEXT = "text"  # free text, trimmed
+    EMAIL = "email"  # text that should be an email address (EMAIL_PATTERN); anything else is a warning
     ENUM = "enum"  # text normalised like a header, then mapped through aliases
     QUARTER = "quarter"  # YYYY-Qn
     BOOL = "bool"
@@ -60,6 +61,18 @@ class Tab:
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+
+# A valid email address, the one definition (Staff emails, recipients): the usual ASCII local part
+# (letters, digits, . _ ' % + -, starting with a letter, digit or _, so never "=", "+", "-" or "@"
+# that a spreadsheet reads as a formula) and a dotted domain; no display names, comments or quoting.
+EMAIL_PATTERN = (
+    r"[A-Za-z0-9_][A-Za-z0-9_'%+-]*(?:\.[A-Za-z0-9_'%+-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+
+
+QUARTER_PATTERN = r"^[0-9]{4}-Q[1-4]$"  # YYYY-Qn, after normalising (upper case, no spaces)
 
 
 def normalise(text: str) -> str:
@@ -160,7 +173,7 @@ STAFF = Tab(
     columns=(
         _required("staff_id", Kind.ID),
         _required("name", Kind.TEXT),
-        _scoring("email", Kind.TEXT),
+        _scoring("email", Kind.EMAIL),
         _required("program_id", Kind.ID),
         _optional("role", Kind.TEXT),
         _scoring("requires_coaching", Kind.BOOL),

@@ -280,7 +280,7 @@ def _convert(
     blank = text.isna()
     readable = pd.Series(pd.NA, index=cells.index, dtype="string")
     shown = "'" + text.fillna("") + "'"
-    if column.kind in (Kind.ID, Kind.TEXT):
+    if column.kind in (Kind.ID, Kind.TEXT, Kind.EMAIL):
         return text, text, readable
     if column.kind is Kind.ENUM:
         normalised = (

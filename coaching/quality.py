@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import pandas as pd
 
+from coaching.contract import QUARTER_PATTERN
 from coaching.quarters import Quarter
 from coaching.records import CheckedRecords, DataIssue, ParsedWorkbook, WorkbookError
 
@@ -58,7 +59,7 @@ def rows_the_quarter_uses(key: str, frame: pd.DataFrame, quarter: Quarter) -> pd
         return quarter.contains(dates) | dates.isna()
     if key == "improvement_actions":
         labels = frame["quarter"]
-        readable = labels.str.fullmatch(r"[0-9]{4}-Q[1-4]").fillna(False).astype(bool)
+        readable = labels.str.match(QUARTER_PATTERN).fillna(False).astype(bool)
         return labels.eq(quarter.previous.label).fillna(False).astype(bool) | ~readable
     return pd.Series(True, index=frame.index)
 

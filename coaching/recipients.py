@@ -10,15 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from coaching.contract import EMAIL_PATTERN
 from coaching.records import PipelineError
 
-# Deliberately plain: the usual ASCII local part (letters, digits, . _ ' % + -, starting with a
-# letter, digit or _, so never "=", "+", "-" or "@" that a spreadsheet reads as a formula) and a
-# dotted domain; no display names, comments or quoting. Anything unusual is refused, not guessed.
-_ADDRESS = re.compile(
-    r"[A-Za-z0-9_][A-Za-z0-9_'%+-]*(?:\.[A-Za-z0-9_'%+-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-)
+# Deliberately plain (the contract's one definition of a valid address): anything unusual is
+# refused, not guessed.
+_ADDRESS = re.compile(EMAIL_PATTERN)
 
 
 class RecipientError(PipelineError, ValueError):

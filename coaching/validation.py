@@ -1,7 +1,7 @@
-"""Typed frames → valid rows and one list of issues, by the Great Expectations suites in `expectations/`.
+"""Typed frames → valid rows and one list of issues, by the Great Expectations suites.
 
-The rules live in the suites as data (one JSON file per tab, named by the contract key). Each
-expectation's `meta` says how bad a failure is (`error`: the row is quarantined; `warning`: the
+A tab's suite is its column rules, generated from the contract, plus the rules between cells and
+rows, kept as data in `expectations/<key>.json`. Each expectation's `meta` says how bad a failure is (`error`: the row is quarantined; `warning`: the
 value is treated as blank) and how to tell an office worker what to fix. The few checks GX has no
 cheap expectation for (a value that repeats an earlier row; an ID that is not among the valid IDs of
 another tab, a value set GX would copy for every check) are computed here as derived columns, named
@@ -26,9 +26,11 @@ import pandas as pd
 from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.datasource.fluent import PandasDatasource
+# GX's own class behind `Batch.validate`, imported from its module (not part of GX's public API):
+# pinned with great-expectations==1.24.1, and imported here only.
 from great_expectations.validator.v1_validator import Validator
 
-from coaching.contract import TABS
+from coaching.contract import EMAIL_PATTERN, QUARTER_PATTERN, TABS, TABS_BY_KEY, Column, Kind
 from coaching.records import CheckedRecords, DataIssue, ParsedTab, ParsedWorkbook, Severity
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "expectations"
@@ -48,10 +50,50 @@ _RESULT_FORMAT = {
 }
 
 
-def load_suite(key: str) -> gx.ExpectationSuite:
-    """The suite of one tab, from `expectations/<key>.json`."""
+def suite_definition(key: str) -> dict:
+    """The suite of one tab as GX's JSON: the column rules generated from the contract (a column that
+    must be filled in, a closed list of choices, a quarter, an email address), then the rules
+    between cells and rows kept in `expectations/<key>.json`. Each fact lives in one place; the
+    JSON's `meta.blank` holds only the words for a blank cell of each column that must be filled."""
     with open(SUITES_DIR / f"{key}.json", encoding="utf-8") as f:
-        return gx.ExpectationSuite(**json.load(f))
+        stored = json.load(f)
+    blank = stored["meta"].get("blank", {})
+    generated = [rule for column in TABS_BY_KEY[key].columns for rule in _column_rules(column, blank)]
+    return {**stored, "expectations": generated + stored["expectations"]}
+
+
+def _column_rules(column: Column, blank: dict[str, str]) -> list[dict]:
+    rules = []
+    if column.filled:
+        problem = blank.get(column.name) or f"The {column.label} cell is blank; fill it in"
+        rules.append(_rule("expect_column_values_to_not_be_null", column.name, "error", problem))
+    if column.choices:
+        allowed = ", ".join(choice.replace("_", " ") for choice in column.choices)
+        rules.append(_rule(
+            "expect_column_values_to_be_in_set", column.name, "error",
+            f"'{{value}}' is not a valid {column.label.lower()}; use one of: {allowed}", value_set=list(column.choices),
+        ))
+    if column.kind is Kind.QUARTER:
+        rules.append(_rule(
+            "expect_column_values_to_match_regex", column.name, "error",
+            "'{value}' is not a quarter; write it as YYYY-Qn, like 2026-Q3", regex=QUARTER_PATTERN,
+        ))
+    if column.kind is Kind.EMAIL:
+        rules.append(_rule(
+            "expect_column_values_to_match_regex", column.name, "warning",
+            "'{value}' does not look like an email address (like name@agency.org); it is ignored until it is corrected",
+            regex=f"^(?:{EMAIL_PATTERN})$",
+        ))
+    return rules
+
+
+def _rule(kind: str, column: str, severity: str, problem: str, **kwargs: object) -> dict:
+    return {"type": kind, "kwargs": {"column": column, **kwargs}, "meta": {"severity": severity, "problem": problem}}
+
+
+def load_suite(key: str) -> gx.ExpectationSuite:
+    """The suite of one tab (see `suite_definition`)."""
+    return gx.ExpectationSuite(**suite_definition(key))
 
 
 def validate_records(parsed: ParsedWorkbook, run_date: dt.date) -> CheckedRecords:

@@ -15,7 +15,8 @@ from coaching.parsing import parse_workbook
 from coaching.quarterly import check_parsed
 from coaching.quarters import Quarter
 from coaching.records import CheckedRecords, DataIssue, RawTab, RawWorkbook, Severity
-from coaching.validation import SUITES_DIR, validate_records
+from coaching.recipients import RecipientError, check_recipients
+from coaching.validation import SUITES_DIR, suite_definition, validate_records
 from tests.coaching.workbooks import HEADERS
 
 RUN_DATE = dt.date(2026, 11, 25)
@@ -133,7 +134,7 @@ RULES = [
      "'P7' is not on the Programs tab"),
     ("blank component", "Coaching Plan", {"component": ""}, "Component", "", "plan component is blank"),
     ("unknown component", "Coaching Plan", {"component": "Budget"}, "Component", "Budget",
-     "'Budget' is not a plan component"),
+     "'Budget' is not a valid component; use one of: skill sets, frequency, methods, feedback, communication"),
     ("blank assessment date", "Fidelity", {"assessment_date": ""}, "Assessment Date", "", "assessment date is blank"),
     ("assessment after run date", "Fidelity", {"assessment_date": "2027-01-05"}, "Assessment Date", "2027-01-05",
      "is in the future"),
@@ -142,7 +143,7 @@ RULES = [
      "'P7' is not on the Programs tab"),
     ("blank subject type", "Fidelity", {"subject_type": ""}, "Subject Type", "", "subject type is blank"),
     ("unknown subject type", "Fidelity", {"subject_type": "Supervisor"}, "Subject Type", "Supervisor",
-     "'Supervisor' is not a subject type"),
+     "'Supervisor' is not a valid subject type; use one of: practitioner, coach"),
     ("blank subject", "Fidelity", {"subject_id": ""}, "Subject ID", "", "subject ID is blank"),
     ("subject not in staff", "Fidelity", {"subject_id": "S77"}, "Subject ID", "S77", "'S77' is not on the Staff tab"),
     ("blank score", "Fidelity", {"score": ""}, "Score", "", "score is blank"),
@@ -169,7 +170,7 @@ RULES = [
      "Best practice 5 does not exist"),
     ("blank action", "Improvement Actions", {"action": ""}, "Action", "", "action is blank"),
     ("blank status", "Improvement Actions", {"status": ""}, "Status", "", "status is blank"),
-    ("unknown status", "Improvement Actions", {"status": "Someday"}, "Status", "Someday", "'Someday' is not a status"),
+    ("unknown status", "Improvement Actions", {"status": "Someday"}, "Status", "Someday", "'Someday' is not a valid status; use one of: proposed, planned, in progress, done, dropped"),
 ]
 
 
@@ -206,7 +207,7 @@ def test_a_value_that_breaks_a_rule_quarantines_its_row_with_a_readable_problem(
 def test_every_rule_in_the_suites_is_exercised_by_a_case(every_rule_broken):
     checked, _ = every_rule_broken
     for tab in TABS:
-        suite = json.loads((SUITES_DIR / f"{tab.key}.json").read_text())
+        suite = suite_definition(tab.key)
         problems = [i.problem for i in checked.issues if i.tab == tab.default_title]
         for expectation in suite["expectations"]:
             if expectation["meta"]["severity"] != "error":
@@ -382,14 +383,31 @@ def test_tab_and_column_are_named_as_in_the_sheet():
     assert (issue.tab, issue.row, issue.column, issue.cell) == ("Sessions 2026", 4, "Coach ID", "D4")
 
 
-def test_the_suites_choices_are_the_contracts_choices():
+def test_the_column_rules_come_from_the_contract_and_the_stored_suites_hold_only_the_rest():
     for tab in TABS:
-        suite = json.loads((SUITES_DIR / f"{tab.key}.json").read_text())
-        for expectation in suite["expectations"]:
-            value_set = expectation["kwargs"].get("value_set")
-            if isinstance(value_set, list):
-                column = tab.column(expectation["kwargs"]["column"])
-                assert tuple(value_set) == column.choices, (tab.key, column.name)
+        stored = json.loads((SUITES_DIR / f"{tab.key}.json").read_text())
+        assert not [e for e in stored["expectations"] if e["type"] in (
+            "expect_column_values_to_not_be_null", "expect_column_values_to_be_in_set",
+            "expect_column_values_to_match_regex")], tab.key
+        filled = {c.name for c in tab.columns if c.filled}
+        assert set(stored["meta"]["blank"]) == filled, tab.key  # words for each, and only for them
+        generated = suite_definition(tab.key)["expectations"]
+        value_sets = {e["kwargs"]["column"]: tuple(e["kwargs"]["value_set"]) for e in generated if "value_set" in e["kwargs"]}
+        assert value_sets == {c.name: c.choices for c in tab.columns if c.choices}, tab.key
+
+
+def test_a_staff_email_is_valid_exactly_when_a_recipient_address_would_be():
+    for address, valid in [("ann@agency.org", True), ("ann.lee+x@mail.agency.org", True), ("ann at agency.org", False),
+                           ("=cmd@agency.org", False), ("ann@agency", False), ("Ann <ann@agency.org>", False)]:
+        checked = check(workbook({"Staff": [{"staff_id": "S10", "email": address}]}))
+        warned = bool(issues_at(checked, "Staff", first_extra_row("Staff")))
+        assert warned is not valid, address
+        try:
+            check_recipients([address], [])
+            accepted = True
+        except RecipientError:
+            accepted = False
+        assert accepted is valid, address
 
 
 def test_the_error_limit_is_measured_on_the_quarters_rows_so_a_long_history_cannot_dilute_it():
