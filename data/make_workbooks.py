@@ -187,6 +187,7 @@ def allowed_values(column: Column) -> str:
     return {
         Kind.ID: "Text; leading zeros are kept",
         Kind.TEXT: "Text",
+        Kind.EMAIL: "An email address, like name@agency.org",
         Kind.QUARTER: "Year and quarter, like 2026-Q3",
         Kind.BOOL: "TRUE or FALSE",
         Kind.DATE: "Date: 7/14/2026 or 2026-07-14",

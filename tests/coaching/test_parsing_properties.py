@@ -98,6 +98,7 @@ def fitting(column: Column) -> st.SearchStrategy:
     return {
         Kind.ID: st.sampled_from(IDS),
         Kind.TEXT: st.sampled_from(["Ann Lee", "ann@agency.org", "went well"]),
+        Kind.EMAIL: st.sampled_from(["ann@agency.org", "bo.diaz@mail.agency.org"]),
         Kind.BOOL: st.sampled_from([True, False, "yes", "N", None]),
         Kind.ENUM: st.sampled_from([*column.choices, *column.aliases]),
         Kind.QUARTER: st.sampled_from(["2026-Q2", "2026-q3"]),
@@ -181,7 +182,7 @@ def expected(column: Column, cell) -> object:
     """The typed value the contract gives the cell (None for blank), or UNREADABLE."""
     text = shown(cell)
     kind = column.kind
-    if kind in (Kind.ID, Kind.TEXT):
+    if kind in (Kind.ID, Kind.TEXT, Kind.EMAIL):
         return text
     if kind is Kind.BOOL:
         if text is None or text.lower() in FALSE_WORDS:
