@@ -342,6 +342,15 @@ def _find_tab(raw: RawWorkbook, title: str) -> RawTab | None:
     return next((tab for name, tab in raw.tabs.items() if name.strip().lower() == wanted), None)
 
 
+def _merged_header(raw_tab: RawTab, position: int) -> str:
+    """Why a header cell is blank, when a merge in the header row hides it."""
+    for merge in raw_tab.merges:
+        if merge.first_row == 1 and merge.first_column <= position + 1 <= merge.last_column:
+            cells = f"{column_letter(merge.first_column - 1)}1:{column_letter(merge.last_column - 1)}{merge.last_row}"
+            return f" (header cells {cells} are merged: unmerge them)"
+    return ""
+
+
 def _header_map(raw_tab: RawTab, has_data: list[bool]) -> dict[str, int]:
     """Normalised header → column position; blank or repeated header cells stop the run."""
     header = list(raw_tab.rows[0]) if raw_tab.rows else []
@@ -353,7 +362,7 @@ def _header_map(raw_tab: RawTab, has_data: list[bool]) -> dict[str, int]:
         letter = column_letter(position)
         if not name:
             if position < len(has_data) and has_data[position]:
-                problems.append(f"column {letter} has data but no header in row 1")
+                problems.append(f"column {letter} has data but no header in row 1" + _merged_header(raw_tab, position))
             continue
         if name in positions:
             first = column_letter(positions[name])

@@ -327,3 +327,13 @@ def test_merges_in_the_header_row_or_over_ignored_columns_are_harmless():
     merged = RawTab("Coaching Log", rows, merges=(CellRange(1, 1, 1, 2), CellRange(2, 4, 12, 12)))
     parsed = parse(RawWorkbook({**raw.tabs, "Coaching Log": merged}, raw.label))
     assert errors(parsed) == []
+
+
+def test_a_header_merge_that_hides_the_header_of_a_column_with_data_says_to_unmerge_it():
+    rows = log_with(["C1", "7/14/2026", "P1", "S2", "S1", 30, True, True, False, False, "ok"])
+    rows[0] = [*LOG_HEADER[:10], "Notes", None]
+    rows[1] = [*rows[1], "Ann"]
+    raw = workbook(Coaching_Log=rows)
+    merged = RawTab("Coaching Log", rows, merges=(CellRange(1, 1, 11, 12),))
+    with pytest.raises(WorkbookError, match=r"column L has data but no header in row 1 \(header cells K1:L1 are merged: unmerge them\)"):
+        parse(RawWorkbook({**raw.tabs, "Coaching Log": merged}, raw.label))
