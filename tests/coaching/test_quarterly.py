@@ -4,9 +4,10 @@ import datetime as dt
 
 import pytest
 
-from coaching.quarterly import check_records, require_sessions_in, select_programs
+from coaching.quarterly import check_records, require_sessions_in, score_history, select_programs
 from coaching.quarters import Quarter
 from coaching.records import Severity, UsageError, WorkbookError
+from coaching.scoring import Targets
 from tests.coaching.workbooks import LOG_HEADER, workbook
 
 Q3 = Quarter.parse("2026-Q3")
@@ -48,3 +49,16 @@ def test_programs_can_be_chosen_by_id_or_name_and_an_unknown_one_is_named():
     assert select_programs(valid, ["Home Visiting"])["programs"]["program_id"].tolist() == ["P1"]
     with pytest.raises(UsageError, match=r"Unknown program 'P7': the Programs tab has P1 \(Home Visiting\)"):
         select_programs(valid, ["P7"])
+
+
+def test_a_quarter_whose_log_rows_are_all_errors_is_blocked_and_still_scores_for_the_stewards_notice():
+    rows = log_rows(["4/10/2026", "7/10/2026", "8/10/2026"])
+    for row in rows[2:]:
+        row[3] = "NOBODY"  # coach not on the Staff tab: every 2026-Q3 row has an error
+    result = check_records(
+        workbook(Coaching_Log=rows), {}, date_format="M/D/YYYY", run_date=dt.date(2026, 11, 25),
+        quarter=Q3, max_error_share=0.1, min_log_volume_ratio=0.5,
+    )
+    assert result.blocking[0].startswith("Coaching Log: all 2 rows for 2026-Q3 have errors")
+    (scores,) = score_history(result.valid, Q3, Targets())[-1:]
+    assert scores.scorecard["multi_source_rate"].isna().all()  # nothing to divide: blank, not 0
