@@ -17,6 +17,8 @@ from coaching.records import CellRange, RawTab, RawWorkbook, UsageError, Workboo
 # encrypted package: it starts with these eight bytes.
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _MERGE_REF = re.compile(rb"<(?:\w+:)?mergeCell\b[^>]*?\bref=\"([A-Za-z]+)(\d+)(?::([A-Za-z]+)(\d+))?\"")
+# What reading a damaged package raises (ElementTree's ParseError is a SyntaxError).
+_DAMAGED = (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, ValueError, TypeError, SyntaxError)
 _RELATIONSHIP_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
@@ -87,20 +89,22 @@ class XlsxSource:
         try:
             # data_only: a formula cell gives its last computed value, never the formula text.
             book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, ValueError, TypeError, SyntaxError) as exc:
+        except _DAMAGED as exc:
             raise WorkbookError(damaged.format(exc)) from None
         try:
             if not book.worksheets:
                 raise WorkbookError(f"{self.path.name} has no sheets: export the whole workbook with its tabs")
-            merges = _merged_ranges(self.path)
+            try:
+                merges = _merged_ranges(self.path)
+            except _DAMAGED as exc:
+                raise WorkbookError(damaged.format(exc)) from None
             tabs = {}
             for sheet in book.worksheets:
                 try:
                     # Exporters sometimes record wrong dimensions; read every row from row 1.
                     sheet.reset_dimensions()
                     rows = [list(values) for values in sheet.iter_rows(min_row=1, values_only=True)]
-                except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, ValueError, TypeError,
-                        SyntaxError) as exc:  # ElementTree's ParseError is a SyntaxError
+                except _DAMAGED as exc:
                     raise WorkbookError(damaged.format(f"tab '{sheet.title}': {exc}")) from None
                 tabs[sheet.title] = RawTab(title=sheet.title, rows=rows, merges=merges.get(sheet.title, ()))
         finally:
