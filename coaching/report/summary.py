@@ -28,6 +28,8 @@ def summary_markdown(
     recommendations: what an admin reads of a run in the Prefect UI."""
     score = current.organisation_percent
     lines = [f"# Coaching effectiveness {current.quarter.label}", ""]
+    if blocking:  # why the report was held back comes first, before any figure
+        lines += ["## Report held back", ""] + [f"- {escape_markdown(reason)}" for reason in blocking] + [""]
     headline = f"**Organisation score: {score:.1f} %**" if score is not None else "**No programs scored**"
     if previous is not None and previous.organisation_percent is not None and score is not None:
         change = score - previous.organisation_percent
@@ -36,8 +38,6 @@ def summary_markdown(
     if report_folder:
         lines += [f"Report: {escape_markdown(report_folder)} (report.html and the CSV files)", ""]
     lines += [f"Delivery: {escape_markdown(outcome)}", ""]
-    if blocking:
-        lines += ["## Report held back", ""] + [f"- {escape_markdown(reason)}" for reason in blocking] + [""]
     lines += ["## Recommendations", ""]
     if not recommendations:
         lines.append("Every best practice is in place in every program.")

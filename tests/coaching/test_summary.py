@@ -23,4 +23,5 @@ def test_the_summary_gives_the_headline_where_things_went_why_a_report_was_held_
     assert text.startswith("# Coaching effectiveness 2026-Q3")
     assert f"Organisation score: {scores.organisation_percent:.1f} %" in text
     assert "## Report held back" in text and "Staff: 7 of 60 rows \\(11\\.7 %\\) have errors" in text
+    assert text.index("## Report held back") < text.index("Organisation score")  # the reasons lead
     assert "Home \\<b\\>Visiting\\</b\\>" in text and re.search(r"(?<!\\)<b>", text) is None
