@@ -24,8 +24,8 @@ def summary_markdown(
     outcome: str,
     report_folder: str = "",
 ) -> str:
-    """The headline, where the report and the email went, why a report was held back, and the
-    recommendations: what an admin reads of a run in the Prefect UI."""
+    """Why a report was held back (first), the headline, where the report and the email went, and
+    the recommendations: what an admin reads of a run in the Prefect UI."""
     score = current.organisation_percent
     lines = [f"# Coaching effectiveness {current.quarter.label}", ""]
     if blocking:  # why the report was held back comes first, before any figure
