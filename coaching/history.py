@@ -16,6 +16,7 @@ and where that recomputation scores differently the report says so: a restatemen
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,8 +99,9 @@ class History:
         """The version of this quarter's report delivered before this run."""
         return self.as_reported.get(self.current.quarter.label)
 
-    def is_reported(self, label: str) -> bool:
-        return label in self.as_reported
+    def delivered(self, version: ReportedVersion) -> History:
+        """The history once this run's report is delivered: its quarter now reads as reported."""
+        return dataclasses.replace(self, as_reported={**self.as_reported, version.record.quarter: version})
 
 
 def _fingerprints(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
