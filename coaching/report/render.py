@@ -329,8 +329,16 @@ def _issue(issue: DataIssue) -> IssueView:
     link = issue.link if issue.link.startswith("https://") else ""
     return IssueView(
         issue.tab, "—" if issue.row is None else str(issue.row), issue.column or "—",
-        issue.problem, "Error" if issue.severity is Severity.ERROR else "Warning", link,
+        _without_value(issue), "Error" if issue.severity is Severity.ERROR else "Warning", link,
     )
+
+
+def _without_value(issue: DataIssue) -> str:
+    """The problem in words, with the cell's value (a name, an email, a note) left to data_quality.csv."""
+    value = str(issue.value)
+    if not value.strip():
+        return issue.problem
+    return issue.problem.replace(f"'{value}'", "“…”").replace(value, "…")
 
 
 def _restatement(item: Restatement) -> RestatementView:

@@ -11,10 +11,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from coaching.metrics import satisfaction_by_coach
+from coaching.metrics import satisfaction_by_coach, satisfaction_by_program
 from coaching.parsing import parse_workbook
 from coaching.quarters import Quarter
-from coaching.recommendations import improvements, recommend
+from coaching.recommendations import declines, improvements, recommend
 from coaching.records import DataIssue, RawTab, RawWorkbook, Severity
 from coaching.report.model import ReportData
 from coaching.scoring import Targets, score_quarter
@@ -33,6 +33,7 @@ def report_data(
     blocking: tuple[str, ...] = (),
     targets: Targets = Targets(),
     min_responses: int = 3,
+    name_staff: bool = True,
 ) -> ReportData:
     """Parse and score the rows; `linked` gives each cell issue a link as the Sheets source would."""
     raw = RawWorkbook(
@@ -62,9 +63,12 @@ def report_data(
         current=scores,
         previous=previous,
         history=history,
-        recommendations=recommend(scores, targets),
+        recommendations=recommend(scores, targets, name_staff=name_staff),
         improvements=improvements(scores, previous),
         satisfaction=satisfaction_by_coach(valid, current, min_responses),
+        satisfaction_by_program=satisfaction_by_program(valid, current, min_responses),
+        declines=declines(scores, previous),
+        name_staff=name_staff,
         issues=issues,
         rows_read={tab.title: len(tab.frame) for tab in parsed.tabs.values()},
         rows_quarantined={
