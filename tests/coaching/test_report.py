@@ -14,6 +14,7 @@ import pytest
 from adapters.mailers import build_mime_message
 from coaching.records import DataIssue, Severity
 from coaching.report.render import build_report_email, charted_programs, render_report
+from tests.browser import laid_out_width
 from tests.coaching.report_fixtures import SHEET_URL, report_data, small_tabs
 
 SCRIPT = "<script>alert('hi')</script>"
@@ -213,3 +214,9 @@ def test_with_more_programs_than_a_chart_can_show_the_charts_show_those_that_nee
     assert charted_programs(card.head(20)) is None  # all fit
     chosen = charted_programs(card, limit=6)
     assert chosen[:5] == ["P20", "P21", "P22", "P23", "P24"] and len(chosen) == 6
+
+
+@pytest.mark.parametrize("width", [400, 680])
+def test_the_report_reads_on_a_phone_400_px_wide_and_on_a_desktop_without_sideways_scrolling(report, width, tmp_path):
+    scroll_width, visible_width = laid_out_width(report.html_file, width, tmp_path)
+    assert visible_width <= width and scroll_width <= visible_width
