@@ -23,19 +23,12 @@ from tests.coaching.workbooks import HEADERS
 SHEET_URL = "https://docs.google.com/spreadsheets/d/1TestSheetKey/edit"
 
 
-def report_data(
-    tabs: dict[str, list[list[str]]],
-    quarter: str,
-    *,
-    organisation: str = "Riverbend Family Services",
-    generated_on: dt.date = dt.date(2026, 10, 5),
-    linked: bool = False,
-    blocking: tuple[str, ...] = (),
-    targets: Targets = Targets(),
-    min_responses: int = 3,
-    name_staff: bool = True,
-) -> ReportData:
-    """Parse and score the rows; `linked` gives each cell issue a link as the Sheets source would."""
+def valid_frames(tabs: dict[str, list[list[str]]]) -> dict[str, pd.DataFrame]:
+    """The valid rows of each tab, as validation leaves them."""
+    return _parsed(tabs, linked=False)[-1]
+
+
+def _parsed(tabs: dict[str, list[list[str]]], linked: bool):
     raw = RawWorkbook(
         tabs={title: RawTab(title, [HEADERS[title], *rows], sheet_id=n) for n, (title, rows) in enumerate(tabs.items())},
         label="Google Sheet Coaching records" if linked else "test_workbook.xlsx",
@@ -52,6 +45,23 @@ def report_data(
         key: tab.frame.drop(index=[row for title, row in bad_rows if title == tab.title])
         for key, tab in parsed.tabs.items()
     }
+    return raw, parsed, issues, bad_rows, valid
+
+
+def report_data(
+    tabs: dict[str, list[list[str]]],
+    quarter: str,
+    *,
+    organisation: str = "Riverbend Family Services",
+    generated_on: dt.date = dt.date(2026, 10, 5),
+    linked: bool = False,
+    blocking: tuple[str, ...] = (),
+    targets: Targets = Targets(),
+    min_responses: int = 3,
+    name_staff: bool = True,
+) -> ReportData:
+    """Parse and score the rows; `linked` gives each cell issue a link as the Sheets source would."""
+    raw, parsed, issues, bad_rows, valid = _parsed(tabs, linked)
     current = Quarter.parse(quarter)
     quarters = [current.previous.previous.previous, current.previous.previous, current.previous, current]
     history = [score_quarter(valid, q, targets) for q in quarters]
