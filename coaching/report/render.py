@@ -366,7 +366,8 @@ def _restated(data: ReportData) -> list[RestatedQuarter]:
 def _worse(data: ReportData) -> list[str]:
     """Programs whose score fell, then each best practice that dropped."""
     falls = [
-        f"{program.name}: score {program.percent}, {program.trend.removeprefix('▼ ')} since {data.previous.quarter.label}."
+        f"{program.name}: the score fell {program.trend.removeprefix('▼ -')} since {data.previous.quarter.label}, "
+        f"to {program.percent}."
         for program in _programs(data)
         if program.trend.startswith("▼")
     ] if data.previous is not None else []

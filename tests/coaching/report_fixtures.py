@@ -73,7 +73,7 @@ def report_data(
         current=scores,
         previous=previous,
         history=history,
-        recommendations=recommend(scores, targets, name_staff=name_staff),
+        recommendations=recommend(scores, targets, name_staff=name_staff, quarter_over=generated_on > current.end),
         improvements=improvements(scores, previous),
         satisfaction=satisfaction_by_coach(valid, current, min_responses),
         satisfaction_by_program=satisfaction_by_program(valid, current, min_responses),

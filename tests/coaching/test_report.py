@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import email
 import re
 from email import policy
@@ -220,3 +221,30 @@ def test_with_more_programs_than_a_chart_can_show_the_charts_show_those_that_nee
 def test_the_report_reads_on_a_phone_400_px_wide_and_on_a_desktop_without_sideways_scrolling(report, width, tmp_path):
     scroll_width, visible_width = laid_out_width(report.html_file, width, tmp_path)
     assert visible_width <= width and scroll_width <= visible_width
+
+
+def test_what_got_worse_names_the_fall_in_score_and_each_practice_that_dropped():
+    # 2026-Q4 has no session and no survey yet: Home Visiting falls from 8 of 8 to 4 of 8.
+    report = render_report(report_data(small_tabs(), "2026-Q4", generated_on=dt.date(2027, 1, 5)))
+    worse = _section(report.html_email, "What got worse since last quarter")
+    assert "Home Visiting: the score fell 50 points since 2026-Q3, to 50 %." in worse
+    assert (
+        "Home Visiting: coaching at least monthly, from direct observation plus another source is now not in "
+        "place (was in place)."
+    ) in worse
+
+
+def test_without_the_names_setting_the_report_gives_counts_and_satisfaction_per_program():
+    report = render_report(report_data(small_tabs(), "2026-Q3", name_staff=False))
+    for body in (report.html_email, report.text):
+        for name in ("Ana Coach", "Ben Worker", "Cal Worker", "Dee Coach"):
+            assert name not in body
+    assert "Not coached: 1 staff member in 2 staff-months." in _section(report.html_email, "Recommendations")
+    by_program = _section(report.html_email, "Satisfaction with coaching, by program")
+    assert "Home Visiting 1 3 4.7 of 5" in by_program
+
+
+def test_a_quarter_that_is_over_gets_advice_for_next_quarter():
+    report = render_report(report_data(small_tabs(), "2026-Q3", generated_on=dt.date(2026, 10, 5)))
+    advice = _section(report.html_email, "Recommendations")
+    assert "data next quarter" in advice and "this quarter" not in report.html_email
