@@ -165,7 +165,9 @@ def quarterly_report(
     else:
         result, email = _deliver_report(settings, report, target.label, folder, force_resend, recipients)
         delivery = result.sentence
-        if result.outcome is Outcome.SENT:  # delivered (or in the outbox): what it said is kept
+        # Delivered (or in the outbox): what it said is kept. Already sent with no record of the quarter
+        # (sent before the record existed, or a run stopped in between): the same figures, so kept now.
+        if result.outcome is Outcome.SENT or (result.outcome is Outcome.ALREADY_SENT and history.last_sent is None):
             history = record_delivery(record_store, valid, history, email.content_hash)
     write_history_csv(folder, history)
     logger.info(delivery)

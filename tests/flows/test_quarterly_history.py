@@ -11,6 +11,7 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
+import sqlalchemy as sa
 
 from config.settings import PROJECT_ROOT, load_settings
 from config.wiring import build_report_history
@@ -133,3 +134,18 @@ def test_no_send_writes_the_email_that_would_go_and_records_nothing(tmp_path, st
     assert outbox(out) == []
     assert build_report_history(load_settings()).as_reported(["2026-Q3"]) == {}
     assert pd.read_csv(out / "history.csv")["reported_on"].isna().all()
+
+
+def test_a_report_sent_before_the_record_existed_is_recorded_by_the_next_run_that_finds_it_sent(tmp_path, state_dir):
+    out = tmp_path / "q3"
+    quarterly_report(quarter="2026-Q3", output_dir=str(out))
+    store = build_report_history(load_settings())
+    with store.engine.begin() as connection:  # as on an install upgraded after that send
+        for table in ("reported_scores", "reported_plan_rows", "reported_log_rows", "reported_inputs", "report_versions"):
+            connection.execute(sa.text(f"DELETE FROM {table}"))
+    again = quarterly_report(quarter="2026-Q3", output_dir=str(out))
+    assert again.delivery.startswith("Not sent again") and len(outbox(out)) == 1
+    (version,) = store.versions("2026-Q3")
+    sent = pd.read_csv(out / "scorecard.csv").set_index("program_id")["total_score"].to_dict()
+    assert version.record.scorecard.set_index("program_id")["total_score"].to_dict() == sent
+    assert pd.read_csv(out / "history.csv").query("quarter == '2026-Q3'")["reported_on"].notna().all()
