@@ -34,6 +34,7 @@ def record_delivery(
     return history.delivered(store.record(quarter_record(valid, history.current), content_hash))
 
 
+@task(name="write-history-csv", cache_policy=NO_CACHE)
 def write_history_csv(folder: Path, history: History) -> Path:
     path = folder / "history.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -41,6 +42,7 @@ def write_history_csv(folder: Path, history: History) -> Path:
     return path
 
 
+@task(name="write-preview", cache_policy=NO_CACHE)
 def write_preview(folder: Path, email: OutgoingEmail) -> Path:
     """The email that would go, as an .eml file beside the report: nothing is sent or recorded."""
     path = folder / f"preview-{email.kind}-{email.period}.eml"
