@@ -245,10 +245,17 @@ def compare(then: ReportedVersion, now: QuarterRecord, *, only_changed_scores: b
                 now.quarter, card.program_id, card.program_name,
                 None if was is None else int(was["total_score"]), None if was is None else float(was["percent"]),
                 int(card.total_score), float(card.percent), then.delivered_on,
-                reasons if was is not None else ("the program was not in the report",),
+                reasons if was is not None else ("the program was not in the report, or was added since",),
             )
         )
     return found
+
+
+def _plan_as_reported(version: ReportedVersion, plan_today: pd.DataFrame) -> pd.DataFrame:
+    """The plan rows kept with the report; today's rows for a program that was not in it."""
+    reported = set(version.record.scorecard["program_id"])
+    others = plan_today.loc[~plan_today["program_id"].isin(reported), PLAN_COLUMNS]
+    return pd.concat([version.record.plan, others], ignore_index=True)
 
 
 def _as_reported(version: ReportedVersion, rescored: QuarterScores) -> QuarterScores:
@@ -276,11 +283,11 @@ def reconcile(
             shown.append(scores)
             rescored_all.append(scores)
             continue
-        rescored = score_quarter({**valid, "coaching_plan": version.record.plan}, scores.quarter, targets)
+        as_then = {**valid, "coaching_plan": _plan_as_reported(version, valid["coaching_plan"])}
+        rescored = score_quarter(as_then, scores.quarter, targets)
         rescored_all.append(rescored)
         shown.append(_as_reported(version, rescored))
-        restatements += compare(version, quarter_record({**valid, "coaching_plan": version.record.plan}, rescored),
-                                only_changed_scores=True)
+        restatements += compare(version, quarter_record(as_then, rescored), only_changed_scores=True)
     current = recomputed[-1]
     last = as_reported.get(current.quarter.label)
     since = None if last is None else compare(last, quarter_record(valid, current), only_changed_scores=False)

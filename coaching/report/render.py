@@ -90,7 +90,7 @@ class SatisfactionView:
 @dataclass(frozen=True)
 class RestatementView:
     program: str
-    was: str  # "75 % (6 of 8)", or "not in the report"
+    was: str  # "75 % (6 of 8)", or "nothing" for a program that was not in the report
     now: str
     change: str  # "▼ -25 points"
     reasons: str  # "3 sessions dated in 2026-Q2 added to the Coaching Log since the report; …"
@@ -342,7 +342,7 @@ def _without_value(issue: DataIssue) -> str:
 
 
 def _restatement(item: Restatement) -> RestatementView:
-    was = "not in the report" if item.reported_total is None else (
+    was = "nothing" if item.reported_total is None else (
         f"{_score_percent(item.reported_percent)} ({item.reported_total} of 8)"
     )
     change = "" if item.reported_percent is None else _trend(item.percent - item.reported_percent)[0]
