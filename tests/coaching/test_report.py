@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from adapters.mailers import build_mime_message
+from coaching.history import Restatement
 from coaching.records import DataIssue, Severity
 from coaching.report.render import build_report_email, charted_programs, render_report
 from tests.browser import laid_out_width
@@ -248,3 +249,24 @@ def test_a_quarter_that_is_over_gets_advice_for_next_quarter():
     report = render_report(report_data(small_tabs(), "2026-Q3", generated_on=dt.date(2026, 10, 5)))
     advice = _section(report.html_email, "Recommendations")
     assert "data next quarter" in advice and "this quarter" not in report.html_email
+
+
+def test_restatements_come_before_the_charts_and_a_re_sent_report_opens_with_what_changed(data):
+    restated = Restatement("2026-Q2", "P1", "Home Visiting", 5, 62.5, 6, 75.0, "2026-07-06",
+                           ("2 sessions dated in 2026-Q2 added to the Coaching Log since the report",))
+    changed = Restatement("2026-Q3", "P1", "Home Visiting", 8, 100.0, 6, 75.0, "2026-10-06",
+                          ("1 Coaching Log row of 2026-Q3 corrected",))
+    report = render_report(dataclasses.replace(
+        data, restatements=[restated], since_last_sent=[changed],
+        reported_on={"2026-Q2": "2026-07-06", "2026-Q3": "2026-10-06"},
+    ))
+    html = report.html_email
+    opening = _words(html[: html.index("organisation score")])
+    assert "This report of 2026-Q3 was already sent on 6 October 2026." in opening
+    assert "Home Visiting : 100 % (8 of 8) then, 75 % (6 of 8) now (▼ -25 points). 1 Coaching Log row" in opening
+    section = _section(html, "Earlier quarters restated")
+    assert "2026-Q2 (reported on 6 July 2026)" in section
+    assert "Home Visiting : reported 62.5 % (5 of 8), now 75 % (6 of 8) (▲ +12.5 points). Why: 2 sessions dated" in section
+    assert html.index("Earlier quarters restated") < html.index(">Charts</h2>")
+    assert "as reported on 6 July 2026" in _words(html.split(">Scorecard</h2>")[0])
+    assert "2025-Q4, 2026-Q1 recomputed from today" in html  # never reported: marked as such
