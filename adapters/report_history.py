@@ -89,7 +89,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [_create_version_1]
 
 
 def _blank(value: object) -> object:
-    return None if value is None or (not isinstance(value, (list, set)) and pd.isna(value)) else value
+    return None if value is None or pd.isna(value) else value
 
 
 class ReportHistory:
