@@ -88,10 +88,6 @@ def _create_version_1(connection: Connection) -> None:
 MIGRATIONS: list[Callable[[Connection], None]] = [_create_version_1]
 
 
-def _blank(value: object) -> object:
-    return None if value is None or pd.isna(value) else value
-
-
 class ReportHistory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -197,5 +193,7 @@ class ReportHistory:
 
 
 def _json(value: object) -> object:
-    value = _blank(value)
+    """A scorecard cell as JSON: blanks as null, numpy numbers as Python ones."""
+    if value is None or pd.isna(value):
+        return None
     return value.item() if hasattr(value, "item") else value
