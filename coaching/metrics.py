@@ -32,6 +32,26 @@ def satisfaction_by_coach(
     return per_coach.sort_values("coach_name").reset_index(drop=True)
 
 
+def satisfaction_by_program(
+    valid: Mapping[str, pd.DataFrame], quarter: Quarter, min_responses: int
+) -> pd.DataFrame:
+    """program_id, program_name, coaches, responses, mean_satisfaction (NaN under `min_responses`):
+    the survey without naming anyone, for a report that must not name staff."""
+    survey = valid["satisfaction"]
+    answered = survey.loc[quarter.contains(survey["timestamp"])]
+    per_program = (
+        answered.groupby("program_id")
+        .agg(coaches=("coach_id", "nunique"), responses=("satisfaction", "size"), mean_satisfaction=("satisfaction", "mean"))
+        .reset_index()
+    )
+    names = valid["programs"].set_index("program_id")["program_name"]
+    per_program.insert(1, "program_name", per_program["program_id"].map(names).fillna(per_program["program_id"]))
+    per_program["mean_satisfaction"] = (
+        per_program["mean_satisfaction"].mask(per_program["responses"] < min_responses).round(2)
+    )
+    return per_program.sort_values("program_name").reset_index(drop=True)
+
+
 def log_volume_warning(
     log: pd.DataFrame, quarter: Quarter, min_ratio: float, tab_title: str
 ) -> DataIssue | None:

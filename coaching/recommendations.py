@@ -1,5 +1,5 @@
 """Deterministic rules: for each program and best practice not fully in place, a next step and the
-evidence behind it; and what improved since the previous quarter.
+evidence behind it; and what improved, and what got worse, since the previous quarter.
 
 Ordered by priority: every practice not in place (0) before those partially in place (1); within
 each, by best practice (accountability first: without a lead nothing else gets fixed), then by
@@ -40,6 +40,8 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class Improvement:
+    """A best practice that scored differently than the quarter before: better, or (a decline) worse."""
+
     program_id: str
     program_name: str
     best_practice: int
@@ -75,13 +77,24 @@ def _uncovered_by_staff(staff_months: pd.DataFrame, limit: int = 8) -> dict[str,
     return texts
 
 
+def _uncovered_counts(staff_months: pd.DataFrame) -> dict[str, str]:
+    """Per program: how many people were not coached in how many of their months, without names."""
+    missed = staff_months.loc[~staff_months["covered"]]
+    counts = missed.groupby("program_id").agg(people=("staff_id", "nunique"), months=("month", "size"))
+    return {
+        program: f"{row.people} staff member{'s' if row.people != 1 else ''} in {row.months} "
+        f"staff-month{'s' if row.months != 1 else ''}"
+        for program, row in counts.iterrows()
+    }
+
+
 def lead_label(card: pd.Series) -> str:
     """'Felix Nguyen (00116)', or the bare id of a lead not found on the Staff tab."""
     name, lead = card["coaching_lead_name"], card["coaching_lead_id"]
     return f"{name} ({lead})" if name else str(lead)
 
 
-def _accountability(card: pd.Series) -> tuple[str, str]:
+def _accountability(card: pd.Series, name_staff: bool) -> tuple[str, str]:
     status = card["lead_status"]
     if status == LEAD_BLANK:
         return (
@@ -94,7 +107,7 @@ def _accountability(card: pd.Series) -> tuple[str, str]:
         LEAD_INACTIVE: "Name a new coaching lead: the current one was not employed at the end of the quarter.",
         LEAD_NO_EMAIL: "Record a valid email address for the coaching lead on the Staff tab.",
     }
-    return fixes[status], f"Coaching lead {lead_label(card)}: {status}."
+    return fixes[status], f"Coaching lead {lead_label(card) if name_staff else 'named on the Programs tab'}: {status}."
 
 
 def _delivery(card: pd.Series, uncovered: dict[str, str], targets: Targets) -> tuple[str, str]:
@@ -143,10 +156,11 @@ def _plan(card: pd.Series, targets: Targets) -> tuple[str, str]:
     return action, evidence
 
 
-def _effectiveness(card: pd.Series, scores: QuarterScores, targets: Targets) -> tuple[str, str]:
+def _effectiveness(card: pd.Series, scores: QuarterScores, targets: Targets, quarter_over: bool) -> tuple[str, str]:
     steps, evidence = [], []
     if card["effectiveness_sources"] < targets.effectiveness_sources:
-        steps.append(f"Collect {card['missing_effectiveness_sources'].replace(';', ' or')} data this quarter")
+        when = "next quarter" if quarter_over else "this quarter"
+        steps.append(f"Collect {card['missing_effectiveness_sources'].replace(';', ' or')} data {when}")
         evidence.append(
             f"{card['effectiveness_sources']} of 3 effectiveness data sources in {scores.quarter.label} "
             f"(target {targets.effectiveness_sources}); missing: {card['missing_effectiveness_sources']}."
@@ -165,23 +179,29 @@ def _effectiveness(card: pd.Series, scores: QuarterScores, targets: Targets) -> 
     return action[0].upper() + action[1:] + ".", " ".join(evidence)
 
 
-def recommend(scores: QuarterScores, targets: Targets) -> list[Recommendation]:
-    """One recommendation per program and best practice scored below 2, in priority order."""
+def recommend(
+    scores: QuarterScores, targets: Targets, *, name_staff: bool = True, quarter_over: bool = True
+) -> list[Recommendation]:
+    """One recommendation per program and best practice scored below 2, in priority order.
+
+    `name_staff` False gives counts instead of names in the evidence (the leadership report's
+    default); `quarter_over` says whether the advice is for next quarter or for the one still running.
+    """
     items: list[tuple[int, int, str, Recommendation]] = []
-    uncovered = _uncovered_by_staff(scores.staff_months)
+    uncovered = (_uncovered_by_staff if name_staff else _uncovered_counts)(scores.staff_months)
     for _, card in scores.scorecard.iterrows():  # one row per program: a handful, not records
         for practice, column in BP_COLUMNS.items():
             score = int(card[column])
             if score == 2:
                 continue
             if practice == 1:
-                action, evidence = _accountability(card)
+                action, evidence = _accountability(card, name_staff)
             elif practice == 2:
                 action, evidence = _delivery(card, uncovered, targets)
             elif practice == 3:
                 action, evidence = _plan(card, targets)
             else:
-                action, evidence = _effectiveness(card, scores, targets)
+                action, evidence = _effectiveness(card, scores, targets, quarter_over)
             recommendation = Recommendation(
                 0, PRIORITY_WORDS[score], card["program_id"], card["program_name"], practice, score,
                 action, evidence,
@@ -194,8 +214,7 @@ def recommend(scores: QuarterScores, targets: Targets) -> list[Recommendation]:
     ]
 
 
-def improvements(current: QuarterScores, previous: QuarterScores | None) -> list[Improvement]:
-    """Best practices that scored higher than in the previous quarter, per program."""
+def _changes(current: QuarterScores, previous: QuarterScores | None, better: bool) -> list[Improvement]:
     if previous is None:
         return []
     merged = current.scorecard.merge(
@@ -203,12 +222,22 @@ def improvements(current: QuarterScores, previous: QuarterScores | None) -> list
     )
     found = []
     for practice, column in BP_COLUMNS.items():
-        better = merged.loc[merged[column] > merged[f"{column}_before"]]
+        moved = merged[column] > merged[f"{column}_before"] if better else merged[column] < merged[f"{column}_before"]
         found.extend(
             Improvement(row.program_id, row.program_name, practice, int(row[-2]), int(row[-1]))
-            for row in better[["program_id", "program_name", f"{column}_before", column]].itertuples(index=False)
+            for row in merged.loc[moved, ["program_id", "program_name", f"{column}_before", column]].itertuples(index=False)
         )
     return sorted(found, key=lambda item: (item.program_name, item.best_practice))
+
+
+def improvements(current: QuarterScores, previous: QuarterScores | None) -> list[Improvement]:
+    """Best practices that scored higher than in the previous quarter, per program."""
+    return _changes(current, previous, better=True)
+
+
+def declines(current: QuarterScores, previous: QuarterScores | None) -> list[Improvement]:
+    """Best practices that scored lower than in the previous quarter, per program: what got worse."""
+    return _changes(current, previous, better=False)
 
 
 def recommendations_frame(recommendations: list[Recommendation]) -> pd.DataFrame:

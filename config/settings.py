@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     report_recipients: CommaList = []
     data_stewards: CommaList = []
     allowed_recipient_domains: CommaList = []
+    # The leadership report names staff (who was not coached, the coaching lead, coaches' satisfaction)
+    # only when this is on; otherwise it gives counts per program. The coaching leads' nudges always name.
+    report_names_staff: bool = False
 
     sendgrid_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("SENDGRID_API_KEY", "COACHING_SENDGRID_API_KEY")

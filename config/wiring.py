@@ -9,6 +9,7 @@ from pydantic import SecretStr
 
 from adapters.ledger import DeliveryLedger
 from adapters.mailers import Mailer, OutboxMailer
+from adapters.report_history import ReportHistory
 from adapters.sources import RecordSource, XlsxSource
 from config.settings import Settings
 
@@ -104,3 +105,12 @@ def build_ledger(settings: Settings) -> DeliveryLedger:
     if settings.sendgrid_sandbox_mode:
         return DeliveryLedger(settings.state_dir / "sandbox")
     return DeliveryLedger(settings.state_dir)
+
+
+def build_report_history(settings: Settings) -> ReportHistory:
+    """The record of delivered reports, in the delivery ledger's SQLite file (a sandbox run: its own)."""
+    import sqlalchemy
+
+    folder = settings.state_dir / "sandbox" if settings.sendgrid_sandbox_mode else settings.state_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    return ReportHistory(sqlalchemy.create_engine(f"sqlite:///{folder / 'deliveries.sqlite3'}"))

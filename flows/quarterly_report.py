@@ -12,19 +12,29 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
+from adapters.ledger import DeliveryResult, Outcome
 from adapters.sources import ProposalWriter
 from coaching.outputs import data_quality_frame, scorecard_frame
 from coaching.quarterly import previous_scores, require_sessions_in, resolve_quarter, select_programs
-from coaching.recipients import check_recipients
+from coaching.email import OutgoingEmail
+from coaching.recipients import RecipientError, check_recipients
 from coaching.recommendations import proposals
 from coaching.report.render import build_report_email
 from coaching.report.summary import summary_markdown
 from coaching.scoring import Targets
 from config.settings import Settings, load_settings
-from config.wiring import REPORT_RECIPIENTS_VARIABLE, build_ledger, build_mailer, build_source, report_recipients
+from config.wiring import (
+    REPORT_RECIPIENTS_VARIABLE,
+    build_ledger,
+    build_mailer,
+    build_report_history,
+    build_source,
+    report_recipients,
+)
 from flows.cli import hide_tracebacks_of_pipeline_errors, run_command, run_name
 from tasks.artifacts import publish_markdown, publish_table
 from tasks.delivery import deliver_email, run_tags
+from tasks.history import reconcile_history, record_delivery, write_history_csv, write_preview
 from tasks.notify import send_data_quality_notice
 from tasks.proposals import write_back_proposals
 from tasks.records import extract_records, validate_records
@@ -47,6 +57,23 @@ def _run_name() -> str:
     )
 
 
+def _report_email(
+    settings: Settings, report: QuarterlyReport, quarter: str, recipients: list[str] | None
+) -> OutgoingEmail:
+    addresses = check_recipients(
+        recipients or report_recipients(settings), settings.allowed_recipient_domains,
+        "report_recipients (config/settings.yaml), COACHING_REPORT_RECIPIENTS or the Prefect Variable "
+        f"'{REPORT_RECIPIENTS_VARIABLE}'",
+    )
+    return build_report_email(
+        report.rendered,
+        sender=settings.email_from,
+        recipients=addresses,
+        files=report.attachments,
+        tags={"quarter": quarter, **run_tags()},
+    )
+
+
 def _deliver_report(
     settings: Settings,
     report: QuarterlyReport,
@@ -54,21 +81,18 @@ def _deliver_report(
     folder: Path,
     force_resend: bool,
     recipients: list[str] | None,
-) -> str:
-    addresses = check_recipients(
-        recipients or report_recipients(settings), settings.allowed_recipient_domains,
-        "report_recipients (config/settings.yaml), COACHING_REPORT_RECIPIENTS or the Prefect Variable "
-        f"'{REPORT_RECIPIENTS_VARIABLE}'",
-    )
-    email = build_report_email(
-        report.rendered,
-        sender=settings.email_from,
-        recipients=addresses,
-        files=report.files,
-        tags={"quarter": quarter, **run_tags()},
-    )
+) -> tuple[DeliveryResult, OutgoingEmail]:
+    email = _report_email(settings, report, quarter, recipients)
     result = deliver_email(build_mailer(settings, folder / "outbox"), build_ledger(settings), email, force_resend)
-    return result.sentence
+    return result, email
+
+
+def _preview(settings: Settings, report: QuarterlyReport, quarter: str, folder: Path, recipients: list[str] | None) -> str:
+    try:
+        email = _report_email(settings, report, quarter, recipients)
+    except RecipientError as error:
+        return f"No preview of the email: {error}"
+    return f"The email that would go is in {write_preview(folder, email)}."
 
 
 def _propose_in_sheet(source: object, settings: Settings, rows: list[dict[str, object]]) -> None:
@@ -96,7 +120,7 @@ def quarterly_report(
         quarter: The quarter to report on, as YYYY-Qn (e.g. 2026-Q3); default the last completed one.
         source: An .xlsx export or a Google Sheets URL/key; default the configured source.
         programs: Program IDs or names to include; default every program.
-        send: Email the report (False writes the files only).
+        send: Email the report (False writes the files and a preview .eml of the email, and records nothing).
         force_resend: Send even if this exact report was already sent.
         output_dir: Where the files go; default a folder per quarter in reports/, e.g. reports/2026-Q3/.
         recipients: Who gets this report instead of the configured recipients (each address must be
@@ -116,9 +140,14 @@ def quarterly_report(
     valid = select_programs(checked.valid, programs)
     if not checked.blocked:  # a quarter whose rows are all errors is blocked, never "no data"
         require_sessions_in(valid, target, settings.tabs.coaching_log)
-    history = score_quarters(valid, target, targets)
-    recommendations, improved = recommend_actions(history, targets)
-    report = render_quarterly_report(history, recommendations, improved, checked, settings, targets, raw.label, today)
+    record_store = build_report_history(settings)
+    history = reconcile_history(record_store, valid, score_quarters(valid, target, targets), targets)
+    recommendations, improved, worsened = recommend_actions(
+        history.shown, targets, name_staff=settings.report_names_staff, quarter_over=today > target.end
+    )
+    report = render_quarterly_report(
+        history, recommendations, improved, worsened, checked, settings, targets, raw.label, today
+    )
     write_files(folder, report.files)
     if settings.sheets_write_back:
         _propose_in_sheet(source_adapter, settings, proposals(recommendations, target.label))
@@ -131,13 +160,21 @@ def quarterly_report(
                 force_resend=force_resend, held_back=target.label,
             )
     elif not send:
-        delivery = "Not sent: sending was turned off for this run."
+        delivery = "Not sent: sending was turned off for this run. " + _preview(
+            settings, report, target.label, folder, recipients
+        )
     else:
-        delivery = _deliver_report(settings, report, target.label, folder, force_resend, recipients)
+        result, email = _deliver_report(settings, report, target.label, folder, force_resend, recipients)
+        delivery = result.sentence
+        # Delivered (or in the outbox): what it said is kept. Already sent with no record of the quarter
+        # (sent before the record existed, or a run stopped in between): the same figures, so kept now.
+        if result.outcome is Outcome.SENT or (result.outcome is Outcome.ALREADY_SENT and history.last_sent is None):
+            history = record_delivery(record_store, valid, history, email.content_hash)
+    write_history_csv(folder, history)
     logger.info(delivery)
 
-    current = history[-1]
-    previous = previous_scores(history)
+    current = history.current
+    previous = previous_scores(history.shown)
     summary = summary_markdown(current, previous, recommendations, checked.blocking, delivery, str(folder.resolve()))
     key = f"quarterly-{target.label.lower()}"
     publish_markdown(f"{key}-summary", summary, "Headline and recommendations")
@@ -154,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", help="an .xlsx export, or a Google Sheets URL or key (default: COACHING_SOURCE or the sample workbook)")
     parser.add_argument("--quarter", help="YYYY-Qn (default: the last completed quarter)")
     parser.add_argument("--output-dir", help="where to write the files (default: reports/<quarter>/)")
-    parser.add_argument("--no-send", action="store_true", help="write the files but send no email")
+    parser.add_argument("--no-send", action="store_true", help="write the files and a preview .eml, but send and record nothing")
     parser.add_argument("--force-resend", action="store_true", help="send even if this report was already sent")
     args = parser.parse_args(argv)
 

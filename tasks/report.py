@@ -8,10 +8,11 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from coaching.history import History
 from coaching.recommendations import Improvement, Recommendation
 from coaching.records import CheckedRecords
 from coaching.report.assemble import QuarterlyReport, build_quarterly_report
-from coaching.scoring import QuarterScores, Targets
+from coaching.scoring import Targets
 from config.settings import Settings
 
 __all__ = ["QuarterlyReport", "render_quarterly_report", "write_files"]
@@ -19,9 +20,10 @@ __all__ = ["QuarterlyReport", "render_quarterly_report", "write_files"]
 
 @task(name="render", cache_policy=NO_CACHE)
 def render_quarterly_report(
-    history: list[QuarterScores],
+    history: History,
     recommendations: list[Recommendation],
     improved: list[Improvement],
+    worsened: list[Improvement],
     checked: CheckedRecords,
     settings: Settings,
     targets: Targets,
@@ -29,7 +31,7 @@ def render_quarterly_report(
     today: dt.date,
 ) -> QuarterlyReport:
     return build_quarterly_report(
-        history,
+        history.shown,
         recommendations,
         improved,
         checked,
@@ -38,6 +40,9 @@ def render_quarterly_report(
         today=today,
         targets=targets,
         min_responses_per_coach=settings.quality.min_responses_per_coach,
+        declines=worsened,
+        name_staff=settings.report_names_staff,
+        record=history,
     )
 
 

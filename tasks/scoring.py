@@ -8,7 +8,7 @@ from prefect.cache_policies import NO_CACHE
 
 from coaching.quarters import Quarter
 from coaching.quarterly import previous_scores, score_history
-from coaching.recommendations import Improvement, Recommendation, improvements, recommend
+from coaching.recommendations import Improvement, Recommendation, declines, improvements, recommend
 from coaching.scoring import QuarterScores, Targets
 
 
@@ -19,8 +19,13 @@ def score_quarters(valid: dict[str, pd.DataFrame], quarter: Quarter, targets: Ta
 
 @task(name="recommend", cache_policy=NO_CACHE)
 def recommend_actions(
-    history: list[QuarterScores], targets: Targets
-) -> tuple[list[Recommendation], list[Improvement]]:
+    history: list[QuarterScores], targets: Targets, *, name_staff: bool, quarter_over: bool
+) -> tuple[list[Recommendation], list[Improvement], list[Improvement]]:
+    """The recommendations, what improved and what got worse since the quarter before."""
     current = history[-1]
     previous = previous_scores(history)
-    return recommend(current, targets), improvements(current, previous)
+    return (
+        recommend(current, targets, name_staff=name_staff, quarter_over=quarter_over),
+        improvements(current, previous),
+        declines(current, previous),
+    )

@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from coaching.metrics import satisfaction_by_coach
+from coaching.history import History
+from coaching.metrics import satisfaction_by_coach, satisfaction_by_program
 from coaching.outputs import csv_bytes, data_quality_frame, scorecard_frame
 from coaching.quarterly import previous_scores
 from coaching.recommendations import Improvement, Recommendation, recommendations_frame
@@ -18,10 +19,19 @@ from coaching.report.render import RenderedReport, render_report
 from coaching.scoring import QuarterScores, Targets
 
 
+# data_quality.csv holds the cells' values (names, notes): the data stewards get it, leadership does not.
+NOT_FOR_LEADERSHIP = ("data_quality.csv",)
+
+
 @dataclass
 class QuarterlyReport:
     rendered: RenderedReport
     files: dict[str, bytes]  # file name in the output folder -> content
+
+    @property
+    def attachments(self) -> dict[str, bytes]:
+        """The files the leadership email carries."""
+        return {name: content for name, content in self.files.items() if name not in NOT_FOR_LEADERSHIP}
 
 
 def build_quarterly_report(
@@ -35,8 +45,15 @@ def build_quarterly_report(
     today: dt.date,
     targets: Targets,
     min_responses_per_coach: int,
+    declines: list[Improvement] | None = None,
+    name_staff: bool = False,
+    record: History | None = None,
 ) -> QuarterlyReport:
-    """The report as emailed, and scorecard.csv, data_quality.csv, recommendations.csv, report.html."""
+    """The report as emailed, and scorecard.csv, data_quality.csv, recommendations.csv, report.html.
+
+    With `record`, `history` is its `shown` list: earlier quarters as reported, restatements and,
+    for a quarter delivered before, what changed since.
+    """
     current = history[-1]
     data = ReportData(
         organisation=organisation,
@@ -54,6 +71,12 @@ def build_quarterly_report(
         targets=targets,
         min_responses_per_coach=min_responses_per_coach,
         blocking=checked.blocking,
+        satisfaction_by_program=satisfaction_by_program(checked.valid, current.quarter, min_responses_per_coach),
+        declines=list(declines or []),
+        name_staff=name_staff,
+        reported_on={} if record is None else {q: v.delivered_on for q, v in record.as_reported.items()},
+        restatements=[] if record is None else record.restatements,
+        since_last_sent=None if record is None else record.since_last_sent,
     )
     rendered = render_report(data)
     files = {

@@ -116,9 +116,11 @@ def coverage_chart(scores: QuarterScores, target: float, programs: Sequence[str]
         return _png(figure)
 
 
-def scores_chart(history: Sequence[QuarterScores], programs: Sequence[str] | None = None) -> bytes:
+def scores_chart(
+    history: Sequence[QuarterScores], programs: Sequence[str] | None = None, recomputed: Sequence[str] = ()
+) -> bytes:
     """Lines: each program's (or each of `programs`') score in percent per quarter, and the
-    organisation's, oldest first."""
+    organisation's, oldest first; the quarters in `recomputed` (never reported) are marked so."""
     labels = [scores.quarter.label for scores in history]
     cards = pd.concat([scores.scorecard[["quarter", "program_id", "program_name", "percent"]] for scores in history])
     percents = cards.pivot_table(index="quarter", columns="program_id", values="percent", aggfunc="first").reindex(labels)
@@ -143,7 +145,7 @@ def scores_chart(history: Sequence[QuarterScores], programs: Sequence[str] | Non
             positions, np.array(organisation, dtype=float), color="#000000", linewidth=3,
             marker="o", markersize=6, label="Whole organisation",
         )
-        axes.set_xticks(positions, labels)
+        axes.set_xticks(positions, [f"{label}\n(recomputed)" if label in recomputed else label for label in labels])
         axes.set_xlim(-0.4, len(labels) - 0.6)
         axes.set_ylim(-4, 104)
         axes.set_yticks(range(0, 101, 25), [f"{v} %" for v in range(0, 101, 25)])

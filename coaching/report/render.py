@@ -8,6 +8,7 @@ reaches the HTML through Jinja2's autoescaping; nothing is marked safe.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import mimetypes
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import pandas as pd
 from coaching.contract import BEST_PRACTICES, PLAN_COMPONENTS, SCORE_WORDS
 from coaching.report.jinja import environment
 from coaching.email import Attachment, OutgoingEmail
+from coaching.history import Restatement
 from coaching.records import DataIssue, Severity
 from coaching.recommendations import lead_label
 from coaching.report.charts import coverage_chart, scores_chart
@@ -24,7 +26,6 @@ from coaching.report.model import ReportData
 from coaching.scoring import BP_COLUMNS, EFFECTIVENESS_SOURCES, LEAD_BLANK, QuarterScores
 
 SHOWN_ISSUES = 15  # the rest are in data_quality.csv
-VALUE_CHARS = 60  # a long cell (a pasted comment) is cut in the report, kept whole in the CSV
 SHORT_NAMES = {1: "Accountable lead", 2: "Monthly coaching", 3: "Written plan", 4: "Effectiveness review"}
 
 
@@ -79,18 +80,37 @@ class RecommendationView:
 
 
 @dataclass(frozen=True)
-class CoachView:
-    name: str
+class SatisfactionView:
+    name: str  # the coach's name, or the program's when staff are not named
+    coaches: int  # 1 for a coach's row
     responses: int
     average: str  # "4.3 of 5" or the suppression notice
 
 
 @dataclass(frozen=True)
+class RestatementView:
+    program: str
+    was: str  # "75 % (6 of 8)", or "nothing" for a program that was not in the report
+    now: str
+    change: str  # "▼ -25 points"
+    reasons: str  # "3 sessions dated in 2026-Q2 added to the Coaching Log since the report; …"
+
+
+@dataclass(frozen=True)
+class RestatedQuarter:
+    quarter: str
+    reported_on: str  # "6 July 2026"
+    programs: tuple[RestatementView, ...]
+
+
+@dataclass(frozen=True)
 class IssueView:
+    """A data-quality problem as the leadership email shows it: where, and what is wrong, but not
+    the cell's value (which may be personal data): that stays in data_quality.csv."""
+
     tab: str
     row: str
     column: str
-    value: str
     problem: str
     severity: str
     link: str  # an https link to the cell, or ""
@@ -165,22 +185,24 @@ def _listed(joined: str) -> str:
     return ", ".join(part.strip().replace("_", " ") for part in str(joined).split(";") if part.strip())
 
 
-def _month_facts(coverage: pd.DataFrame) -> str:
+def _month_facts(coverage: pd.DataFrame, quarter: str) -> str:
     parts = [
         f"{row.month.strftime('%B')} {row.covered} of {row.eligible} ({_rate(row.coverage)})"
         for row in coverage.itertuples(index=False)
     ]
-    return "By month: " + "; ".join(parts) + "." if parts else "Nobody who requires coaching was active this quarter."
+    return "By month: " + "; ".join(parts) + "." if parts else f"Nobody who requires coaching was active in {quarter}."
 
 
 def _practices(card: pd.Series, coverage: pd.DataFrame, data: ReportData) -> tuple[Practice, ...]:
     targets = data.targets
+    quarter = data.current.quarter.label
     previous_label = data.current.quarter.previous.label
-    lead = (
-        "No coaching lead is named on the Programs tab."
-        if card["lead_status"] == LEAD_BLANK
-        else f"Coaching lead {lead_label(card)}: {card['lead_status']}."
-    )
+    if card["lead_status"] == LEAD_BLANK:
+        lead = "No coaching lead is named on the Programs tab."
+    elif data.name_staff:
+        lead = f"Coaching lead {lead_label(card)}: {card['lead_status']}."
+    else:
+        lead = f"Coaching lead named on the Programs tab: {card['lead_status']}."
     missing_plan = _listed(card["missing_plan_components"])
     missing_sources = _listed(card["missing_effectiveness_sources"])
     have_sources = ", ".join(label for label in EFFECTIVENESS_SOURCES.values() if label not in missing_sources.split(", "))
@@ -189,7 +211,7 @@ def _practices(card: pd.Series, coverage: pd.DataFrame, data: ReportData) -> tup
         2: (
             f"Staff coached each month: {_rate(card['monthly_coverage'])} ({card['covered_staff_months']} of "
             f"{card['eligible_staff_months']} staff-months; target {_rate(targets.monthly_coverage)}).",
-            _month_facts(coverage),
+            _month_facts(coverage, quarter),
             f"Sessions with direct observation plus another source: {_rate(card['multi_source_rate'])} "
             f"({card['multi_source_sessions']} of {card['sessions']} sessions; target "
             f"{_rate(targets.multi_source_rate)}).",
@@ -200,8 +222,8 @@ def _practices(card: pd.Series, coverage: pd.DataFrame, data: ReportData) -> tup
             f"Missing: {missing_plan}." if missing_plan else "Nothing missing.",
         ),
         4: (
-            f"{card['effectiveness_sources']} of {len(EFFECTIVENESS_SOURCES)} effectiveness data sources this "
-            f"quarter (target {targets.effectiveness_sources})"
+            f"{card['effectiveness_sources']} of {len(EFFECTIVENESS_SOURCES)} effectiveness data sources in "
+            f"{quarter} (target {targets.effectiveness_sources})"
             + (f": {have_sources}." if have_sources else "."),
             f"Missing: {missing_sources}." if missing_sources else "Nothing missing.",
             f"Improvement actions decided on {previous_label} data (planned, in progress or done): "
@@ -239,6 +261,12 @@ def _change(data: ReportData) -> float | None:
     return None if now is None or then is None else round(now - then, 1)
 
 
+def _day(iso_date: str) -> str:
+    """"2026-07-06" → "6 July 2026"."""
+    day = dt.date.fromisoformat(iso_date[:10])
+    return f"{day.day} {day:%B %Y}"
+
+
 def _headline(data: ReportData) -> tuple[str, str, str]:
     """(score, comparison, one-sentence headline)."""
     quarter = data.current.quarter.label
@@ -247,9 +275,11 @@ def _headline(data: ReportData) -> tuple[str, str, str]:
     if change is None:
         comparison = "No earlier quarter to compare with."
     else:
+        before = data.previous.quarter.label
+        reported = f" as reported on {_day(data.reported_on[before])}" if before in data.reported_on else ""
         comparison = (
-            f"{_points(change).capitalize()} since {data.previous.quarter.label} "
-            f"({_score_percent(data.previous.organisation_percent)})."
+            f"{_points(change).capitalize()} since {before} "
+            f"({_score_percent(data.previous.organisation_percent)}{reported})."
         )
     headline = f"{data.organisation}, {quarter}: coaching best practices score {score}. {comparison}"
     return score, comparison, headline
@@ -257,6 +287,8 @@ def _headline(data: ReportData) -> tuple[str, str, str]:
 
 def _subject(data: ReportData) -> str:
     change = _change(data)
+    # Nothing here may depend on this quarter's own earlier deliveries: the subject is part of the email's identity,
+    # and a re-run of unchanged figures must find the email already sent.
     suffix = "" if change is None else f" ({_points(change)})"
     return f"Coaching effectiveness {data.current.quarter.label}: {_score_percent(data.current.organisation_percent)}{suffix}"
 
@@ -271,30 +303,75 @@ def _recommendations(data: ReportData) -> list[RecommendationView]:
     ]
 
 
-def _coaches(data: ReportData) -> list[CoachView]:
-    frame = data.satisfaction
-    # Suppressed here too, whatever the frame says: an average of one or two answers identifies people.
-    hidden = frame["suppressed"].astype(bool) | frame["responses"].lt(data.min_responses_per_coach)
+def _satisfaction(data: ReportData) -> list[SatisfactionView]:
+    """By coach when staff may be named; otherwise by program, with how many coaches were rated."""
+    if data.name_staff:
+        frame = data.satisfaction
+        names, coaches = frame["coach_name"], [1] * len(frame)
+    else:
+        frame = data.satisfaction_by_program
+        if frame.empty:
+            return []
+        names, coaches = frame["program_name"], frame["coaches"]
+    # Hidden here too, whatever the frame says: an average of one or two answers identifies people.
+    hidden = frame["responses"].lt(data.min_responses_per_coach) | frame["mean_satisfaction"].isna()
     notice = f"fewer than {data.min_responses_per_coach} responses – not shown"
     return [
-        CoachView(str(name), int(responses), notice if hide else f"{mean:.1f} of 5")
-        for name, responses, mean, hide in zip(
-            frame["coach_name"], frame["responses"], frame["mean_satisfaction"], hidden
+        SatisfactionView(str(name), int(count), int(responses), notice if hide else f"{mean:.1f} of 5")
+        for name, count, responses, mean, hide in zip(
+            names, coaches, frame["responses"], frame["mean_satisfaction"], hidden
         )
     ]
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
 
 
 def _issue(issue: DataIssue) -> IssueView:
     # Only an https link is made clickable: a link is never allowed to run script (javascript:).
     link = issue.link if issue.link.startswith("https://") else ""
     return IssueView(
-        issue.tab, "—" if issue.row is None else str(issue.row), issue.column or "—", _cut(str(issue.value)),
-        issue.problem, "Error" if issue.severity is Severity.ERROR else "Warning", link,
+        issue.tab, "—" if issue.row is None else str(issue.row), issue.column or "—",
+        _without_value(issue), "Error" if issue.severity is Severity.ERROR else "Warning", link,
     )
+
+
+def _without_value(issue: DataIssue) -> str:
+    """The problem in words, with the cell's value (a name, an email, a note) left to data_quality.csv."""
+    value = str(issue.value)
+    if not value.strip():
+        return issue.problem
+    return issue.problem.replace(f"'{value}'", "“…”").replace(value, "…")
+
+
+def _restatement(item: Restatement) -> RestatementView:
+    was = "nothing" if item.reported_total is None else (
+        f"{_score_percent(item.reported_percent)} ({item.reported_total} of 8)"
+    )
+    change = "" if item.reported_percent is None else _trend(item.percent - item.reported_percent)[0]
+    return RestatementView(
+        item.program_name, was, f"{_score_percent(item.percent)} ({item.total} of 8)", change,
+        "; ".join(item.reasons) or "no row behind the figures changed",
+    )
+
+
+def _restated(data: ReportData) -> list[RestatedQuarter]:
+    """Earlier quarters whose recomputation differs from what was reported, oldest first."""
+    by_quarter: dict[str, list[Restatement]] = {}
+    for item in data.restatements:
+        by_quarter.setdefault(item.quarter, []).append(item)
+    return [
+        RestatedQuarter(quarter, _day(items[0].reported_on), tuple(_restatement(i) for i in items))
+        for quarter, items in sorted(by_quarter.items())
+    ]
+
+
+def _worse(data: ReportData) -> list[str]:
+    """Programs whose score fell, then each best practice that dropped."""
+    falls = [
+        f"{program.name}: the score fell {program.trend.removeprefix('▼ -')} since {data.previous.quarter.label}, "
+        f"to {program.percent}."
+        for program in _programs(data)
+        if program.trend.startswith("▼")
+    ] if data.previous is not None else []
+    return falls + [item.sentence for item in data.declines]
 
 
 def _quarter_span(scores: QuarterScores) -> str:
@@ -310,6 +387,11 @@ def charted_programs(card: pd.DataFrame, limit: int = MAX_CHARTED_PROGRAMS) -> l
         return None
     ranked = card.sort_values(["total_score", "monthly_coverage"], na_position="first", kind="stable")
     return ranked["program_id"].head(limit).tolist()
+
+
+def _recomputed(data: ReportData) -> list[str]:
+    """The earlier quarters of the trend that were never reported: recomputed from today's records."""
+    return [s.quarter.label for s in data.history[:-1] if s.quarter.label not in data.reported_on]
 
 
 def _charts(data: ReportData) -> tuple[Chart, ...]:
@@ -328,8 +410,9 @@ def _charts(data: ReportData) -> tuple[Chart, ...]:
         Chart(
             f"scores-{quarter}@coaching-report", f"scores-by-quarter-{quarter}.png",
             f"Line chart: best-practice score in percent {which}, and the whole organisation's, "
-            "for the last quarters.",
-            scores_chart(data.history, programs),
+            "for the last quarters"
+            + (f" ({', '.join(_recomputed(data))} recomputed from today's records: never reported)." if _recomputed(data) else "."),
+            scores_chart(data.history, programs, _recomputed(data)),
         ),
     )
 
@@ -364,8 +447,15 @@ def _context(data: ReportData) -> dict[str, object]:
         "best_practices": BEST_PRACTICES,
         "recommendations": _recommendations(data),
         "improvements": [item.sentence for item in data.improvements],
+        "worse": _worse(data),
+        "restated": _restated(data),
+        "recomputed": _recomputed(data),
+        "as_reported": [label for label in (s.quarter.label for s in data.history[:-1]) if label in data.reported_on],
+        "last_sent_on": _day(data.reported_on[data.current.quarter.label]) if data.since_last_sent is not None else "",
+        "since_last_sent": None if data.since_last_sent is None else [_restatement(i) for i in data.since_last_sent],
+        "name_staff": data.name_staff,
         "has_previous": data.previous is not None,
-        "coaches": _coaches(data),
+        "satisfaction": _satisfaction(data),
         "min_responses": data.min_responses_per_coach,
         "tabs": [TabCount(tab, n, data.rows_quarantined.get(tab, 0)) for tab, n in data.rows_read.items()],
         "errors": errors,

@@ -11,10 +11,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from coaching.metrics import satisfaction_by_coach
+from coaching.metrics import satisfaction_by_coach, satisfaction_by_program
 from coaching.parsing import parse_workbook
 from coaching.quarters import Quarter
-from coaching.recommendations import improvements, recommend
+from coaching.recommendations import declines, improvements, recommend
 from coaching.records import DataIssue, RawTab, RawWorkbook, Severity
 from coaching.report.model import ReportData
 from coaching.scoring import Targets, score_quarter
@@ -23,18 +23,12 @@ from tests.coaching.workbooks import HEADERS
 SHEET_URL = "https://docs.google.com/spreadsheets/d/1TestSheetKey/edit"
 
 
-def report_data(
-    tabs: dict[str, list[list[str]]],
-    quarter: str,
-    *,
-    organisation: str = "Riverbend Family Services",
-    generated_on: dt.date = dt.date(2026, 10, 5),
-    linked: bool = False,
-    blocking: tuple[str, ...] = (),
-    targets: Targets = Targets(),
-    min_responses: int = 3,
-) -> ReportData:
-    """Parse and score the rows; `linked` gives each cell issue a link as the Sheets source would."""
+def valid_frames(tabs: dict[str, list[list[str]]]) -> dict[str, pd.DataFrame]:
+    """The valid rows of each tab, as validation leaves them."""
+    return _parsed(tabs, linked=False)[-1]
+
+
+def _parsed(tabs: dict[str, list[list[str]]], linked: bool):
     raw = RawWorkbook(
         tabs={title: RawTab(title, [HEADERS[title], *rows], sheet_id=n) for n, (title, rows) in enumerate(tabs.items())},
         label="Google Sheet Coaching records" if linked else "test_workbook.xlsx",
@@ -51,6 +45,23 @@ def report_data(
         key: tab.frame.drop(index=[row for title, row in bad_rows if title == tab.title])
         for key, tab in parsed.tabs.items()
     }
+    return raw, parsed, issues, bad_rows, valid
+
+
+def report_data(
+    tabs: dict[str, list[list[str]]],
+    quarter: str,
+    *,
+    organisation: str = "Riverbend Family Services",
+    generated_on: dt.date = dt.date(2026, 10, 5),
+    linked: bool = False,
+    blocking: tuple[str, ...] = (),
+    targets: Targets = Targets(),
+    min_responses: int = 3,
+    name_staff: bool = True,
+) -> ReportData:
+    """Parse and score the rows; `linked` gives each cell issue a link as the Sheets source would."""
+    raw, parsed, issues, bad_rows, valid = _parsed(tabs, linked)
     current = Quarter.parse(quarter)
     quarters = [current.previous.previous.previous, current.previous.previous, current.previous, current]
     history = [score_quarter(valid, q, targets) for q in quarters]
@@ -62,9 +73,12 @@ def report_data(
         current=scores,
         previous=previous,
         history=history,
-        recommendations=recommend(scores, targets),
+        recommendations=recommend(scores, targets, name_staff=name_staff, quarter_over=generated_on > current.end),
         improvements=improvements(scores, previous),
         satisfaction=satisfaction_by_coach(valid, current, min_responses),
+        satisfaction_by_program=satisfaction_by_program(valid, current, min_responses),
+        declines=declines(scores, previous),
+        name_staff=name_staff,
         issues=issues,
         rows_read={tab.title: len(tab.frame) for tab in parsed.tabs.values()},
         rows_quarantined={

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import email
 import re
 from email import policy
@@ -12,8 +13,10 @@ import pandas as pd
 import pytest
 
 from adapters.mailers import build_mime_message
+from coaching.history import Restatement
 from coaching.records import DataIssue, Severity
 from coaching.report.render import build_report_email, charted_programs, render_report
+from tests.browser import laid_out_width
 from tests.coaching.report_fixtures import SHEET_URL, report_data, small_tabs
 
 SCRIPT = "<script>alert('hi')</script>"
@@ -76,8 +79,11 @@ def test_the_report_file_opens_on_its_own_with_the_charts_embedded(report):
 def test_the_scorecard_names_each_rating_in_words_not_only_in_colour(report):
     scorecard = _section(report.html_email, "Scorecard")
     home, family = scorecard.split("Home Visiting")[1], scorecard.split("Family &amp; &lt;Youth&gt; Services")[1]
-    assert home.split("%")[0].count("In place") == 4
-    assert "○ Not in place ○ Not in place ◐ Partially ◐ Partially" in family
+    assert home.split("Family")[0].count("In place") == 4
+    assert (
+        "1. Accountable lead ○ Not in place 2. Monthly coaching ○ Not in place "
+        "3. Written plan ◐ Partially 4. Effectiveness review ◐ Partially"
+    ) in family
     text_row = next(line for line in report.text.splitlines() if line.startswith("Family & <Youth>"))
     assert text_row.split()[4:12] == ["Not", "in", "place", "Not", "in", "place", "Partially", "Partially"]
 
@@ -140,8 +146,8 @@ def test_data_quality_lists_each_problem_with_a_link_to_its_cell(report):
     section = _section(report.html_email, "Data quality")
     assert "2 errors" in section and "Staff 5 1" in section  # 5 rows read, 1 left out
     assert f'href="{SHEET_URL}#gid=0&amp;range=G6"' in report.html_email
-    assert "&#39;31/31/2026&#39; is not a date" in section
-    assert "Staff, row 6, Start Date: error, '31/31/2026' is not a date" in report.text
+    assert "“…” is not a date" in section and "31/31/2026" not in section  # the value stays in the CSV
+    assert "Staff, row 6, Start Date: error, “…” is not a date" in report.text
 
 
 def test_a_held_back_report_says_why_and_a_long_problem_list_is_cut_at_fifteen(data):
@@ -153,7 +159,8 @@ def test_a_held_back_report_says_why_and_a_long_problem_list_is_cut_at_fifteen(d
     held = render_report(dataclasses.replace(data, issues=many, blocking=["Coaching Log: 40 of 50 rows have errors"]))
     section = _section(held.html_email, "Data quality")
     assert "This report was held back from leadership: Coaching Log: 40 of 50 rows have errors." in section
-    assert section.count("someday") == 15 * 2 and "… and 25 more" in section
+    assert section.count("is not a date") == 15 and "… and 25 more" in section
+    assert "someday" not in section  # the cell's value stays in data_quality.csv
     assert "javascript:" not in held.html_email  # only https links become clickable
     assert "NOT FOR RELEASE" in held.text
 
@@ -209,3 +216,57 @@ def test_with_more_programs_than_a_chart_can_show_the_charts_show_those_that_nee
     assert charted_programs(card.head(20)) is None  # all fit
     chosen = charted_programs(card, limit=6)
     assert chosen[:5] == ["P20", "P21", "P22", "P23", "P24"] and len(chosen) == 6
+
+
+@pytest.mark.parametrize("width", [400, 680])
+def test_the_report_reads_on_a_phone_400_px_wide_and_on_a_desktop_without_sideways_scrolling(report, width, tmp_path):
+    scroll_width, visible_width = laid_out_width(report.html_file, width, tmp_path)
+    assert visible_width <= width and scroll_width <= visible_width
+
+
+def test_what_got_worse_names_the_fall_in_score_and_each_practice_that_dropped():
+    # 2026-Q4 has no session and no survey yet: Home Visiting falls from 8 of 8 to 4 of 8.
+    report = render_report(report_data(small_tabs(), "2026-Q4", generated_on=dt.date(2027, 1, 5)))
+    worse = _section(report.html_email, "What got worse since last quarter")
+    assert "Home Visiting: the score fell 50 points since 2026-Q3, to 50 %." in worse
+    assert (
+        "Home Visiting: coaching at least monthly, from direct observation plus another source is now not in "
+        "place (was in place)."
+    ) in worse
+
+
+def test_without_the_names_setting_the_report_gives_counts_and_satisfaction_per_program():
+    report = render_report(report_data(small_tabs(), "2026-Q3", name_staff=False))
+    for body in (report.html_email, report.text):
+        for name in ("Ana Coach", "Ben Worker", "Cal Worker", "Dee Coach"):
+            assert name not in body
+    assert "Not coached: 1 staff member in 2 staff-months." in _section(report.html_email, "Recommendations")
+    by_program = _section(report.html_email, "Satisfaction with coaching, by program")
+    assert "Home Visiting 1 3 4.7 of 5" in by_program
+
+
+def test_a_quarter_that_is_over_gets_advice_for_next_quarter():
+    report = render_report(report_data(small_tabs(), "2026-Q3", generated_on=dt.date(2026, 10, 5)))
+    advice = _section(report.html_email, "Recommendations")
+    assert "data next quarter" in advice and "this quarter" not in report.html_email
+
+
+def test_restatements_come_before_the_charts_and_a_re_sent_report_opens_with_what_changed(data):
+    restated = Restatement("2026-Q2", "P1", "Home Visiting", 5, 62.5, 6, 75.0, "2026-07-06",
+                           ("2 sessions dated in 2026-Q2 added to the Coaching Log since the report",))
+    changed = Restatement("2026-Q3", "P1", "Home Visiting", 8, 100.0, 6, 75.0, "2026-10-06",
+                          ("1 Coaching Log row of 2026-Q3 corrected",))
+    report = render_report(dataclasses.replace(
+        data, restatements=[restated], since_last_sent=[changed],
+        reported_on={"2026-Q2": "2026-07-06", "2026-Q3": "2026-10-06"},
+    ))
+    html = report.html_email
+    opening = _words(html[: html.index("organisation score")])
+    assert "This report of 2026-Q3 was already sent on 6 October 2026." in opening
+    assert "Home Visiting : 100 % (8 of 8) then, 75 % (6 of 8) now (▼ -25 points). 1 Coaching Log row" in opening
+    section = _section(html, "Earlier quarters restated")
+    assert "2026-Q2 (reported on 6 July 2026)" in section
+    assert "Home Visiting : reported 62.5 % (5 of 8), now 75 % (6 of 8) (▲ +12.5 points). Why: 2 sessions dated" in section
+    assert html.index("Earlier quarters restated") < html.index(">Charts</h2>")
+    assert "as reported on 6 July 2026" in _words(html.split(">Scorecard</h2>")[0])
+    assert "2025-Q4, 2026-Q1 recomputed from today" in html  # never reported: marked as such
