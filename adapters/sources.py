@@ -27,6 +27,19 @@ class ProposalWriter(Protocol):
         ...
 
 
+def check_readable_workbook(path: Path) -> None:
+    """Refuse at once what cannot be an `.xlsx` workbook, before a run starts (no openpyxl needed)."""
+    path = Path(path)
+    if not path.exists():
+        raise WorkbookError(f"workbook not found: {path}")
+    if path.is_dir():
+        raise WorkbookError(f"{path} is a folder: give the path of the .xlsx workbook in it")
+    if path.suffix.lower() != ".xlsx":
+        raise WorkbookError(f"{path.name} is not an .xlsx workbook: export the records as .xlsx")
+    if not zipfile.is_zipfile(path):
+        raise WorkbookError(f"cannot read {path.name} as an .xlsx workbook: it is not a zip archive")
+
+
 class XlsxSource:
     """An `.xlsx` export of the workbook (the embedded default)."""
 
@@ -37,8 +50,7 @@ class XlsxSource:
         # Imported here so that a Sheets-only deployment never needs to load openpyxl.
         import openpyxl
 
-        if not self.path.exists():
-            raise WorkbookError(f"workbook not found: {self.path}")
+        check_readable_workbook(self.path)
         try:
             # data_only: a formula cell gives its last computed value, never the formula text.
             book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
