@@ -85,6 +85,7 @@ class TemporaryServer:
             env={**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"},
             stdin=subprocess.DEVNULL,
         )
+        self.ready = False
 
     def wait_until_ready(self) -> None:
         timeout = _startup_timeout()
@@ -103,6 +104,7 @@ class TemporaryServer:
                     "or start a lasting server with `make stack`."
                 )
             time.sleep(0.1)
+        self.ready = True
 
     def stop(self) -> None:
         if "prefect" in sys.modules:  # the run's last logs and events go out first, as Prefect's harness does
@@ -112,7 +114,10 @@ class TemporaryServer:
             APILogWorker.drain_all(timeout=10)
             EventsWorker.drain_all(timeout=10)
             logging.getLogger("prefect").info("Stopping temporary server on %s", self.api_url.removesuffix("/api"))
-        self.process.terminate()  # it stops in a fraction of a second
+        if self.ready:
+            self.process.terminate()  # it stops in a fraction of a second
+        else:  # still starting: it would heed SIGTERM only once started
+            self.process.kill()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
