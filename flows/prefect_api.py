@@ -63,7 +63,7 @@ def _startup_timeout() -> float:
     return float(os.environ[STARTUP_TIMEOUT_SETTING])
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -73,7 +73,7 @@ class TemporaryServer:
     """Prefect's temporary server (the same uvicorn command, UI and background services off)."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.api_url = f"http://127.0.0.1:{self.port}/api"
         prefect_dir = Path(find_spec("prefect").origin).parent  # without importing Prefect
         self.process = subprocess.Popen(

@@ -14,6 +14,7 @@ import pytest
 from coaching.recipients import RecipientError
 from config.settings import PROJECT_ROOT
 from flows.quarterly_report import main, quarterly_report
+from tests.deadlines import scaled
 from tests.flows.mail import outbox
 
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
@@ -70,7 +71,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The command as a user types it; the arguments are refused before any Prefect server starts."""
     return subprocess.run(
         [sys.executable, "-m", "flows.quarterly_report", *args],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=scaled(30),
         env={**os.environ, "COACHING_STATE_DIR": str(cwd / "state")},
     )
 
@@ -126,7 +127,7 @@ def test_a_prefect_server_that_does_not_start_in_time_ends_with_one_line_saying_
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     done = subprocess.run(
         [sys.executable, "-m", "flows.quarterly_report", "--quarter", "2026-Q3", "--output-dir", str(tmp_path)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=scaled(60),
         env={**env, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1", "PREFECT_HOME": str(tmp_path / "home")},
     )
     assert done.returncode == 2
