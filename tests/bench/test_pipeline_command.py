@@ -8,7 +8,7 @@ from bench.pipeline import main
 
 KEYS = {
     "cells", "rows", "seconds_parse", "seconds_validate", "seconds_score", "seconds_render", "seconds_total",
-    "peak_rss_mb", "seconds_floor_validate", "seconds_floor_score",
+    "peak_rss_mb", "seconds_floor_parse", "seconds_floor_validate", "seconds_floor_score",
 }
 
 
