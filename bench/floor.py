@@ -1,5 +1,5 @@
 """The plain-pandas floor: the same validation and scoring as the pipeline, as little code as
-possible; and a lower bound for parsing.
+possible; and parsing, the plain pandas way, for a sheet without a single messy cell.
 
 Not product code. It tells how fast the work could be with straight pandas on the same typed
 frames, so that the benchmark can say what Great Expectations and the scoring's evidence cost on
@@ -145,10 +145,11 @@ def floor_scores(valid: Mapping[str, pd.DataFrame], quarters: Sequence[Quarter],
 
 
 def floor_parse(raw: RawWorkbook) -> dict[str, pd.DataFrame]:
-    """A lower bound for parsing: the typed frames of the contract's tabs with one pandas call per
-    column, as if every cell already had its column's type (a perfectly clean sheet). It reads no
-    text date, yes/no word or numeric text, and reports nothing; a parser that must do both cannot
-    be faster, so parse ÷ this floor says what the reading rules and the error reports cost."""
+    """The floor of parsing: the typed frames of the contract's tabs the plain pandas way (the rows
+    into one frame, one conversion per column), as if every cell already had its column's type (a
+    perfectly clean sheet). It reads no text date, yes/no word or numeric text, and reports
+    nothing, so parse ÷ this floor says what the reading rules and the error reports cost over
+    plain pandas."""
     frames = {}
     for spec in TABS:
         tab = raw.tabs.get(spec.default_title)
