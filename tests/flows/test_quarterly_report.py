@@ -123,6 +123,23 @@ def test_a_workbook_that_cannot_be_used_ends_with_one_line_naming_the_problem(
     assert not [record.getMessage() for record in caplog.records if record.exc_info]  # logged without a traceback
 
 
+def test_the_command_records_its_run_in_the_prefect_server_already_running_and_starts_none(tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    out = tmp_path / "q3"
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "COACHING_STATE_DIR": str(tmp_path / "state")}
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.quarterly_report", "--quarter", "2026-Q3", "--no-send", "--output-dir", str(out)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=scaled(60), env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "temporary server" not in done.stderr
+    with get_client(sync_client=True) as client:
+        ours = [run for run in client.read_flow_runs() if run.parameters.get("output_dir") == str(out)]
+    assert [(run.name, run.state_name) for run in ours] == [("quarterly-2026-Q3", "Completed")]
+
+
 def test_a_prefect_server_that_does_not_start_in_time_ends_with_one_line_saying_what_to_try(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     done = subprocess.run(
