@@ -1,6 +1,7 @@
 """Which Prefect server a command-line run records itself in, chosen before Prefect is imported.
 
-1. PREFECT_API_URL, from the environment or the active Prefect profile: that server, as always.
+1. PREFECT_API_URL, from the environment or the active Prefect profile: that server, as always
+   (a `prefect.toml` or `.env` file is not looked at: set it in the environment or the profile).
 2. Else the local stack (`make stack`) when it answers on 127.0.0.1:4200: its UI shows the run.
 3. Else a temporary server of our own, started at once so that it comes up while the flow module
    imports (seconds either way), and stopped at the end.
