@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import pandas as pd
 
-from bench.floor import BP, floor_scores, floor_validate
+from bench.floor import BP, floor_parse, floor_scores, floor_validate
 from bench.synthetic import QUARTER, RUN_DATE, synthetic_workbook
 from coaching.parsing import parse_workbook
 from coaching.quarterly import (
@@ -106,6 +106,7 @@ def run(cells: int, seed: int = 0, output_dir: Path | None = None) -> dict[str, 
         for name, content in report.files.items():
             (output_dir / name).write_bytes(content)
 
+    _timed(seconds, "floor_parse", lambda: floor_parse(raw))
     floor_valid, _ = _timed(seconds, "floor_validate", lambda: floor_validate(parsed, RUN_DATE))
     quarters = [scores.quarter for scores in history]
     floor_card = _timed(seconds, "floor_score", lambda: floor_scores(checked.valid, quarters, targets))
@@ -128,8 +129,10 @@ def run(cells: int, seed: int = 0, output_dir: Path | None = None) -> dict[str, 
         "seconds_recommend": seconds["recommend"],
         "seconds_render": seconds["render"],
         "seconds_total": round(total, 3),
+        "seconds_floor_parse": seconds["floor_parse"],
         "seconds_floor_validate": seconds["floor_validate"],
         "seconds_floor_score": seconds["floor_score"],
+        "parse_over_floor": round(seconds["parse"] / max(seconds["floor_parse"], 1e-3), 2),
         "validate_over_floor": round(seconds["validate"] / max(seconds["floor_validate"], 1e-3), 2),
         "score_over_floor": round(seconds["score"] / max(seconds["floor_score"], 1e-3), 2),
         "floor_agrees": _floor_agrees(checked.valid, floor_valid, history, floor_card),

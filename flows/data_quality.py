@@ -8,7 +8,11 @@ changed since the last notice to the same stewards.
 
 from __future__ import annotations
 
-import argparse
+if __name__ == "__main__":  # the command line checks its arguments before the imports below (seconds)
+    from flows.cli import data_quality_command, run_as_main
+
+    run_as_main(data_quality_command)
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +24,7 @@ from coaching.records import Severity
 from coaching.report.summary import escape_markdown
 from config.settings import load_settings
 from config.wiring import build_source
-from flows.cli import hide_tracebacks_of_pipeline_errors, run_command
+from flows.cli import data_quality_command, hide_tracebacks_of_pipeline_errors
 from tasks.artifacts import publish_markdown, publish_table
 from tasks.notify import send_data_quality_notice
 from tasks.records import extract_records, validate_records
@@ -90,26 +94,5 @@ def data_quality(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m flows.data_quality",
-        description="Check the coaching records and email the data stewards what to fix.",
-    )
-    parser.add_argument("--source", help="an .xlsx export, or a Google Sheets URL or key (default: COACHING_SOURCE or the sample workbook)")
-    parser.add_argument("--output-dir", help="where to write data_quality.csv (default: reports/data-quality/<run date>/)")
-    parser.add_argument("--no-send", action="store_true", help="write data_quality.csv but send no email")
-    parser.add_argument("--force-resend", action="store_true", help="send even if nothing changed since the last notice")
-    args = parser.parse_args(argv)
-
-    def run() -> None:
-        result = data_quality(
-            source=args.source, send=not args.no_send, force_resend=args.force_resend, output_dir=args.output_dir
-        )
-        print(f"{result.run_date}: {result.errors} errors and {result.warnings} warnings; "
-              f"{result.output_dir / 'data_quality.csv'} written")
-        print(result.delivery)
-
-    return run_command(run)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    """The command line (flows/cli.py)."""
+    return data_quality_command(argv)

@@ -9,7 +9,11 @@ domains; a program whose lead cannot be reached is skipped, and the run says why
 
 from __future__ import annotations
 
-import argparse
+if __name__ == "__main__":  # the command line checks its arguments before the imports below (seconds)
+    from flows.cli import monthly_nudge_command, run_as_main
+
+    run_as_main(monthly_nudge_command)
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +28,7 @@ from coaching.report.messages import nudge_email
 from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import build_ledger, build_mailer, build_source
-from flows.cli import hide_tracebacks_of_pipeline_errors, run_command, run_name
+from flows.cli import hide_tracebacks_of_pipeline_errors, monthly_nudge_command, run_name
 from tasks.delivery import deliver_email, run_tags
 from tasks.artifacts import publish_markdown
 from tasks.records import extract_records, validate_records
@@ -146,32 +150,5 @@ def monthly_nudge(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m flows.monthly_nudge",
-        description="Email each program's coaching lead a short nudge about the last month's coaching.",
-    )
-    parser.add_argument("--month", help="YYYY-MM (default: the last completed month)")
-    parser.add_argument("--source", help="an .xlsx export, or a Google Sheets URL or key (default: COACHING_SOURCE or the sample workbook)")
-    parser.add_argument("--output-dir", help="where the outbox goes (default: reports/nudges/<month>/)")
-    parser.add_argument("--no-send", action="store_true", help="say what would be sent, send nothing")
-    parser.add_argument("--force-resend", action="store_true", help="send even if a nudge was already sent")
-    args = parser.parse_args(argv)
-
-    def run() -> None:
-        resolve_month(args.month, load_settings().today())  # fail fast, before any flow run starts
-        result = monthly_nudge(
-            month=args.month,
-            source=args.source,
-            send=not args.no_send,
-            force_resend=args.force_resend,
-            output_dir=args.output_dir,
-        )
-        print(result.summary)
-        for outcome in result.outcomes:
-            print(outcome.line)
-
-    return run_command(run)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    """The command line (flows/cli.py)."""
+    return monthly_nudge_command(argv)

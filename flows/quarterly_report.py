@@ -6,7 +6,11 @@
 
 from __future__ import annotations
 
-import argparse
+if __name__ == "__main__":  # the command line checks its arguments before the imports below (seconds)
+    from flows.cli import quarterly_report_command, run_as_main
+
+    run_as_main(quarterly_report_command)
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +35,7 @@ from config.wiring import (
     build_source,
     report_recipients,
 )
-from flows.cli import hide_tracebacks_of_pipeline_errors, run_command, run_name
+from flows.cli import hide_tracebacks_of_pipeline_errors, quarterly_report_command, run_name
 from tasks.artifacts import publish_markdown, publish_table
 from tasks.delivery import deliver_email, run_tags
 from tasks.history import reconcile_history, record_delivery, write_history_csv, write_preview
@@ -185,31 +189,5 @@ def quarterly_report(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m flows.quarterly_report", description="Build and send the quarterly coaching-effectiveness report."
-    )
-    parser.add_argument("--source", help="an .xlsx export, or a Google Sheets URL or key (default: COACHING_SOURCE or the sample workbook)")
-    parser.add_argument("--quarter", help="YYYY-Qn (default: the last completed quarter)")
-    parser.add_argument("--output-dir", help="where to write the files (default: reports/<quarter>/)")
-    parser.add_argument("--no-send", action="store_true", help="write the files and a preview .eml, but send and record nothing")
-    parser.add_argument("--force-resend", action="store_true", help="send even if this report was already sent")
-    args = parser.parse_args(argv)
-
-    def run() -> None:
-        settings = load_settings()
-        resolve_quarter(args.quarter, settings.today(), settings.fiscal_year_start_month)  # fail fast
-        result = quarterly_report(
-            quarter=args.quarter,
-            source=args.source,
-            send=not args.no_send,
-            force_resend=args.force_resend,
-            output_dir=args.output_dir,
-        )
-        print(f"{result.quarter}: report written to {result.output_dir / 'report.html'}")
-        print(result.delivery)
-
-    return run_command(run)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    """The command line (flows/cli.py)."""
+    return quarterly_report_command(argv)

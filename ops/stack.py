@@ -31,6 +31,9 @@ from config.settings import PROJECT_ROOT, load_settings
 PREFECT_FILE = PROJECT_ROOT / "prefect.yaml"
 DEFAULT_HOME = PROJECT_ROOT / ".prefect"
 DEFAULT_PORT = 4200
+# How often the worker asks for runs to start (Prefect's default: 10 s). A run from the UI's Run button
+# waits for the next look; a look is one small query. The caller's own setting wins.
+WORKER_DEFAULTS = {"PREFECT_WORKER_QUERY_SECONDS": "2"}
 # Settings of the caller that would point the stack at another server, profile or database.
 _FOREIGN_PREFECT_SETTINGS = ("PREFECT_API_", "PREFECT_PROFILE", "PREFECT_HOME", "PREFECT_SERVER_DATABASE")
 
@@ -193,7 +196,8 @@ def up(stack: Stack, say: Callable[[str], object] = print) -> None:
     _run(stack, "deploy", ["--no-prompt", "deploy", "--all"], timeout=180)
     if _running_pid(stack, "worker") is None:
         say("Starting a worker ...")
-        _start(stack, "worker", ["worker", "start", "--pool", pool], stack.env(stack.worker_env))
+        defaults = {name: value for name, value in WORKER_DEFAULTS.items() if name not in os.environ}
+        _start(stack, "worker", ["worker", "start", "--pool", pool], stack.env({**defaults, **stack.worker_env}))
     names = ", ".join(d["name"] for d in spec["deployments"])
     home = "" if stack.home == DEFAULT_HOME else f" --home {stack.home}"
     say(

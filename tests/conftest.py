@@ -1,12 +1,22 @@
-"""Shared test set-up: no telemetry, no settings leaking in from the developer's environment."""
+"""Shared test set-up: no telemetry, a throw-away PREFECT_HOME, no settings leaking in from the
+developer's environment."""
 
 import os
+import shutil
+import tempfile
 
-# Before anything imports Prefect (it reads these once, at import).
+# Before anything imports Prefect (it reads these once, at import; test modules import the flows
+# while they are collected). The home holds the database, cached results and transaction records:
+# a session's own, so that none survive into the next session or come from the developer's.
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+PREFECT_HOME = os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="prefect-home-")
 
 import pytest  # noqa: E402
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(PREFECT_HOME, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

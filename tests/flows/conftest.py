@@ -1,22 +1,21 @@
-"""Flows run against one temporary Prefect server per test session, with a throw-away PREFECT_HOME."""
+"""Flows run against one temporary Prefect server per test session (its PREFECT_HOME is the
+session's own: tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.deadlines import scaled
+
 
 @pytest.fixture(scope="session", autouse=True)
 def prefect_server() -> Iterator[None]:
-    home = tempfile.mkdtemp(prefix="prefect-home-")
-    os.environ["PREFECT_HOME"] = home
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=60):
+    with prefect_test_harness(server_startup_timeout=round(scaled(30))):
         yield
 
 

@@ -14,6 +14,7 @@ import pytest
 from coaching.recipients import RecipientError
 from config.settings import PROJECT_ROOT
 from flows.quarterly_report import main, quarterly_report
+from tests.deadlines import scaled
 from tests.flows.mail import outbox
 
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
@@ -67,9 +68,10 @@ def test_the_sample_workbook_bad_rows_are_listed_with_their_rows(tmp_path, state
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The command as a user types it; the arguments are refused before any Prefect server starts."""
     return subprocess.run(
         [sys.executable, "-m", "flows.quarterly_report", *args],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=scaled(30),
         env={**os.environ, "COACHING_STATE_DIR": str(cwd / "state")},
     )
 
@@ -79,6 +81,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     [
         (["--quarter", "2026-Q5"], "error: '2026-Q5' is not a quarter: write it as YYYY-Qn"),
         (["--source", "no/such/file.xlsx", "--quarter", "2026-Q3"], "error: workbook not found: no/such/file.xlsx"),
+        (["--source", "README.md", "--quarter", "2026-Q3"], "error: README.md is not an .xlsx workbook"),
     ],
 )
 def test_a_bad_argument_ends_with_one_clear_line_and_no_traceback(tmp_path, args, message):
@@ -86,6 +89,7 @@ def test_a_bad_argument_ends_with_one_clear_line_and_no_traceback(tmp_path, args
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+    assert "temporary server" not in done.stderr  # refused before any Prefect server starts
 
 
 def broken_workbooks(folder: Path) -> dict[str, Path]:
@@ -110,12 +114,44 @@ def broken_workbooks(folder: Path) -> dict[str, Path]:
         ("no_column", "error: Tab 'Staff' has no column 'Staff ID' (headers found: "),
     ],
 )
-def test_a_workbook_that_cannot_be_used_ends_with_one_line_naming_the_problem(tmp_path, which, message):
+def test_a_workbook_that_cannot_be_used_ends_with_one_line_naming_the_problem(
+    tmp_path, state_dir, which, message, capsys, caplog
+):
     source = broken_workbooks(tmp_path)[which]
-    done = run_cli("--source", str(source), "--quarter", "2026-Q3", "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
+    assert main(["--source", str(source), "--quarter", "2026-Q3", "--output-dir", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().err
+    assert not [record.getMessage() for record in caplog.records if record.exc_info]  # logged without a traceback
+
+
+def test_the_command_records_its_run_in_the_prefect_server_already_running_and_starts_none(tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    out = tmp_path / "q3"
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "COACHING_STATE_DIR": str(tmp_path / "state")}
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.quarterly_report", "--quarter", "2026-Q3", "--no-send", "--output-dir", str(out)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=scaled(60), env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "temporary server" not in done.stderr
+    with get_client(sync_client=True) as client:
+        ours = [run for run in client.read_flow_runs() if run.parameters.get("output_dir") == str(out)]
+    assert [(run.name, run.state_name) for run in ours] == [("quarterly-2026-Q3", "Completed")]
+
+
+def test_a_prefect_server_that_does_not_start_in_time_ends_with_one_line_saying_what_to_try(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.quarterly_report", "--quarter", "2026-Q3", "--output-dir", str(tmp_path)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=scaled(60),
+        env={**env, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1", "PREFECT_HOME": str(tmp_path / "home")},
+    )
     assert done.returncode == 2
-    assert message in done.stderr
+    assert "error: the temporary Prefect server did not start within 1 s" in done.stderr
+    assert "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" in done.stderr and "make stack" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "report.html").exists()
 
 
 def test_too_many_error_rows_hold_the_report_back_and_send_the_data_stewards_the_notice_instead(
