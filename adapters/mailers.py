@@ -10,7 +10,10 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Protocol
 
+from email_validator import EmailNotValidError, validate_email
+
 from coaching.email import OutgoingEmail
+from coaching.records import PipelineError
 
 
 @dataclass(frozen=True)
@@ -18,9 +21,31 @@ class SentReceipt:
     where: str  # a file path or a provider's message id, for the ledger and the run's artifacts
 
 
+class DeliveryError(PipelineError):
+    """The email was not delivered; the message is one line an admin can act on (never the key)."""
+
+
+class DeliveryUnknown(DeliveryError):
+    """The request left but its answer was lost (dropped, timed out): the email may have arrived.
+    Never retried, never re-sent by a later run unless an admin forces it."""
+
+
+def address_problem(address: str) -> str | None:
+    """Why `address` is not a valid email address (syntax only: no DNS lookup), or None."""
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return str(exc)
+    return None
+
+
 class Mailer(Protocol):
+    # Where emails go ("outbox", "sendgrid", "sendgrid-sandbox"): the ledger keeps deliveries
+    # per channel, so a file in the outbox never stands in for a real send.
+    channel: str
+
     def send(self, email: OutgoingEmail) -> SentReceipt:
-        """Deliver one email to all its recipients; raise on failure."""
+        """Deliver one email to all its recipients; raise DeliveryError (or DeliveryUnknown)."""
         ...
 
 
@@ -53,6 +78,8 @@ def build_mime_message(email: OutgoingEmail) -> EmailMessage:
 
 class OutboxMailer:
     """Writes each email as an `.eml` file that any mail program opens."""
+
+    channel = "outbox"
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     data_stewards: CommaList = []
     allowed_recipient_domains: CommaList = []
 
+    # The delivery ledger's database: None keeps the SQLite file in state_dir; a URL such as
+    # postgresql+psycopg://user:password@host/db (COACHING_LEDGER_URL) shares it between hosts.
+    ledger_url: SecretStr | None = None
+
     sendgrid_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("SENDGRID_API_KEY", "COACHING_SENDGRID_API_KEY")
     )
@@ -101,6 +105,18 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("report_recipients", "data_stewards", mode="after")
+    @classmethod
+    def _valid_addresses(cls, value: list[str]) -> list[str]:
+        _require_valid_addresses(value)
+        return value
+
+    @field_validator("email_from", mode="after")
+    @classmethod
+    def _valid_sender(cls, value: str) -> str:
+        _require_valid_addresses([value])
+        return value
+
     @field_validator("source", mode="after")
     @classmethod
     def _resolve_relative_path(cls, value: str) -> str:
@@ -126,6 +142,15 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         yaml_file = Path(os.environ.get("COACHING_SETTINGS_FILE", DEFAULT_SETTINGS_FILE))
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file))
+
+
+def _require_valid_addresses(addresses: list[str]) -> None:
+    """A typo in a configured address stops the run at its start, naming the address."""
+    from adapters.mailers import address_problem
+
+    problems = [f"'{address}' ({problem})" for address in addresses if (problem := address_problem(address))]
+    if problems:
+        raise ValueError("not a valid email address: " + "; ".join(problems))
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -7,24 +7,26 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from adapters.sources import ProposalWriter
+from adapters.ledger import DeliveryReport
 from coaching.outputs import data_quality_frame, scorecard_frame
 from coaching.quarterly import previous_scores, require_sessions_in, resolve_quarter, select_programs
 from coaching.recipients import check_recipients
 from coaching.recommendations import proposals
 from coaching.report.render import build_report_email
 from coaching.report.summary import summary_markdown
+from coaching.quarters import Quarter
 from coaching.scoring import Targets
 from config.settings import Settings, load_settings
-from config.wiring import REPORT_RECIPIENTS_VARIABLE, build_ledger, build_mailer, build_source, report_recipients
+from config.wiring import REPORT_RECIPIENTS_VARIABLE, RunAdapters, build_run_adapters, report_recipients
 from flows.cli import hide_tracebacks_of_pipeline_errors, run_command, run_name
 from tasks.artifacts import publish_markdown, publish_table
-from tasks.delivery import deliver_email, run_tags
+from tasks.delivery import deliver_email, require_complete, run_tags
 from tasks.notify import send_data_quality_notice
 from tasks.proposals import write_back_proposals
 from tasks.records import extract_records, validate_records
@@ -48,13 +50,13 @@ def _run_name() -> str:
 
 
 def _deliver_report(
+    adapters: RunAdapters,
     settings: Settings,
     report: QuarterlyReport,
     quarter: str,
-    folder: Path,
     force_resend: bool,
     recipients: list[str] | None,
-) -> str:
+) -> DeliveryReport:
     addresses = check_recipients(
         recipients or report_recipients(settings), settings.allowed_recipient_domains,
         "report_recipients (config/settings.yaml), COACHING_REPORT_RECIPIENTS or the Prefect Variable "
@@ -67,20 +69,22 @@ def _deliver_report(
         files=report.files,
         tags={"quarter": quarter, **run_tags()},
     )
-    result = deliver_email(build_mailer(settings, folder / "outbox"), build_ledger(settings), email, force_resend)
-    return result.sentence
+    assert adapters.mailer is not None, "built with send=True"
+    return deliver_email(adapters.mailer, adapters.ledger, email, force_resend)
 
 
-def _propose_in_sheet(source: object, settings: Settings, rows: list[dict[str, object]]) -> None:
+def _propose_in_sheet(adapters: RunAdapters, settings: Settings, rows: list[dict[str, object]]) -> None:
     logger = get_run_logger()
-    if not isinstance(source, ProposalWriter):
+    writer = adapters.proposal_writer
+    if writer is None:
         logger.warning("sheets_write_back is on, but proposals can only be written to a Google Sheets source.")
         return
-    added = write_back_proposals(source, settings.tabs.improvement_actions, rows)
+    added = write_back_proposals(writer, settings.tabs.improvement_actions, rows)
     logger.info("%d new proposals added to the '%s' tab.", added, settings.tabs.improvement_actions)
 
 
-@flow(name="quarterly_report", flow_run_name=_run_name, log_prints=True)
+# A run that outlasts this is stopped and marked TimedOut (failed), freeing its deployment's slot.
+@flow(name="quarterly_report", flow_run_name=_run_name, log_prints=True, timeout_seconds=3600)
 def quarterly_report(
     quarter: str | None = None,
     source: str | None = None,
@@ -103,15 +107,27 @@ def quarterly_report(
             within the allowed domains); default the configured ones.
     """
     hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
-    logger = get_run_logger()
     settings = load_settings()
     today = settings.today()
     target = resolve_quarter(quarter, today, settings.fiscal_year_start_month)
     folder = Path(output_dir or Path("reports") / target.label)
-    targets = Targets(**settings.targets.model_dump())
+    with build_run_adapters(settings, source=source, outbox_dir=folder / "outbox", send=send) as adapters:
+        return _report(adapters, settings, today, target, folder, programs, force_resend, recipients)
 
-    source_adapter = build_source(settings, source)
-    raw = extract_records(source_adapter)
+
+def _report(
+    adapters: RunAdapters,
+    settings: Settings,
+    today: dt.date,
+    target: Quarter,
+    folder: Path,
+    programs: list[str] | None,
+    force_resend: bool,
+    recipients: list[str] | None,
+) -> QuarterlyRunResult:
+    logger = get_run_logger()
+    targets = Targets(**settings.targets.model_dump())
+    raw = extract_records(adapters.source)
     checked = validate_records(raw, settings, target, today)
     valid = select_programs(checked.valid, programs)
     require_sessions_in(valid, target, settings.tabs.coaching_log)
@@ -120,19 +136,22 @@ def quarterly_report(
     report = render_quarterly_report(history, recommendations, improved, checked, settings, targets, raw.label, today)
     write_files(folder, report.files)
     if settings.sheets_write_back:
-        _propose_in_sheet(source_adapter, settings, proposals(recommendations, target.label))
+        _propose_in_sheet(adapters, settings, proposals(recommendations, target.label))
 
+    sent: DeliveryReport | None = None
     if checked.blocked:
         delivery = "Not sent to leadership: too many rows with errors (" + "; ".join(checked.blocking) + ")."
-        if send:  # the data stewards hear about it instead, with the reasons first
-            delivery += " " + send_data_quality_notice(
-                settings, checked, source_label=raw.label, run_date=today, folder=folder,
-                force_resend=force_resend, held_back=target.label,
+        if adapters.mailer is not None:  # the data stewards hear about it instead, with the reasons first
+            notice, sent = send_data_quality_notice(
+                settings, checked, source_label=raw.label, run_date=today, mailer=adapters.mailer,
+                ledger=adapters.ledger, force_resend=force_resend, held_back=target.label,
             )
-    elif not send:
+            delivery += " " + notice
+    elif adapters.mailer is None:
         delivery = "Not sent: sending was turned off for this run."
     else:
-        delivery = _deliver_report(settings, report, target.label, folder, force_resend, recipients)
+        sent = _deliver_report(adapters, settings, report, target.label, force_resend, recipients)
+        delivery = sent.sentence
     logger.info(delivery)
 
     current = history[-1]
@@ -143,6 +162,7 @@ def quarterly_report(
     publish_table(f"{key}-scorecard", scorecard_frame(current), "Scorecard")
     publish_table(f"{key}-data-quality", data_quality_frame(checked.issues), "Data-quality errors and warnings")
     logger.info("Report for %s written to %s", target.label, folder.resolve())
+    require_complete(sent, f"Quarterly report for {target.label}")
     return QuarterlyRunResult(target.label, folder, delivery, checked.blocked)
 
 
