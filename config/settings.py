@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     sendgrid_api_url: str = "https://api.sendgrid.com"
     sendgrid_sandbox_mode: bool = False  # SendGrid validates the email but delivers nothing
     sendgrid_secret_block: str = "sendgrid-api-key"
+    # The whole of one Mail Send call, first byte to last; a send that outlasts it is "unknown".
+    sendgrid_timeout_seconds: float = Field(30.0, gt=0)
 
     google_credentials_file: Path | None = Field(
         None,

@@ -100,7 +100,10 @@ def build_mailer(settings: Settings, outbox_dir: Path) -> Mailer:
         return OutboxMailer(outbox_dir)
     from adapters.sendgrid_mailer import SendGridMailer
 
-    return SendGridMailer(key, api_url=settings.sendgrid_api_url, sandbox_mode=settings.sendgrid_sandbox_mode)
+    return SendGridMailer(
+        key, api_url=settings.sendgrid_api_url, sandbox_mode=settings.sendgrid_sandbox_mode,
+        timeout=settings.sendgrid_timeout_seconds,
+    )
 
 
 def build_store_engine(settings: Settings) -> Engine:

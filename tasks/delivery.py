@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 
 from adapters.ledger import DeliveryLedger, DeliveryReport, DeliveryResult, Outcome
 from adapters.mailers import Mailer, address_problem
@@ -52,7 +52,7 @@ def deliver_email(
 def _delivery_slot() -> AbstractContextManager[object]:
     """The global concurrency limit when the run belongs to a deployment (the stack creates it);
     a run from the command line relies on the ledger's lock alone."""
-    if flow_run.deployment_id is None:
+    if deployment.id is None:
         return nullcontext()
     from prefect.concurrency.sync import concurrency
 
@@ -61,7 +61,7 @@ def _delivery_slot() -> AbstractContextManager[object]:
 
 def force_hint() -> str:
     """How an admin forces a re-send from where this run was started."""
-    if flow_run.deployment_id is None:
+    if deployment.id is None:
         return "--force-resend"
     return "the run's force_resend parameter (Run > Custom run, force_resend on)"
 
