@@ -223,6 +223,11 @@ class DeliveryLedger:
         with self.engine.connect() as db:
             return [dict(row) for row in db.execute(query).mappings()]
 
+    def history_entry(self, entry: int) -> dict[str, object] | None:
+        with self.engine.connect() as db:
+            row = db.execute(select(deliveries).where(deliveries.c.id == entry)).mappings().first()
+        return dict(row) if row is not None else None
+
     def resolve(self, entry: int, status: str, note: str) -> dict[str, object]:
         """An admin's decision on an unknown (or pending) entry: `sent` (it arrived) or `failed`
         (it did not: the next run sends it). Returns the entry as it now is."""
