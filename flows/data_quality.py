@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import flow, get_run_logger
+from prefect.states import State
 
 from coaching.outputs import csv_bytes, data_quality_frame
 from coaching.quarters import Quarter
@@ -23,7 +24,7 @@ from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
 from flows.cli import hide_tracebacks_of_pipeline_errors, run_command
 from tasks.artifacts import publish_markdown, publish_table
-from tasks.delivery import require_complete
+from tasks.delivery import finish_run
 from tasks.notify import send_data_quality_notice
 from tasks.records import extract_records, validate_records
 from tasks.report import write_files
@@ -49,7 +50,7 @@ def data_quality(
     send: bool = True,
     force_resend: bool = False,
     output_dir: str | None = None,
-) -> DataQualityRunResult:
+) -> State:  # its result is a DataQualityRunResult
     """Check the records and email the data stewards what to fix.
 
     Args:
@@ -69,7 +70,7 @@ def data_quality(
 
 def _check_and_notify(
     adapters: RunAdapters, settings: Settings, today: dt.date, folder: Path, force_resend: bool
-) -> DataQualityRunResult:
+) -> State:
     logger = get_run_logger()
     raw = extract_records(adapters.source)
     # The volume check compares the last completed quarter with the one before: a quarter still
@@ -98,8 +99,7 @@ def _check_and_notify(
     )
     publish_table("data-quality-issues", issues, "Data-quality errors and warnings")
     logger.info("data_quality.csv written to %s", folder.resolve())
-    require_complete(report, "Data-quality notice")
-    return result
+    return finish_run(result, report, "Data-quality notice", delivery)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,9 +13,12 @@ import argparse
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 from prefect import flow, get_run_logger
+from prefect.states import Completed, State
+from pydantic import Field
 
 from adapters.ledger import DeliveryLedger
 from adapters.mailers import Mailer
@@ -27,10 +30,12 @@ from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
 from flows.cli import hide_tracebacks_of_pipeline_errors, run_command, run_name
-from tasks.delivery import DeliveryIncomplete, deliver_email, run_tags
+from tasks.delivery import DeliveryIncomplete, deliver_email, label_run, outcome_word, run_tags
 from tasks.artifacts import publish_markdown
 from tasks.records import extract_records, validate_records
 
+# In the parameter schema, so that the Run form in the UI refuses 2026-13 before a run starts.
+MONTH_PATTERN = r"^\s*(\d{4}-(0?[1-9]|1[0-2]))?\s*$"  # blank: the last completed month
 NOTHING_TO_REPORT = (
     "Nothing to report (everyone coached, nobody past the 45 days, every session from observation "
     "plus another source): no email."
@@ -108,13 +113,13 @@ def _summary_markdown(result: NudgeRunResult) -> str:
 # A run that outlasts this is stopped and marked TimedOut (failed), freeing its deployment's slot.
 @flow(name="monthly_nudge", flow_run_name=_run_name, log_prints=True, timeout_seconds=1800)
 def monthly_nudge(
-    month: str | None = None,
+    month: Annotated[str | None, Field(pattern=MONTH_PATTERN)] = None,
     source: str | None = None,
     programs: list[str] | None = None,
     send: bool = True,
     force_resend: bool = False,
     output_dir: str | None = None,
-) -> NudgeRunResult:
+) -> State:  # its result is a NudgeRunResult
     """Email each program's coaching lead who was not coached in a month, and what to improve.
 
     Args:
@@ -142,7 +147,7 @@ def _nudge_leads(
     folder: Path,
     programs: list[str] | None,
     force_resend: bool,
-) -> NudgeRunResult:
+) -> State:
     logger = get_run_logger()
     raw = extract_records(adapters.source)
     quarter = Quarter.containing(target.start_time.date(), settings.fiscal_year_start_month)
@@ -158,10 +163,11 @@ def _nudge_leads(
         (logger.warning if outcome.status in ("skipped", "unknown", "failed") else logger.info)(outcome.line)
     logger.info(result.summary)
     publish_markdown(f"nudge-{target}", _summary_markdown(result), f"Monthly coaching nudge for {target}")
+    label_run(outcome_word(outcome.status for outcome in outcomes))
     missed = [outcome.line for outcome in outcomes if outcome.status in ("unknown", "failed")]
     if missed:
         raise DeliveryIncomplete(f"{result.summary} " + " ".join(missed))
-    return result
+    return Completed(message=result.summary, data=result)
 
 
 def main(argv: list[str] | None = None) -> int:

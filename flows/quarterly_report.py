@@ -10,8 +10,11 @@ import argparse
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from prefect import flow, get_run_logger
+from prefect.states import State
+from pydantic import Field
 
 from adapters.ledger import DeliveryReport
 from coaching.outputs import data_quality_frame, scorecard_frame
@@ -25,13 +28,17 @@ from coaching.scoring import Targets
 from config.settings import Settings, load_settings
 from config.wiring import REPORT_RECIPIENTS_VARIABLE, RunAdapters, build_run_adapters, report_recipients
 from flows.cli import hide_tracebacks_of_pipeline_errors, run_command, run_name
-from tasks.artifacts import publish_markdown, publish_table
-from tasks.delivery import deliver_email, require_complete, run_tags
+from tasks.artifacts import publish_markdown, publish_table, readable_title
+from tasks.delivery import deliver_email, finish_run, run_tags
 from tasks.notify import send_data_quality_notice
 from tasks.proposals import write_back_proposals
 from tasks.records import extract_records, validate_records
 from tasks.report import QuarterlyReport, render_quarterly_report, write_files
 from tasks.scoring import recommend_actions, score_quarters
+
+
+# In the parameter schema, so that the Run form in the UI refuses 2026-Q9 before a run starts.
+QUARTER_PATTERN = r"^\s*(\d{4}-[Qq][1-4])?\s*$"  # blank: the last completed quarter
 
 
 @dataclass(frozen=True)
@@ -86,14 +93,14 @@ def _propose_in_sheet(adapters: RunAdapters, settings: Settings, rows: list[dict
 # A run that outlasts this is stopped and marked TimedOut (failed), freeing its deployment's slot.
 @flow(name="quarterly_report", flow_run_name=_run_name, log_prints=True, timeout_seconds=3600)
 def quarterly_report(
-    quarter: str | None = None,
+    quarter: Annotated[str | None, Field(pattern=QUARTER_PATTERN)] = None,
     source: str | None = None,
     programs: list[str] | None = None,
     send: bool = True,
     force_resend: bool = False,
     output_dir: str | None = None,
     recipients: list[str] | None = None,
-) -> QuarterlyRunResult:
+) -> State:  # its result is a QuarterlyRunResult
     """Score every program for a quarter and email leadership the report.
 
     Args:
@@ -124,7 +131,7 @@ def _report(
     programs: list[str] | None,
     force_resend: bool,
     recipients: list[str] | None,
-) -> QuarterlyRunResult:
+) -> State:
     logger = get_run_logger()
     targets = Targets(**settings.targets.model_dump())
     raw = extract_records(adapters.source)
@@ -159,11 +166,11 @@ def _report(
     summary = summary_markdown(current, previous, recommendations, checked.blocking, delivery, str(folder.resolve()))
     key = f"quarterly-{target.label.lower()}"
     publish_markdown(f"{key}-summary", summary, "Headline and recommendations")
-    publish_table(f"{key}-scorecard", scorecard_frame(current), "Scorecard")
+    publish_table(f"{key}-scorecard", scorecard_frame(current).rename(columns=readable_title), "Scorecard")
     publish_table(f"{key}-data-quality", data_quality_frame(checked.issues), "Data-quality errors and warnings")
     logger.info("Report for %s written to %s", target.label, folder.resolve())
-    require_complete(sent, f"Quarterly report for {target.label}")
-    return QuarterlyRunResult(target.label, folder, delivery, checked.blocked)
+    result = QuarterlyRunResult(target.label, folder, delivery, checked.blocked)
+    return finish_run(result, sent, f"Quarterly report for {target.label}", delivery)
 
 
 def main(argv: list[str] | None = None) -> int:

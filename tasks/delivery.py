@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
+from typing import TypeVar
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import deployment, flow_run
+from prefect.states import Completed, State
 
 from adapters.ledger import DeliveryLedger, DeliveryReport, DeliveryResult, Outcome
 from adapters.mailers import Mailer, address_problem
@@ -17,6 +20,7 @@ from coaching.records import PipelineError
 # Delivery runs hold this Prefect global concurrency limit (created by `make stack`), so that
 # overlapping runs of any deployment reach the ledger's check-and-send one at a time.
 DELIVERY_CONCURRENCY_LIMIT = "coaching-delivery"
+T = TypeVar("T")
 
 
 class DeliveryIncomplete(PipelineError):
@@ -66,14 +70,40 @@ def force_hint() -> str:
     return "the run's force_resend parameter (Run > Custom run, force_resend on)"
 
 
-def require_complete(report: DeliveryReport | None, what: str) -> None:
-    """End the run as failed (after its artifacts are published) when someone did not get `what`."""
+def outcome_word(outcomes: Iterable[str]) -> str:
+    """What happened to a run's emails in one word for its name: the worst of the outcomes."""
+    seen = set(outcomes)
+    for outcome in (Outcome.UNKNOWN, Outcome.FAILED, Outcome.SENT, Outcome.ALREADY_SENT):
+        if outcome.value in seen:
+            return outcome.value.replace("_", "-")
+    return "not-sent"
+
+
+def label_run(word: str) -> None:
+    """Add what happened to the email to the run's name ("quarterly-2026-Q3-sent"), so that the
+    runs list in the UI tells it without opening the run."""
+    if flow_run.id is None:
+        return
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(flow_run.id, name=f"{flow_run.name}-{word}")
+    except Exception as exc:  # the name is a convenience: the state message says the same
+        get_run_logger().warning("Could not rename the run to say '%s': %s", word, exc)
+
+
+def finish_run(result: T, report: DeliveryReport | None, what: str, message: str) -> State:
+    """The run's final state, its message saying what happened to the email. Failed (raised, after
+    the artifacts are published) when someone did not, or may not have, get `what`."""
+    label_run(outcome_word(r.outcome.value for r in report.results) if report else "not-sent")
     if report is not None and report.needs_a_person:
         raise DeliveryIncomplete(
             f"{what}: not delivered to {', '.join(report.missed)}. " + " ".join(
                 result.sentence for result in report.results if result.outcome in (Outcome.UNKNOWN, Outcome.FAILED)
             )
         )
+    return Completed(message=message, data=result)
 
 
 def run_tags() -> dict[str, str]:
