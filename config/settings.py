@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     report_recipients: CommaList = []
     data_stewards: CommaList = []
     allowed_recipient_domains: CommaList = []
+    # Who the Prefect Automations email when a run fails, crashes or is late (python -m ops.alerts).
+    admin_emails: CommaList = []
 
     # The delivery ledger's database: None keeps the SQLite file in state_dir; a URL such as
     # postgresql+psycopg://user:password@host/db (COACHING_LEDGER_URL) shares it between hosts.
@@ -100,14 +102,14 @@ class Settings(BaseSettings):
     # Append the quarter's recommendations to Improvement Actions as `proposed` (needs Editor access).
     sheets_write_back: bool = False
 
-    @field_validator("report_recipients", "data_stewards", "allowed_recipient_domains", mode="before")
+    @field_validator("report_recipients", "data_stewards", "allowed_recipient_domains", "admin_emails", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("report_recipients", "data_stewards", mode="after")
+    @field_validator("report_recipients", "data_stewards", "admin_emails", mode="after")
     @classmethod
     def _valid_addresses(cls, value: list[str]) -> list[str]:
         _require_valid_addresses(value)
