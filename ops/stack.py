@@ -123,7 +123,7 @@ def healthy(stack: Stack) -> bool:
         return False
 
 
-def _running_pid(stack: Stack, name: str) -> int | None:
+def running_pid(stack: Stack, name: str) -> int | None:
     """The id of the process this stack started as `name`, if it is still a Prefect process."""
     path = stack.pid_file(name)
     if not path.exists():
@@ -211,9 +211,11 @@ def clear_orphaned_runs(stack: Stack, say: Callable[[str], object] = print) -> i
 
 
 def drain_runs(stack: Stack, seconds: float, say: Callable[[str], object] = print) -> int:
-    """Wait up to `seconds` for runs in flight to end; cancel the rest. Returns how many were cancelled."""
+    """Wait up to `seconds` for runs in flight to end; cancel the rest (the worker stops their
+    processes; what it has not stopped within 15 s is marked Cancelled all the same). Returns how
+    many were cancelled."""
     from prefect.client.orchestration import SyncPrefectClient
-    from prefect.states import Cancelled
+    from prefect.states import Cancelled, Cancelling
 
     with SyncPrefectClient(stack.api_url) as client:
         deadline = time.monotonic() + seconds
@@ -223,13 +225,21 @@ def drain_runs(stack: Stack, seconds: float, say: Callable[[str], object] = prin
         while runs and time.monotonic() < deadline:
             time.sleep(1)
             runs = _in_flight_runs(client)
+        cancelled = len(runs)
         if runs:
-            say(f"Cancelling {', '.join(run.name for run in runs)} ...")
-            _end_runs(client, runs, Cancelled(message=(
+            why = (
                 "Cancelled because the stack was stopped (python -m ops.stack down) while it ran. "
                 "If it was sending, see python -m ops.deliveries list."
-            )))
-    return len(runs)
+            )
+            say(f"Cancelling {', '.join(run.name for run in runs)} ...")
+            for run in runs:
+                client.set_flow_run_state(run.id, Cancelling(message=why))
+            deadline = time.monotonic() + 15
+            while runs and time.monotonic() < deadline:
+                time.sleep(1)
+                runs = _in_flight_runs(client)
+            _end_runs(client, runs, Cancelled(message=why))
+    return cancelled
 
 
 def _set_up_alerts(stack: Stack, say: Callable[[str], object]) -> None:
@@ -266,7 +276,7 @@ def up(stack: Stack, say: Callable[[str], object] = print) -> None:
     pool = work_pool_name(spec)
     stack.home.mkdir(parents=True, exist_ok=True)
 
-    if _running_pid(stack, "server") is None:
+    if running_pid(stack, "server") is None:
         if healthy(stack):
             raise StackError(f"Another server already answers on port {stack.port}: choose another with --port.")
         say(f"Starting the Prefect server (SQLite in {stack.home}) ...")
@@ -278,7 +288,7 @@ def up(stack: Stack, say: Callable[[str], object] = print) -> None:
     say("Deploying every deployment in prefect.yaml ...")
     _run(stack, "deploy", ["--no-prompt", "deploy", "--all"], timeout=180)
     _set_up_alerts(stack, say)
-    if _running_pid(stack, "worker") is None:
+    if running_pid(stack, "worker") is None:
         clear_orphaned_runs(stack, say)
         say("Starting a worker ...")
         _start(stack, "worker", ["worker", "start", "--pool", pool], stack.env(stack.worker_env))
@@ -316,10 +326,10 @@ def _stop_group(leader: int, timeout: float) -> None:
 def down(stack: Stack, say: Callable[[str], object] = print, drain_seconds: float = 60) -> None:
     """Let runs in flight finish for up to `drain_seconds` and cancel the rest (freeing their
     slots), then stop the worker (it reports to the server as it stops), then the server."""
-    if _running_pid(stack, "server") is not None and healthy(stack):
+    if running_pid(stack, "server") is not None and healthy(stack):
         drain_runs(stack, drain_seconds, say)
     for name in ("worker", "server"):
-        pid = _running_pid(stack, name)
+        pid = running_pid(stack, name)
         if pid is not None:
             say(f"Stopping the {name} (process group {pid}) ...")
             _stop_group(pid, timeout=15)
@@ -337,8 +347,8 @@ def running(stack: Stack, say: Callable[[str], object] = print) -> Iterator[Stac
 
 
 def status(stack: Stack) -> str:
-    server = _running_pid(stack, "server")
-    worker = _running_pid(stack, "worker")
+    server = running_pid(stack, "server")
+    worker = running_pid(stack, "worker")
     return "\n".join([
         f"server: {'running, pid ' + str(server) if server else 'stopped'}"
         + (f", UI at {stack.ui_url}" if server and healthy(stack) else ""),

@@ -22,7 +22,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 
 from config.settings import PROJECT_ROOT, load_settings
 from config.wiring import REPORT_RECIPIENTS_VARIABLE
-from ops.stack import Stack, deployment_spec, running, schedule_timezones
+from ops.stack import Stack, deployment_spec, drain_runs, running, running_pid, schedule_timezones, up
 from ops.stack import main as stack_command
 from tests.fakes.google_api import new_private_key, service_account_json
 from tests.fakes.sendgrid_api import FakeSendGrid
@@ -37,6 +37,7 @@ SCHEDULES = {  # deployment -> cron
 FAKE_SENDGRID_KEY = "SG.e2e-never-shown.0123456789abcdef"
 RECIPIENTS = ["board@brightpath.example.org", "director@brightpath.example.org"]
 RUN_DEADLINE = 90  # seconds for all the runs together
+ADMIN = "it-admin@brightpath.example.org"
 
 
 def free_port() -> int:
@@ -91,6 +92,7 @@ def saved_secrets(stack: Stack, root: Path) -> subprocess.CompletedProcess[str]:
         "SENDGRID_API_KEY": FAKE_SENDGRID_KEY,
         "GOOGLE_APPLICATION_CREDENTIALS": str(key_file),
         "COACHING_REPORT_RECIPIENTS": ", ".join(RECIPIENTS),
+        "COACHING_ADMIN_EMAILS": ADMIN,
     })
     return subprocess.run(
         [sys.executable, "-m", "ops.secrets"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
@@ -217,10 +219,10 @@ def test_a_run_for_quarter_2026_q5_is_refused_before_it_starts_as_the_run_form_d
     schema = deployment.parameter_openapi_schema["properties"]["quarter"]
     assert any("pattern" in option for option in schema["anyOf"])  # what the Run form checks
 
-    with pytest.raises(Exception, match="quarter") as refused:
+    with pytest.raises(Exception, match="409 Conflict") as refused:
         client.create_flow_run_from_deployment(deployment.id, parameters={"quarter": "2026-Q5", "output_dir": str(root / "q5")})
 
-    assert "pattern" in str(refused.value)
+    assert "2026-Q5" in str(refused.value) or "[Qq][1-4]" in str(refused.value)
     assert not (root / "q5").exists()
 
 
@@ -253,3 +255,75 @@ def test_the_secrets_command_without_a_server_says_how_to_name_one(tmp_path):
     )
     assert done.returncode == 2 and "error: No Prefect server to save into: set PREFECT_API_URL" in done.stderr
     assert FAKE_SENDGRID_KEY not in done.stdout + done.stderr
+
+
+def start_run(client: SyncPrefectClient, parameters: dict[str, object], until: set[StateType]) -> FlowRun:
+    """A quarterly run through the API, once it reaches one of the `until` state types."""
+    deployment = client.read_deployment_by_name(QUARTERLY)
+    run = client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
+    deadline = time.monotonic() + 60
+    while run.state is None or run.state.type not in until:
+        assert time.monotonic() < deadline, f"run still {run.state_name}"
+        time.sleep(0.3)
+        run = client.read_flow_run(run.id)
+    return run
+
+
+def kill_processes_of(run_id: UUID) -> None:
+    """kill -9 every process running this flow run, as a machine crash would."""
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if f"PREFECT__FLOW_RUN_ID={run_id}".encode() in environ.read_bytes():
+                os.kill(int(environ.parent.name), 9)
+        except (OSError, ValueError):
+            pass
+
+
+def test_the_delivery_limit_and_the_alert_automations_exist_after_the_secrets_are_saved(client, saved_secrets):
+    assert "Automation 'coaching: run failed'" in saved_secrets.stdout
+    assert client.read_global_concurrency_limit_by_name("coaching-delivery").limit == 1
+    automations = {automation.name: automation for automation in client.read_automations()}
+    assert set(automations) == {
+        "coaching: run failed", "coaching: run crashed", "coaching: run late by more than an hour",
+    }
+    failed = automations["coaching: run failed"].trigger
+    assert failed.expect == {"prefect.flow-run.Failed", "prefect.flow-run.TimedOut"}
+    late = automations["coaching: run late by more than an hour"].trigger
+    assert late.after == {"prefect.flow-run.Late"} and late.within.total_seconds() == 3600
+    block = client.read_block_document_by_name("coaching-admin-email", "sendgrid-email", include_secrets=False)
+    assert block.data["to_emails"] == [ADMIN]
+
+
+def test_a_run_left_running_by_a_killed_worker_is_marked_crashed_when_the_stack_starts_again(client, stack, runs, root):
+    run = start_run(
+        client, {"quarter": "2026-Q2", "source": str(SAMPLE), "output_dir": str(root / "orphan"), "send": False},
+        until={StateType.RUNNING},
+    )
+    worker = running_pid(stack, "worker")
+    os.killpg(worker, 9)  # the worker and what it started die at once, as in kill -9 or a power cut
+    kill_processes_of(run.id)
+    time.sleep(1)
+    assert client.read_flow_run(run.id).state.type == StateType.RUNNING  # nobody will ever finish it
+
+    up(stack, say=lambda _: None)  # `make stack` again
+
+    orphan = client.read_flow_run(run.id)
+    assert orphan.state.type == StateType.CRASHED and "Orphaned" in orphan.state.message
+    # Its deployment's one slot is free: the next run starts and completes.
+    after = start_run(
+        client, {"quarter": "2026-Q2", "source": str(SAMPLE), "output_dir": str(root / "after"), "send": False},
+        until={StateType.COMPLETED, StateType.FAILED, StateType.CRASHED},
+    )
+    assert after.state.type == StateType.COMPLETED
+
+
+def test_stopping_the_stack_cancels_a_run_in_flight_and_frees_its_slot(client, stack, runs, root):
+    run = start_run(
+        client, {"quarter": "2026-Q2", "source": str(SAMPLE), "output_dir": str(root / "stopped"), "send": False},
+        until={StateType.RUNNING},
+    )
+
+    assert drain_runs(stack, seconds=0, say=lambda _: None) == 1  # what `down` does before stopping
+
+    assert client.read_flow_run(run.id).state.type == StateType.CANCELLED
+    assert client.read_deployment_by_name(QUARTERLY).global_concurrency_limit.active_slots == 0
