@@ -158,5 +158,19 @@ def _require_valid_addresses(addresses: list[str]) -> None:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings afresh (no module-level singleton: tests and flows each load their own)."""
-    return Settings(**overrides)
+    """Read the settings afresh (no module-level singleton: tests and flows each load their own).
+
+    A setting that cannot be used (a typo in an address, say) raises UsageError naming the setting
+    and the value's problem, so a run stops at its start with one line."""
+    from pydantic import ValidationError
+
+    from coaching.records import UsageError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        )
+        raise UsageError(f"Settings (config/settings.yaml or COACHING_… variables): {problems}") from None

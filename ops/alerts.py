@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import argparse
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from config.settings import Settings, load_settings
 from config.wiring import sendgrid_api_key
 from tasks.delivery import DELIVERY_CONCURRENCY_LIMIT
+
+if TYPE_CHECKING:
+    from prefect.automations import Automation
 
 NOTIFICATION_BLOCK = "coaching-admin-email"
 RUN_TAG = "coaching"  # every deployment in prefect.yaml carries it
@@ -47,7 +51,7 @@ def ensure_delivery_limit() -> str:
     return f"Global concurrency limit '{DELIVERY_CONCURRENCY_LIMIT}' (1 slot) around delivery."
 
 
-def automations(block_id: object) -> list[object]:
+def automations(block_id: object) -> list[Automation]:
     """The three Automations, each emailing the admins through the notification block."""
     from prefect.automations import Automation, EventTrigger, Posture, SendNotification
 
@@ -56,39 +60,26 @@ def automations(block_id: object) -> list[object]:
     def notify(subject: str) -> SendNotification:
         return SendNotification(block_document_id=block_id, subject=subject, body=_BODY)
 
+    def when(name: str, description: str, subject: str, **trigger: object) -> Automation:
+        return Automation(
+            name=name, description=description,
+            trigger=EventTrigger(match={"prefect.resource.id": "prefect.flow-run.*"}, match_related=coaching_runs,
+                                 threshold=1, **trigger),
+            actions=[notify(f"Coaching pipeline: {{{{ flow_run.name }}}} {subject}")],
+        )
+
+    reactive = {"posture": Posture.Reactive, "within": timedelta(0)}
     return [
-        Automation(
-            name="coaching: run failed",
-            description="A coaching run failed or timed out (an email of unknown outcome fails its run).",
-            trigger=EventTrigger(
-                match={"prefect.resource.id": "prefect.flow-run.*"}, match_related=coaching_runs,
-                expect={"prefect.flow-run.Failed", "prefect.flow-run.TimedOut"},
-                posture=Posture.Reactive, threshold=1, within=timedelta(0),
-            ),
-            actions=[notify("Coaching pipeline: {{ flow_run.name }} failed")],
-        ),
-        Automation(
-            name="coaching: run crashed",
-            description="A coaching run crashed (its worker or process died).",
-            trigger=EventTrigger(
-                match={"prefect.resource.id": "prefect.flow-run.*"}, match_related=coaching_runs,
-                expect={"prefect.flow-run.Crashed"}, posture=Posture.Reactive, threshold=1, within=timedelta(0),
-            ),
-            actions=[notify("Coaching pipeline: {{ flow_run.name }} crashed")],
-        ),
-        Automation(
-            name="coaching: run late by more than an hour",
-            description="A coaching run went Late and did not start within an hour (no worker? a stuck run?).",
-            trigger=EventTrigger(
-                match={"prefect.resource.id": "prefect.flow-run.*"}, match_related=coaching_runs,
-                after={"prefect.flow-run.Late"},
-                expect={"prefect.flow-run.Pending", "prefect.flow-run.Running", "prefect.flow-run.Cancelled",
-                        "prefect.flow-run.Crashed", "prefect.flow-run.Failed", "prefect.flow-run.Completed"},
-                for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
-                within=timedelta(hours=1),
-            ),
-            actions=[notify("Coaching pipeline: {{ flow_run.name }} is more than an hour late")],
-        ),
+        when("coaching: run failed", "A coaching run failed or timed out (an email of unknown outcome fails its run).",
+             "failed", expect={"prefect.flow-run.Failed", "prefect.flow-run.TimedOut"}, **reactive),
+        when("coaching: run crashed", "A coaching run crashed (its worker or process died).",
+             "crashed", expect={"prefect.flow-run.Crashed"}, **reactive),
+        when("coaching: run late by more than an hour",
+             "A coaching run went Late and did not start within an hour (no worker? a stuck run?).",
+             "is more than an hour late", after={"prefect.flow-run.Late"},
+             expect={"prefect.flow-run.Pending", "prefect.flow-run.Running", "prefect.flow-run.Cancelled",
+                     "prefect.flow-run.Crashed", "prefect.flow-run.Failed", "prefect.flow-run.Completed"},
+             for_each={"prefect.resource.id"}, posture=Posture.Proactive, within=timedelta(hours=1)),
     ]
 
 

@@ -9,14 +9,15 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from adapters.ledger import DeliveryLedger
+from adapters.ledger import DeliveryLedger, Outcome
+from adapters.mailers import OutboxMailer
 from adapters.store import open_store
 from config.settings import PROJECT_ROOT
 from flows.monthly_nudge import main as nudge_main
 from flows.monthly_nudge import monthly_nudge
 from flows.quarterly_report import main as report_main
-from tasks.delivery import DeliveryIncomplete
-from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault
+from tasks.delivery import DeliveryIncomplete, deliver_email
+from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault, report_email
 
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
 LEADERS = "ceo@brightpath.example.org,cfo@brightpath.example.org,board@brightpath.example.org"
@@ -102,3 +103,26 @@ def test_one_lead_sendgrid_refuses_does_not_stop_the_nudges_of_the_other_leads(t
         "adrian.evans@brightpath.example.org", "fiona.jones@brightpath.example.org",
         "wesley.flores@brightpath.example.org",
     ]
+
+
+def test_a_typo_in_a_configured_address_stops_the_run_at_its_start_naming_it(tmp_path, state_dir, monkeypatch, capsys):
+    monkeypatch.setenv("COACHING_REPORT_RECIPIENTS", "ceo@brightpath.example.org,cfo@brightpath..example.org")
+
+    assert report_main(["--quarter", "2026-Q3", "--output-dir", str(tmp_path / "q3")]) == 2
+
+    error = capsys.readouterr().err
+    assert "error: Settings (config/settings.yaml or COACHING_… variables): report_recipients: " in error
+    assert "not a valid email address: 'cfo@brightpath..example.org'" in error
+    assert not (tmp_path / "q3").exists()
+
+
+def test_an_address_from_the_sheet_that_is_not_one_gets_nothing_and_the_others_still_get_theirs(tmp_path):
+    ledger = DeliveryLedger(open_store(tmp_path))
+    email = report_email(("fiona.jones@brightpath.example.org", "wesley flores@brightpath", "ceo@example.org"))
+
+    report = deliver_email.fn(OutboxMailer(tmp_path / "outbox"), ledger, email, False)
+
+    assert [r.outcome for r in report.results] == [Outcome.SENT, Outcome.FAILED, Outcome.SENT]
+    assert report.missed == ["wesley flores@brightpath"]
+    assert "not a valid email address" in report.results[1].message
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
