@@ -16,10 +16,11 @@ key), so:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -270,8 +271,7 @@ class DeliveryLedger:
         return newest
 
 
-def _earlier_result(earlier: object, what: str, channel: str, force_hint: str) -> DeliveryResult:
-    row = dict(earlier)  # type: ignore[call-overload]
+def _earlier_result(row: Mapping[str, Any], what: str, channel: str, force_hint: str) -> DeliveryResult:
     recipient = str(row["recipient"])
     if row["status"] == "sent":
         return DeliveryResult(
@@ -305,9 +305,8 @@ def _adopt_legacy_sqlite_ledger(engine: Engine) -> None:
             db.execute(insert(deliveries), entries)
 
 
-def _legacy_entries(rows: Iterable[object]) -> Iterable[dict[str, object]]:
-    for raw in rows:
-        row = dict(raw)  # type: ignore[call-overload]
+def _legacy_entries(rows: Iterable[Mapping[str, Any]]) -> Iterable[dict[str, object]]:
+    for row in rows:
         receipt = str(row.get("receipt") or "")
         # Without a receipt the channel is unknown: assume SendGrid, so it blocks the real send.
         channel = "outbox" if receipt and not receipt.startswith("sendgrid") else (

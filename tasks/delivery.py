@@ -45,9 +45,11 @@ def deliver_email(
         if (problem := address_problem(recipient))
     }
     valid = tuple(recipient for recipient in email.recipients if recipient not in refused)
-    with _delivery_slot():
-        sent = ledger.send_once(mailer, replace(email, recipients=valid), force_resend, force_hint()) if valid else None
-    by_recipient = {result.recipient: result for result in (sent.results if sent else ())}
+    sent = DeliveryReport(())
+    if valid:
+        with _delivery_slot():
+            sent = ledger.send_once(mailer, replace(email, recipients=valid), force_resend, force_hint())
+    by_recipient = {result.recipient: result for result in sent.results}
     return DeliveryReport(
         tuple(refused.get(recipient) or by_recipient[recipient] for recipient in dict.fromkeys(email.recipients))
     )
