@@ -195,7 +195,9 @@ def _end_runs(client: object, runs: list[object], state: object) -> None:
 
 def clear_orphaned_runs(stack: Stack, say: Callable[[str], object] = print) -> int:
     """Before a worker starts: every run still pending or running was left by a worker that died
-    (no worker runs now), so it is marked Crashed, freeing its slot. Returns how many."""
+    (no worker runs now), so it is marked Crashed, freeing its slot. Returns how many. The local
+    stack's worker is its pool's only one; a server shared with workers on other hosts is not
+    started with this module (docs/scaling.md)."""
     from prefect.client.orchestration import SyncPrefectClient
     from prefect.states import Crashed
 
