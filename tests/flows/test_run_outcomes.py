@@ -10,6 +10,7 @@ from prefect.exceptions import ParameterTypeError
 
 from flows.monthly_nudge import monthly_nudge
 from flows.quarterly_report import quarterly_report
+from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault
 
 
 def name_of(state) -> str:
@@ -49,3 +50,19 @@ def test_the_artifacts_belong_to_the_flow_run_and_the_scorecard_has_readable_tit
     assert scorecard.flow_run_id == state.state_details.flow_run_id and scorecard.task_run_id is None
     assert '"BP1 Accountability"' in scorecard.data and '"Program ID"' in scorecard.data
     assert "bp1_accountability" not in scorecard.data
+
+
+def test_a_run_whose_email_is_of_unknown_outcome_ends_failed_saying_what_to_check(tmp_path, state_dir, monkeypatch):
+    with FakeSendGrid() as fake:
+        monkeypatch.setenv("SENDGRID_API_KEY", TEST_API_KEY)
+        monkeypatch.setenv("COACHING_SENDGRID_API_URL", fake.url)
+        fake.fail_next(Fault(None, accepted=True))
+
+        state = quarterly_report(quarter="2026-Q3", output_dir=str(tmp_path), return_state=True)
+
+    assert state.is_failed() and name_of(state) == "quarterly-2026-Q3-unknown"
+    assert "Unknown whether the quarterly report for 2026-Q3 to leadership@" in state.message
+    assert "SendGrid's Activity Feed" in state.message and "python -m ops.deliveries mark-sent" in state.message
+    assert len(fake.messages) == 1
+    summary = Artifact.get("quarterly-2026-q3-summary")  # published before the run failed
+    assert summary.flow_run_id == state.state_details.flow_run_id and "Unknown whether" in summary.data
