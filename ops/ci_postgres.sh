@@ -47,7 +47,7 @@ start() {
 stop() {
     local bin
     bin="$(bin_dir)"
-    [ -n "$bin" ] && [ -s "$DIR/data/PG_VERSION" ] && as_postgres "$bin/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null || true
+    [ -n "$bin" ] && [ -s "$DIR/data/PG_VERSION" ] && as_postgres "$bin/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
 case "${1:-}" in
