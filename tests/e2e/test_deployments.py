@@ -109,6 +109,7 @@ def runs(client: SyncPrefectClient, saved_secrets: subprocess.CompletedProcess[s
     deployment = client.read_deployment_by_name(QUARTERLY)
     asked = {
         "good": {"quarter": "2026-Q3", "source": str(SAMPLE), "output_dir": str(root / "q3")},
+        "again": {"quarter": "2026-Q3", "source": str(SAMPLE), "output_dir": str(root / "q3")},
         "unknown_program": {"quarter": "2026-Q3", "programs": ["Knitting Club"], "output_dir": str(root / "k")},
     }
     deadline = time.monotonic() + RUN_DEADLINE
@@ -195,6 +196,14 @@ def test_a_quarterly_run_started_through_the_api_completes_and_shows_its_result_
     assert "BP1 Accountability" in scorecard[0] and "Monthly Coverage" in scorecard[0]
     quality = json.loads(artifacts["quarterly-2026-q3-data-quality"])
     assert any(row["severity"] == "error" for row in quality)
+
+
+def test_a_second_run_sends_nothing_and_names_the_force_resend_parameter_not_the_cli_flag(runs, sendgrid):
+    again = runs["again"]
+    assert again.state.type == StateType.COMPLETED and again.name == "quarterly-2026-Q3-already-sent"
+    assert again.state.message.startswith("Not sent again: the quarterly report for 2026-Q3 to board@")
+    assert "the run's force_resend parameter" in again.state.message and "--force-resend" not in again.state.message
+    assert len(sendgrid.messages) == len(RECIPIENTS)
 
 
 def test_the_run_emails_the_report_through_sendgrid_with_the_key_and_recipients_kept_in_prefect(
