@@ -170,7 +170,10 @@ def _report(
     publish_table(f"{key}-data-quality", data_quality_frame(checked.issues), "Data-quality errors and warnings")
     logger.info("Report for %s written to %s", target.label, folder.resolve())
     result = QuarterlyRunResult(target.label, folder, delivery, checked.blocked)
-    return finish_run(result, sent, f"Quarterly report for {target.label}", delivery)
+    # Held back, the report itself was not sent, whatever happened to the stewards' notice.
+    return finish_run(
+        result, sent, f"Quarterly report for {target.label}", delivery, "held-back" if checked.blocked else None
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -95,10 +95,13 @@ def label_run(word: str) -> None:
         get_run_logger().warning("Could not rename the run to say '%s': %s", word, exc)
 
 
-def finish_run(result: T, report: DeliveryReport | None, what: str, message: str) -> State:
-    """The run's final state, its message saying what happened to the email. Failed (raised, after
-    the artifacts are published) when someone did not, or may not have, get `what`."""
-    label_run(outcome_word(r.outcome.value for r in report.results) if report else "not-sent")
+def finish_run(
+    result: T, report: DeliveryReport | None, what: str, message: str, word: str | None = None
+) -> State:
+    """The run's final state, its message saying what happened to the email; the run's name gets
+    `word`, by default the report's outcome. Failed (raised, after the artifacts are published)
+    when someone did not, or may not have, get `what`."""
+    label_run(word or (outcome_word(r.outcome.value for r in report.results) if report else "not-sent"))
     if report is not None and report.needs_a_person:
         raise DeliveryIncomplete(
             f"{what}: not delivered to {', '.join(report.missed)}. " + " ".join(
