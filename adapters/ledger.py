@@ -140,7 +140,9 @@ def unknown_advice(entry: int | None, force_hint: str) -> str:
 class DeliveryLedger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
+        with engine.begin() as db:  # workers starting together create the table once
+            self._lock(db, "schema")
+            metadata.create_all(db)
         _adopt_legacy_sqlite_ledger(engine)
 
     def send_once(

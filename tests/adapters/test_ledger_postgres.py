@@ -71,8 +71,7 @@ def test_the_ledger_url_setting_puts_the_ledger_in_postgresql(postgres_url, tmp_
         ]
 
 
-def test_four_workers_racing_on_one_postgresql_ledger_send_the_email_once(postgres_url):
-    DeliveryLedger(engine_for(postgres_url))  # the schema exists before the race, as after the first run
+def test_four_workers_racing_on_a_new_postgresql_ledger_send_the_email_once(postgres_url):
     with FakeSendGrid(response_delay=0.5) as fake:  # a slow SendGrid widens the race window
         ready, outcomes = SPAWN.Barrier(4), SPAWN.Queue()
         workers = [
