@@ -303,7 +303,10 @@ def test_the_delivery_limit_and_the_alert_automations_exist_after_the_secrets_ar
     assert block.data["to_emails"] == [ADMIN]
 
 
-def test_a_run_left_running_by_a_killed_worker_is_marked_crashed_when_the_stack_starts_again(client, stack, runs, root):
+def test_a_run_left_running_by_a_killed_worker_is_marked_crashed_when_the_stack_starts_again(
+    client, stack, runs, root, monkeypatch
+):
+    monkeypatch.setenv("COACHING_ADMIN_EMAILS", ADMIN)  # for the alert Automations `up` makes
     run = start_run(
         client, {"quarter": "2026-Q2", "source": str(SAMPLE), "output_dir": str(root / "orphan"), "send": False},
         until={StateType.RUNNING},
@@ -314,7 +317,11 @@ def test_a_run_left_running_by_a_killed_worker_is_marked_crashed_when_the_stack_
     time.sleep(1)
     assert client.read_flow_run(run.id).state.type == StateType.RUNNING  # nobody will ever finish it
 
-    up(stack, say=lambda _: None)  # `make stack` again
+    said: list[str] = []
+    up(stack, say=said.append)  # `make stack` again: the key is in its Secret block by now
+
+    assert "Automation 'coaching: run failed'." in said
+    assert len(client.read_automations()) == 3  # replaced, not added twice
 
     orphan = client.read_flow_run(run.id)
     assert orphan.state.type == StateType.CRASHED and "Orphaned" in orphan.state.message
