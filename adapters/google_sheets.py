@@ -2,8 +2,11 @@
 
 Reads cost two Sheets calls whatever the number of tabs (one for the tab list, one `values:batchGet`),
 because the Sheets quota is 60 reads per minute per user and gspread's per-worksheet helpers cost
-a call each. Every call has a timeout, and transient faults are retried a bounded number of times:
-gspread's own BackOffHTTPClient never gives up on a persistent fault and ignores `Retry-After`.
+a call each. Every call has a total deadline, and transient faults are retried a bounded number of
+times, honouring `Retry-After` and long enough to wait out a one-minute quota window (gspread's own
+BackOffHTTPClient never gives up on a persistent fault and ignores `Retry-After`). Reads retry any
+transient fault, a cut-off body included; the append of proposals retries only when it provably did
+not happen (no connection, a 429), never after an answer was lost.
 Every failure becomes one `WorkbookError` sentence an admin can act on.
 """
 
@@ -21,13 +24,14 @@ from typing import Any, Literal, TypeVar
 
 import google.auth.exceptions
 import requests
+import urllib3.exceptions
 from google.auth.crypt import RSASigner
 from google.oauth2.service_account import Credentials
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient, ParamsType
 from gspread.utils import absolute_range_name
 
-from adapters.retry import RetryPolicy, is_transient
+from adapters.retry import DeadlineExceeded, GaveUp, RetryRule, is_transient, with_retries
 from coaching.contract import IMPROVEMENT_ACTIONS, normalise
 from coaching.quality import cell_link  # the pure helper lives in the core; re-exported for callers
 from coaching.records import CellRange, RawTab, RawWorkbook, WorkbookError
@@ -152,11 +156,54 @@ def load_service_account_info(
     return ServiceAccount(info=info, origin=origin)
 
 
-# --- bounded retries --------------------------------------------------------------------------
+# --- bounded retries ---------------------------------------------------------------------------
+
+
+def _is_key_refusal(exc: BaseException) -> bool:
+    """Only `invalid_grant` means the token endpoint refused the key itself; any other
+    RefreshError (a 503 google-auth already retried, say) is the endpoint being unwell."""
+    return isinstance(exc, google.auth.exceptions.RefreshError) and "invalid_grant" in str(exc)
+
+
+def _at_token_endpoint(exc: BaseException) -> bool:
+    return isinstance(exc, (google.auth.exceptions.TransportError, google.auth.exceptions.RefreshError))
+
+
+def _retryable_read(exc: BaseException) -> bool:
+    """A read is idempotent: any transient fault is retried, a cut-off body included."""
+    if isinstance(exc, APIError):
+        return is_transient(exc.response.status_code)
+    if _at_token_endpoint(exc):
+        return not _is_key_refusal(exc)
+    return isinstance(
+        exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError, DeadlineExceeded)
+    )
+
+
+def _never_left(exc: BaseException) -> bool:
+    """The connection could not be made: nothing was sent."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = exc.args[0] if isinstance(exc, requests.ConnectionError) and exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def _retryable_write(exc: BaseException) -> bool:
+    """An append is not idempotent: retried only when it provably did not happen."""
+    if isinstance(exc, APIError):
+        return exc.response.status_code == 429  # a quota refusal: nothing was written
+    if _at_token_endpoint(exc):  # the token comes before the request
+        return not _is_key_refusal(exc)
+    return _never_left(exc)
+
+
+class _OutcomeUnknown(Exception):
+    """A write's request left and its answer was lost."""
 
 
 class _GaveUp(Exception):
-    """A transient fault outlasted the retry budget."""
+    """A transient fault outlasted the retry rule; `last` says what it was, in words."""
 
     def __init__(self, last: str, attempts: int, seconds: float, at_token_endpoint: bool) -> None:
         super().__init__(last)
@@ -165,16 +212,18 @@ class _GaveUp(Exception):
 
 
 class _BoundedHTTPClient(HTTPClient):
-    """gspread's HTTP client with a timeout, bounded retries and a configurable API base URL.
+    """gspread's HTTP client with a total deadline per call, bounded retries by rule and a
+    configurable API base URL.
 
     gspread builds its request URLs from constants imported by name, so the base URL is replaced
     here, on each request, rather than by patching `gspread.urls`.
     """
 
-    def __init__(self, auth: Credentials, api_url: str, policy: RetryPolicy) -> None:
+    def __init__(self, auth: Credentials, api_url: str, rule: RetryRule, sleep: Callable[[float], None]) -> None:
         super().__init__(auth)
-        self.set_timeout(policy.timeout)
-        self.policy = policy
+        self.set_timeout(rule.call_deadline)  # per read; the rule's deadline bounds the whole call
+        self.rule = rule
+        self._sleep = sleep
         base = api_url.rstrip("/")
         self._rebase = {SHEETS_API_URL: base, DRIVE_API_URL: base} if base != SHEETS_API_URL else {}
 
@@ -186,26 +235,24 @@ class _BoundedHTTPClient(HTTPClient):
 
     def request(self, method: str, endpoint: str, **kwargs: Any) -> requests.Response:
         url = self._redirect(endpoint)
-        started = time.monotonic()
-        for attempt in range(1, self.policy.max_attempts + 1):
-            try:
-                return super().request(method, url, **kwargs)
-            except APIError as err:
-                token_fault = False
-                status = err.response.status_code
-                if not is_transient(status):
-                    raise
-                last = f"HTTP {status} {_google_message(err)}".rstrip()
-                retry_after = err.response.headers.get("Retry-After")
-            except (requests.ConnectionError, requests.Timeout, google.auth.exceptions.TransportError) as exc:
-                # google-auth reports a token endpoint it cannot reach as a TransportError.
-                token_fault = isinstance(exc, google.auth.exceptions.TransportError)
-                last = _transport_problem(exc, url, self.policy.timeout)
-                retry_after = None
-            if attempt == self.policy.max_attempts:
-                raise _GaveUp(last, attempt, time.monotonic() - started, token_fault)
-            time.sleep(self.policy.wait(attempt, retry_after))
-        raise AssertionError("unreachable: the loop returns or raises")
+        writing = method.upper() not in ("GET", "HEAD")
+        try:
+            return with_retries(
+                lambda: super(_BoundedHTTPClient, self).request(method, url, **kwargs),
+                self.rule,
+                retryable=_retryable_write if writing else _retryable_read,
+                retry_after=lambda exc: exc.response.headers.get("Retry-After") if isinstance(exc, APIError) else None,
+                sleep=self._sleep,
+            )
+        except GaveUp as gave_up:
+            raise _GaveUp(
+                _transport_problem(gave_up.last, url, self.rule.call_deadline), gave_up.attempts,
+                gave_up.seconds, _at_token_endpoint(gave_up.last),
+            ) from None
+        except Exception as exc:
+            if writing and _retryable_read(exc):  # transient, but the request may have been applied
+                raise _OutcomeUnknown(_transport_problem(exc, url, self.rule.call_deadline)) from exc
+            raise
 
 
 def _google_message(err: APIError) -> str:
@@ -216,13 +263,26 @@ def _google_message(err: APIError) -> str:
     return f"({message.strip().splitlines()[0][:200]})" if message.strip() else ""
 
 
-def _transport_problem(exc: Exception, url: str, timeout: float) -> str:
+def _transport_problem(exc: BaseException, url: str, deadline: float) -> str:
+    if isinstance(exc, APIError):
+        return f"HTTP {exc.response.status_code} {_google_message(exc)}".rstrip()
     if isinstance(exc, google.auth.exceptions.TransportError):
         return "no answer from the token endpoint"
+    if isinstance(exc, google.auth.exceptions.RefreshError):
+        return f"the token endpoint failed ({_first_line(exc)})"
     host = re.sub(r"^(https?://[^/]+).*$", r"\1", url)
-    if isinstance(exc, requests.Timeout):
-        return f"no answer from {host} within {timeout:g} s"
-    return f"cannot connect to {host}"
+    if isinstance(exc, (requests.Timeout, DeadlineExceeded)):
+        return f"no complete answer from {host} within {deadline:g} s"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return f"the answer from {host} was cut off"
+    if _never_left(exc):
+        return f"cannot connect to {host}"
+    return f"the connection to {host} dropped"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc.args[0]) if exc.args else type(exc).__name__
+    return " ".join(text.split())[:200]
 
 
 # --- the source -------------------------------------------------------------------------------
@@ -237,9 +297,11 @@ class GoogleSheetsSource:
         service_account: ServiceAccount,
         api_url: str = SHEETS_API_URL,
         timeout: float = 30.0,
-        max_attempts: int = 5,
+        max_attempts: int = 8,
         base_delay: float = 1.0,
-        max_delay: float = 30.0,
+        max_delay: float = 65.0,
+        budget: float = 180.0,
+        sleep: Callable[[float], None] = time.sleep,
         value_render: Literal["UNFORMATTED_VALUE", "FORMATTED_VALUE"] = "UNFORMATTED_VALUE",
         write_back: bool = False,
     ) -> None:
@@ -254,8 +316,11 @@ class GoogleSheetsSource:
         credentials = Credentials.from_service_account_info(
             service_account.info, scopes=[WRITE_SCOPE if write_back else READ_SCOPE]
         )
-        policy = RetryPolicy(timeout, max_attempts, base_delay, max_delay)
-        self._http = _BoundedHTTPClient(credentials, api_url, policy)
+        # Eight attempts with waits doubling from 1 s (each drawn from the upper half of its
+        # ceiling, so at least 63 s in all) outlast the 60-second window of the Sheets per-minute
+        # quota; `timeout` bounds each call from its first byte to its last.
+        rule = RetryRule(timeout, max(1, max_attempts), base_delay, max_delay, budget)
+        self._http = _BoundedHTTPClient(credentials, api_url, rule, sleep)
 
     def __repr__(self) -> str:
         return f"GoogleSheetsSource({self.key!r}, {self.account.client_email!r})"
@@ -348,7 +413,7 @@ class GoogleSheetsSource:
     def _call(self, doing: str, call: Callable[[], T], writing: bool = False) -> T:
         try:
             return call()
-        except (_GaveUp, google.auth.exceptions.RefreshError, APIError) as exc:
+        except (_GaveUp, _OutcomeUnknown, google.auth.exceptions.RefreshError, APIError) as exc:
             raise WorkbookError(self._explain(exc, doing, writing)) from None
 
     def _explain(self, exc: Exception, doing: str, writing: bool) -> str:
@@ -357,8 +422,15 @@ class GoogleSheetsSource:
         if isinstance(exc, _GaveUp) and exc.at_token_endpoint:
             return (
                 f"Google credentials: no answer from the token endpoint {account.info['token_uri']} "
-                f"named in {account.origin}, {exc.attempts} attempts over {exc.seconds:.0f} s; check "
-                "the key's token_uri and the network"
+                f"named in {account.origin} ({exc.last}), {exc.attempts} attempts over {exc.seconds:.0f} s; "
+                "the key itself was not refused: check the key's token_uri and the network, or try "
+                "again later"
+            )
+        if isinstance(exc, _OutcomeUnknown):
+            return (
+                f"Google Sheets: unknown whether {doing} happened ({exc}); it was not repeated, so "
+                "that no row is added twice. Look at the tab; the next run reads it first and adds "
+                "only the proposals that are missing"
             )
         if isinstance(exc, _GaveUp):
             return (
@@ -386,13 +458,19 @@ class GoogleSheetsSource:
             )
         if status == 403 and writing:
             return (
-                f"the spreadsheet is not shared with {email_address} as Editor, so proposals cannot "
+                f"the spreadsheet {self.url} is not shared with {email_address} as Editor, so proposals cannot "
                 "be written back; share it as Editor, or turn write-back off, and re-run"
             )
         if status == 403:
-            return f"the spreadsheet is not shared with {email_address}; share it as Viewer and re-run"
+            return (
+                f"the spreadsheet {self.url} is not shared with {email_address}; share it as Viewer "
+                "and re-run"
+            )
         if status == 404:
-            return f"there is no Google spreadsheet with the key {self.key}; check the source URL"
+            return (
+                f"there is no Google spreadsheet with the key {self.key} that the service account "
+                f"{email_address} can open; check the source URL"
+            )
         if status == 401:
             return (
                 f"Google did not accept the access token of {email_address} from "

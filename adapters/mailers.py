@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from coaching.email import OutgoingEmail
+from coaching.records import PipelineError
 
 
 @dataclass(frozen=True)
@@ -18,9 +19,22 @@ class SentReceipt:
     where: str  # a file path or a provider's message id, for the ledger and the run's artifacts
 
 
+class DeliveryError(PipelineError):
+    """The email was not delivered; the message is one line an admin can act on (never the key)."""
+
+
+class DeliveryUnknown(DeliveryError):
+    """The request left but its answer was lost (dropped, timed out): the email may have arrived.
+    Never retried, never re-sent by a later run unless an admin forces it."""
+
+
 class Mailer(Protocol):
+    # Where emails go ("outbox", "sendgrid", "sendgrid-sandbox"): the ledger keeps deliveries
+    # per channel, so a file in the outbox never stands in for a real send.
+    channel: str
+
     def send(self, email: OutgoingEmail) -> SentReceipt:
-        """Deliver one email to all its recipients; raise on failure."""
+        """Deliver one email to all its recipients; raise DeliveryError (or DeliveryUnknown)."""
         ...
 
 
@@ -53,6 +67,8 @@ def build_mime_message(email: OutgoingEmail) -> EmailMessage:
 
 class OutboxMailer:
     """Writes each email as an `.eml` file that any mail program opens."""
+
+    channel = "outbox"
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)

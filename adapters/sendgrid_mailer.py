@@ -1,7 +1,10 @@
 """Delivery through SendGrid's v3 Mail Send API: one call per email, bounded retries, clear refusals.
 
-Exactly-once is the ledger's job (adapters/ledger.py); this class makes one email arrive once per
-call, retrying only what SendGrid documents as transient (429, 5xx) and network failures.
+Exactly-once is the ledger's job (adapters/ledger.py); this class makes one email arrive at most
+once per call. Mail Send has no idempotency key, so a call is retried only when SendGrid said no
+(429, 5xx) or the request never left (the connection could not be made or the body not sent). Once
+the body has left, a lost answer (dropped connection, no complete answer within the deadline) is
+`DeliveryUnknown`: SendGrid may have taken the email, and a retry could deliver it twice.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import base64
 import json
 import logging
 import time
+import urllib.error
+from collections.abc import Callable
 from http.client import HTTPException
 
 from pydantic import SecretStr
@@ -18,10 +23,11 @@ from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Attachment as SendGridAttachment
 from sendgrid.helpers.mail import Category, CustomArg, Mail, MailSettings, SandBoxMode
 
-from adapters.mailers import SentReceipt
-from adapters.retry import RetryPolicy
+from adapters.mailers import DeliveryError, DeliveryUnknown, SentReceipt
+from adapters.retry import DeadlineExceeded, GaveUp, RetryRule, is_transient, with_retries
 from coaching.email import OutgoingEmail
-from coaching.records import PipelineError
+
+__all__ = ["DeliveryError", "DeliveryUnknown", "SendGridMailer"]
 
 MAX_MESSAGE_BYTES = 30_000_000  # SendGrid: the whole message "must be less than 30MB"
 MAX_CATEGORY_LENGTH = 255  # SendGrid: up to 10 categories per message, each ASCII, at most 255 long
@@ -37,8 +43,16 @@ _KEY_ADVICE = (
 )
 
 
-class DeliveryError(PipelineError):
-    """The email was not delivered; the message is one line an admin can act on (never the key)."""
+def _never_left(exc: BaseException) -> bool:
+    """urllib wraps in URLError only what fails while connecting or sending the request, before
+    SendGrid could have the whole body; an error reading the answer comes unwrapped."""
+    return isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError)
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, SendGridHTTPError):
+        return is_transient(exc.status_code)  # SendGrid answered: it did not take the email
+    return _never_left(exc)
 
 
 class SendGridMailer:
@@ -53,15 +67,19 @@ class SendGridMailer:
         max_attempts: int = 5,
         base_delay: float = 1.0,
         max_delay: float = 30.0,
+        budget: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.sandbox_mode = sandbox_mode
-        self.policy = RetryPolicy(timeout, max(1, max_attempts), base_delay, max_delay)
+        self.channel = "sendgrid-sandbox" if sandbox_mode else "sendgrid"
+        self.rule = RetryRule(timeout, max(1, max_attempts), base_delay, max_delay, budget)
+        self._sleep = sleep
         # python_http_client logs every request's headers (the Authorization bearer key included)
         # at DEBUG: keep that logger above DEBUG whatever the root level is.
         logging.getLogger("python_http_client.client").setLevel(logging.INFO)
         self._client = SendGridAPIClient(api_key.get_secret_value(), host=self.api_url)
-        # The sendgrid client has no timeout of its own: without one a stalled call hangs the run.
+        # Per read; the whole call is bounded by the rule's deadline (`timeout`) on top.
         self._client.client.timeout = timeout
 
     def send(self, email: OutgoingEmail) -> SentReceipt:
@@ -73,28 +91,33 @@ class SendGridMailer:
                 f"{size / 1e6:.1f} MB once encoded for SendGrid, which accepts less than "
                 f"{MAX_MESSAGE_BYTES / 1e6:.0f} MB; make the attachments or charts smaller."
             )
-        started = time.monotonic()
-        for attempt in range(1, self.policy.max_attempts + 1):
-            try:
-                response = self._client.send(payload)
-            except SendGridHTTPError as exc:
-                if exc.status_code != 429 and exc.status_code < 500:
-                    raise DeliveryError(_refusal(exc, self.api_url)) from None
-                problem = f"{exc.status_code} {exc.reason}"
-                wait = self.policy.wait(attempt, _header(exc.headers, "Retry-After"))
-            except (OSError, HTTPException) as exc:  # refused, reset, dropped, timed out
-                problem = f"could not reach SendGrid at {self.api_url} ({_reason(exc)})"
-                wait = self.policy.wait(attempt, None)
-            else:
-                message_id = _header(response.headers, "X-Message-Id") or "no-message-id"
-                prefix = "sendgrid-sandbox" if self.sandbox_mode else "sendgrid"
-                return SentReceipt(where=f"{prefix}:{message_id}")
-            if attempt < self.policy.max_attempts:
-                time.sleep(wait)
-        raise DeliveryError(
-            f"Not sent: SendGrid did not accept the email after {self.policy.max_attempts} attempts over "
-            f"{time.monotonic() - started:.0f} s; last problem: {problem}. Try again later."
-        )
+        try:
+            response = with_retries(
+                lambda: self._client.send(payload),
+                self.rule,
+                retryable=_retryable,
+                retry_after=lambda exc: _header(getattr(exc, "headers", None), "Retry-After"),
+                sleep=self._sleep,
+            )
+        except GaveUp as gave_up:
+            raise DeliveryError(
+                f"Not sent: SendGrid did not accept the email after {gave_up.attempts} attempts over "
+                f"{gave_up.seconds:.0f} s; last problem: {self._problem(gave_up.last)}. Try again later."
+            ) from None
+        except SendGridHTTPError as exc:
+            raise DeliveryError(_refusal(exc, self.api_url)) from None
+        except (DeadlineExceeded, OSError, HTTPException) as exc:  # the body left; the answer did not come
+            raise DeliveryUnknown(
+                f"SendGrid at {self.api_url} received the request but its answer was lost "
+                f"({_reason(exc)})."
+            ) from None
+        message_id = _header(response.headers, "X-Message-Id") or "no-message-id"
+        return SentReceipt(where=f"{self.channel}:{message_id}")
+
+    def _problem(self, exc: BaseException) -> str:
+        if isinstance(exc, SendGridHTTPError):
+            return f"{exc.status_code} {exc.reason}"
+        return f"could not reach SendGrid at {self.api_url} ({_reason(exc)})"
 
     def _payload(self, email: OutgoingEmail) -> dict[str, object]:
         """The JSON body of the one API call for this email."""

@@ -18,6 +18,21 @@ from coaching.records import PipelineError
 _ADDRESS = re.compile(EMAIL_PATTERN)
 
 
+def address_problem(address: str) -> str | None:
+    """Why `address` cannot receive email, or None: the one test of an address before anything is
+    sent. The contract's plain pattern (what a Staff email must look like), then email-validator's
+    checks of the standard's limits that a pattern does not see (lengths of parts; no DNS lookup)."""
+    if not _ADDRESS.fullmatch(address):
+        return "not a plain email address (name@domain, no display name)"
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return str(exc)
+    return None
+
+
 class RecipientError(PipelineError, ValueError):
     """An address that may not receive email (a fix in configuration); `offending` lists each one."""
 
@@ -49,7 +64,7 @@ def check_recipients(
     if not kept:
         raise RecipientError(f"No recipients: configure at least one email address in {setting}.", ())
 
-    malformed = tuple(address for address in kept if not _ADDRESS.fullmatch(address))
+    malformed = tuple(address for address in kept if address_problem(address))
     allowed = _normalise_domains(allowed_domains)
     outside = tuple(
         address

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     # The leadership report names staff (who was not coached, the coaching lead, coaches' satisfaction)
     # only when this is on; otherwise it gives counts per program. The coaching leads' nudges always name.
     report_names_staff: bool = False
+    # Who the Prefect Automations email when a run fails, crashes or is late (python -m ops.alerts).
+    admin_emails: CommaList = []
+
+    # The delivery ledger's database: None keeps the SQLite file in state_dir; a URL such as
+    # postgresql+psycopg://user:password@host/db (COACHING_LEDGER_URL) shares it between hosts.
+    ledger_url: SecretStr | None = None
 
     sendgrid_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("SENDGRID_API_KEY", "COACHING_SENDGRID_API_KEY")
@@ -83,6 +89,8 @@ class Settings(BaseSettings):
     sendgrid_api_url: str = "https://api.sendgrid.com"
     sendgrid_sandbox_mode: bool = False  # SendGrid validates the email but delivers nothing
     sendgrid_secret_block: str = "sendgrid-api-key"
+    # The whole of one Mail Send call, first byte to last; a send that outlasts it is "unknown".
+    sendgrid_timeout_seconds: float = Field(30.0, gt=0)
 
     google_credentials_file: Path | None = Field(
         None,
@@ -97,11 +105,23 @@ class Settings(BaseSettings):
     # Append the quarter's recommendations to Improvement Actions as `proposed` (needs Editor access).
     sheets_write_back: bool = False
 
-    @field_validator("report_recipients", "data_stewards", "allowed_recipient_domains", mode="before")
+    @field_validator("report_recipients", "data_stewards", "allowed_recipient_domains", "admin_emails", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("report_recipients", "data_stewards", "admin_emails", mode="after")
+    @classmethod
+    def _valid_addresses(cls, value: list[str]) -> list[str]:
+        _require_valid_addresses(value)
+        return value
+
+    @field_validator("email_from", mode="after")
+    @classmethod
+    def _valid_sender(cls, value: str) -> str:
+        _require_valid_addresses([value])
         return value
 
     @field_validator("source", mode="after")
@@ -131,6 +151,29 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file))
 
 
+def _require_valid_addresses(addresses: list[str]) -> None:
+    """A typo in a configured address stops the run at its start, naming the address."""
+    from coaching.recipients import address_problem
+
+    problems = [f"'{address}' ({problem})" for address in addresses if (problem := address_problem(address))]
+    if problems:
+        raise ValueError("not a valid email address: " + "; ".join(problems))
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings afresh (no module-level singleton: tests and flows each load their own)."""
-    return Settings(**overrides)
+    """Read the settings afresh (no module-level singleton: tests and flows each load their own).
+
+    A setting that cannot be used (a typo in an address, say) raises UsageError naming the setting
+    and the value's problem, so a run stops at its start with one line."""
+    from pydantic import ValidationError
+
+    from coaching.records import UsageError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        )
+        raise UsageError(f"Settings (config/settings.yaml or COACHING_… variables): {problems}") from None

@@ -1,16 +1,20 @@
-"""The one place that turns settings into adapters. Flows call it; tasks receive what it builds."""
+"""The one place that turns settings into adapters (the composition root). A flow builds one
+`RunAdapters` bundle per run and passes its parts down; tasks receive what it builds."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
+from sqlalchemy import Engine
 
 from adapters.ledger import DeliveryLedger
 from adapters.mailers import Mailer, OutboxMailer
 from adapters.report_history import ReportHistory
-from adapters.sources import RecordSource, XlsxSource
+from adapters.sources import ProposalWriter, RecordSource, XlsxSource
+from adapters.store import open_store
 from config.settings import Settings
 
 
@@ -97,20 +101,55 @@ def build_mailer(settings: Settings, outbox_dir: Path) -> Mailer:
         return OutboxMailer(outbox_dir)
     from adapters.sendgrid_mailer import SendGridMailer
 
-    return SendGridMailer(key, api_url=settings.sendgrid_api_url, sandbox_mode=settings.sendgrid_sandbox_mode)
+    return SendGridMailer(
+        key, api_url=settings.sendgrid_api_url, sandbox_mode=settings.sendgrid_sandbox_mode,
+        timeout=settings.sendgrid_timeout_seconds,
+    )
 
 
-def build_ledger(settings: Settings) -> DeliveryLedger:
-    # A sandbox (dry) run keeps its own ledger, so it never stands in for the real send.
-    if settings.sendgrid_sandbox_mode:
-        return DeliveryLedger(settings.state_dir / "sandbox")
-    return DeliveryLedger(settings.state_dir)
-
-
-def build_report_history(settings: Settings) -> ReportHistory:
-    """The record of delivered reports, in the delivery ledger's SQLite file (a sandbox run: its own)."""
-    import sqlalchemy
-
+def build_store_engine(settings: Settings) -> Engine:
+    """The database of the delivery ledger (and of other records kept next to it):
+    COACHING_LEDGER_URL when set, else the SQLite file in the state folder. A sandbox (dry) run
+    keeps its own SQLite file, so it never stands in for the real send."""
+    url = settings.ledger_url.get_secret_value() if settings.ledger_url else None
     folder = settings.state_dir / "sandbox" if settings.sendgrid_sandbox_mode else settings.state_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    return ReportHistory(sqlalchemy.create_engine(f"sqlite:///{folder / 'deliveries.sqlite3'}"))
+    return open_store(folder, url)
+
+
+@dataclass
+class RunAdapters:
+    """Everything one run talks to. `mailer` is None when the run sends nothing."""
+
+    source: RecordSource
+    mailer: Mailer | None
+    ledger: DeliveryLedger
+    report_history: ReportHistory  # what the delivered quarterly reports said, beside the ledger
+    store_engine: Engine
+
+    @property
+    def proposal_writer(self) -> ProposalWriter | None:
+        """The source when it can take proposals back (the live spreadsheet), else None."""
+        return self.source if isinstance(self.source, ProposalWriter) else None
+
+    def close(self) -> None:
+        self.store_engine.dispose()
+
+    def __enter__(self) -> RunAdapters:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def build_run_adapters(
+    settings: Settings, *, source: str | None, outbox_dir: Path, send: bool
+) -> RunAdapters:
+    """The bundle for one run: built once at its start, closed at its end."""
+    engine = build_store_engine(settings)
+    return RunAdapters(
+        source=build_source(settings, source),
+        mailer=build_mailer(settings, outbox_dir) if send else None,
+        ledger=DeliveryLedger(engine),
+        report_history=ReportHistory(engine),
+        store_engine=engine,
+    )

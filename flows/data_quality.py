@@ -13,19 +13,22 @@ if __name__ == "__main__":  # the command line checks its arguments before the i
 
     run_as_main(data_quality_command)
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import flow, get_run_logger
+from prefect.states import State
 
 from coaching.outputs import csv_bytes, data_quality_frame
 from coaching.quarters import Quarter
 from coaching.records import Severity
 from coaching.report.summary import escape_markdown
-from config.settings import load_settings
-from config.wiring import build_source
-from flows.cli import data_quality_command, hide_tracebacks_of_pipeline_errors
+from config.settings import Settings, load_settings
+from config.wiring import RunAdapters, build_run_adapters
+from flows.cli import hide_tracebacks_of_pipeline_errors, data_quality_command
 from tasks.artifacts import publish_markdown, publish_table
+from tasks.delivery import finish_run
 from tasks.notify import send_data_quality_notice
 from tasks.records import extract_records, validate_records
 from tasks.report import write_files
@@ -44,13 +47,14 @@ def _run_name() -> str:
     return f"data-quality-{load_settings().today():%Y-%m-%d}"
 
 
-@flow(name="data_quality", flow_run_name=_run_name, log_prints=True)
+# A run that outlasts this is stopped and marked TimedOut (failed), freeing its deployment's slot.
+@flow(name="data_quality", flow_run_name=_run_name, log_prints=True, timeout_seconds=1800)
 def data_quality(
     source: str | None = None,
     send: bool = True,
     force_resend: bool = False,
     output_dir: str | None = None,
-) -> DataQualityRunResult:
+) -> State:  # its result is a DataQualityRunResult
     """Check the records and email the data stewards what to fix.
 
     Args:
@@ -60,12 +64,19 @@ def data_quality(
         output_dir: Where the files go; default a folder per run date in reports/data-quality/, e.g. reports/data-quality/2026-11-23/.
     """
     hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
-    logger = get_run_logger()
     settings = load_settings()
     today = settings.today()
     folder = Path(output_dir or Path("reports") / "data-quality" / today.isoformat())
 
-    raw = extract_records(build_source(settings, source))
+    with build_run_adapters(settings, source=source, outbox_dir=folder / "outbox", send=send) as adapters:
+        return _check_and_notify(adapters, settings, today, folder, force_resend)
+
+
+def _check_and_notify(
+    adapters: RunAdapters, settings: Settings, today: dt.date, folder: Path, force_resend: bool
+) -> State:
+    logger = get_run_logger()
+    raw = extract_records(adapters.source)
     # The volume check compares the last completed quarter with the one before: a quarter still
     # under way always has fewer rows.
     quarter = Quarter.last_completed(today, settings.fiscal_year_start_month)
@@ -74,11 +85,13 @@ def data_quality(
     write_files(folder, {"data_quality.csv": csv_bytes(issues)})
     errors = sum(issue.severity is Severity.ERROR for issue in checked.issues)
 
-    if not send:
+    report = None
+    if adapters.mailer is None:
         delivery = "Data-quality notice not sent: sending was turned off for this run."
     else:
-        delivery = send_data_quality_notice(
-            settings, checked, source_label=raw.label, run_date=today, folder=folder, force_resend=force_resend
+        delivery, report = send_data_quality_notice(
+            settings, checked, source_label=raw.label, run_date=today,
+            mailer=adapters.mailer, ledger=adapters.ledger, force_resend=force_resend,
         )
     logger.info(delivery)
     result = DataQualityRunResult(today.isoformat(), folder, errors, len(checked.issues) - errors, delivery)
@@ -90,7 +103,7 @@ def data_quality(
     )
     publish_table("data-quality-issues", issues, "Data-quality errors and warnings")
     logger.info("data_quality.csv written to %s", folder.resolve())
-    return result
+    return finish_run(result, report, "Data-quality notice", delivery)
 
 
 def main(argv: list[str] | None = None) -> int:

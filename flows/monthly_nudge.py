@@ -14,10 +14,15 @@ if __name__ == "__main__":  # the command line checks its arguments before the i
 
     run_as_main(monthly_nudge_command)
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
+import pandas as pd
 from prefect import flow, get_run_logger
+from prefect.states import Completed, State
+from pydantic import Field
 
 from adapters.ledger import DeliveryLedger
 from adapters.mailers import Mailer
@@ -27,12 +32,14 @@ from coaching.quarters import Quarter
 from coaching.report.messages import nudge_email
 from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
-from config.wiring import build_ledger, build_mailer, build_source
+from config.wiring import RunAdapters, build_run_adapters
 from flows.cli import hide_tracebacks_of_pipeline_errors, monthly_nudge_command, run_name
-from tasks.delivery import deliver_email, run_tags
+from tasks.delivery import DeliveryIncomplete, deliver_email, label_run, outcome_word, run_tags
 from tasks.artifacts import publish_markdown
 from tasks.records import extract_records, validate_records
 
+# In the parameter schema, so that the Run form in the UI refuses 2026-13 before a run starts.
+MONTH_PATTERN = r"^\s*(\d{4}-(0?[1-9]|1[0-2]))?\s*$"  # blank: the last completed month
 NOTHING_TO_REPORT = (
     "Nothing to report (everyone coached, nobody past the 45 days, every session from observation "
     "plus another source): no email."
@@ -43,7 +50,8 @@ NOTHING_TO_REPORT = (
 class NudgeOutcome:
     program_id: str
     program_name: str
-    status: str  # "sent", "already_sent", "unknown" (the ledger's), "skipped", "nothing_to_report", "not_sent"
+    # "sent", "already_sent", "unknown", "failed" (the ledger's), "skipped", "nothing_to_report", "not_sent"
+    status: str
     message: str
 
     @property
@@ -65,6 +73,7 @@ class NudgeRunResult:
         """"2026-08: 2 nudges sent, 2 skipped."""
         labels = {
             "sent": "sent", "already_sent": "already sent before", "unknown": "of unknown outcome",
+            "failed": "not delivered",
             "not_sent": "not sent (sending off)", "skipped": "skipped", "nothing_to_report": "with nothing to report",
         }
         parts = [f"{self.count(status)} {label}" for status, label in labels.items() if self.count(status)]
@@ -91,8 +100,8 @@ def _nudge(
     email = nudge_email(
         nudge, organisation=settings.organisation, sender=settings.email_from, recipients=recipients, tags=run_tags()
     )
-    result = deliver_email(mailer, ledger, email, force_resend)
-    return outcome(result.outcome.value, result.sentence)
+    report = deliver_email(mailer, ledger, email, force_resend)
+    return outcome(report.outcome.value, report.sentence)
 
 
 def _summary_markdown(result: NudgeRunResult) -> str:
@@ -105,15 +114,16 @@ def _summary_markdown(result: NudgeRunResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-@flow(name="monthly_nudge", flow_run_name=_run_name, log_prints=True)
+# A run that outlasts this is stopped and marked TimedOut (failed), freeing its deployment's slot.
+@flow(name="monthly_nudge", flow_run_name=_run_name, log_prints=True, timeout_seconds=1800)
 def monthly_nudge(
-    month: str | None = None,
+    month: Annotated[str | None, Field(pattern=MONTH_PATTERN)] = None,
     source: str | None = None,
     programs: list[str] | None = None,
     send: bool = True,
     force_resend: bool = False,
     output_dir: str | None = None,
-) -> NudgeRunResult:
+) -> State:  # its result is a NudgeRunResult
     """Email each program's coaching lead who was not coached in a month, and what to improve.
 
     Args:
@@ -125,28 +135,43 @@ def monthly_nudge(
         output_dir: Where the outbox goes; default a folder per month in reports/nudges/, e.g. reports/nudges/2026-08/.
     """
     hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
-    logger = get_run_logger()
     settings = load_settings()
     today = settings.today()
     target = resolve_month(month, today)
     folder = Path(output_dir or Path("reports") / "nudges" / str(target))
+    with build_run_adapters(settings, source=source, outbox_dir=folder / "outbox", send=send) as adapters:
+        return _nudge_leads(adapters, settings, today, target, folder, programs, force_resend)
 
-    raw = extract_records(build_source(settings, source))
+
+def _nudge_leads(
+    adapters: RunAdapters,
+    settings: Settings,
+    today: dt.date,
+    target: pd.Period,
+    folder: Path,
+    programs: list[str] | None,
+    force_resend: bool,
+) -> State:
+    logger = get_run_logger()
+    raw = extract_records(adapters.source)
     quarter = Quarter.containing(target.start_time.date(), settings.fiscal_year_start_month)
     checked = validate_records(raw, settings, quarter, today)
     valid = select_programs(checked.valid, programs)
     require_sessions_in(valid["coaching_log"], target, settings.tabs.coaching_log)
     nudges = plan_nudges(valid, target, today)
 
-    mailer = build_mailer(settings, folder / "outbox") if send else None
-    ledger = build_ledger(settings)
-    outcomes = tuple(_nudge(nudge, settings, mailer, ledger, force_resend) for nudge in nudges)
+    # Each lead separately: a refused or lost send for one lead does not stop the others.
+    outcomes = tuple(_nudge(nudge, settings, adapters.mailer, adapters.ledger, force_resend) for nudge in nudges)
     result = NudgeRunResult(str(target), folder, outcomes)
     for outcome in outcomes:
-        (logger.warning if outcome.status in ("skipped", "unknown") else logger.info)(outcome.line)
+        (logger.warning if outcome.status in ("skipped", "unknown", "failed") else logger.info)(outcome.line)
     logger.info(result.summary)
     publish_markdown(f"nudge-{target}", _summary_markdown(result), f"Monthly coaching nudge for {target}")
-    return result
+    label_run(outcome_word(outcome.status for outcome in outcomes))
+    missed = [outcome.line for outcome in outcomes if outcome.status in ("unknown", "failed")]
+    if missed:
+        raise DeliveryIncomplete(f"{result.summary} " + " ".join(missed))
+    return Completed(message=result.summary, data=result)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,13 +11,16 @@ if __name__ == "__main__":  # the command line checks its arguments before the i
 
     run_as_main(quarterly_report_command)
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from prefect import flow, get_run_logger
+from prefect.states import State
+from pydantic import Field
 
-from adapters.ledger import DeliveryResult, Outcome
-from adapters.sources import ProposalWriter
+from adapters.ledger import DeliveryReport, Outcome
 from coaching.outputs import data_quality_frame, scorecard_frame
 from coaching.quarterly import previous_scores, require_sessions_in, resolve_quarter, select_programs
 from coaching.email import OutgoingEmail
@@ -25,25 +28,23 @@ from coaching.recipients import RecipientError, check_recipients
 from coaching.recommendations import proposals
 from coaching.report.render import build_report_email
 from coaching.report.summary import summary_markdown
+from coaching.quarters import Quarter
 from coaching.scoring import Targets
 from config.settings import Settings, load_settings
-from config.wiring import (
-    REPORT_RECIPIENTS_VARIABLE,
-    build_ledger,
-    build_mailer,
-    build_report_history,
-    build_source,
-    report_recipients,
-)
+from config.wiring import REPORT_RECIPIENTS_VARIABLE, RunAdapters, build_run_adapters, report_recipients
 from flows.cli import hide_tracebacks_of_pipeline_errors, quarterly_report_command, run_name
-from tasks.artifacts import publish_markdown, publish_table
-from tasks.delivery import deliver_email, run_tags
+from tasks.artifacts import publish_markdown, publish_table, readable_title
+from tasks.delivery import deliver_email, finish_run, run_tags
 from tasks.history import reconcile_history, record_delivery, write_history_csv, write_preview
 from tasks.notify import send_data_quality_notice
 from tasks.proposals import write_back_proposals
 from tasks.records import extract_records, validate_records
 from tasks.report import QuarterlyReport, render_quarterly_report, write_files
 from tasks.scoring import recommend_actions, score_quarters
+
+
+# In the parameter schema, so that the Run form in the UI refuses 2026-Q9 before a run starts.
+QUARTER_PATTERN = r"^\s*(\d{4}-[Qq][1-4])?\s*$"  # blank: the last completed quarter
 
 
 @dataclass(frozen=True)
@@ -78,19 +79,6 @@ def _report_email(
     )
 
 
-def _deliver_report(
-    settings: Settings,
-    report: QuarterlyReport,
-    quarter: str,
-    folder: Path,
-    force_resend: bool,
-    recipients: list[str] | None,
-) -> tuple[DeliveryResult, OutgoingEmail]:
-    email = _report_email(settings, report, quarter, recipients)
-    result = deliver_email(build_mailer(settings, folder / "outbox"), build_ledger(settings), email, force_resend)
-    return result, email
-
-
 def _preview(settings: Settings, report: QuarterlyReport, quarter: str, folder: Path, recipients: list[str] | None) -> str:
     try:
         email = _report_email(settings, report, quarter, recipients)
@@ -99,25 +87,27 @@ def _preview(settings: Settings, report: QuarterlyReport, quarter: str, folder: 
     return f"The email that would go is in {write_preview(folder, email)}."
 
 
-def _propose_in_sheet(source: object, settings: Settings, rows: list[dict[str, object]]) -> None:
+def _propose_in_sheet(adapters: RunAdapters, settings: Settings, rows: list[dict[str, object]]) -> None:
     logger = get_run_logger()
-    if not isinstance(source, ProposalWriter):
+    writer = adapters.proposal_writer
+    if writer is None:
         logger.warning("sheets_write_back is on, but proposals can only be written to a Google Sheets source.")
         return
-    added = write_back_proposals(source, settings.tabs.improvement_actions, rows)
+    added = write_back_proposals(writer, settings.tabs.improvement_actions, rows)
     logger.info("%d new proposals added to the '%s' tab.", added, settings.tabs.improvement_actions)
 
 
-@flow(name="quarterly_report", flow_run_name=_run_name, log_prints=True)
+# A run that outlasts this is stopped and marked TimedOut (failed), freeing its deployment's slot.
+@flow(name="quarterly_report", flow_run_name=_run_name, log_prints=True, timeout_seconds=3600)
 def quarterly_report(
-    quarter: str | None = None,
+    quarter: Annotated[str | None, Field(pattern=QUARTER_PATTERN)] = None,
     source: str | None = None,
     programs: list[str] | None = None,
     send: bool = True,
     force_resend: bool = False,
     output_dir: str | None = None,
     recipients: list[str] | None = None,
-) -> QuarterlyRunResult:
+) -> State:  # its result is a QuarterlyRunResult
     """Score every program for a quarter and email leadership the report.
 
     Args:
@@ -131,21 +121,32 @@ def quarterly_report(
             within the allowed domains); default the configured ones.
     """
     hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
-    logger = get_run_logger()
     settings = load_settings()
     today = settings.today()
     target = resolve_quarter(quarter, today, settings.fiscal_year_start_month)
     folder = Path(output_dir or Path("reports") / target.label)
-    targets = Targets(**settings.targets.model_dump())
+    with build_run_adapters(settings, source=source, outbox_dir=folder / "outbox", send=send) as adapters:
+        return _report(adapters, settings, today, target, folder, programs, force_resend, recipients)
 
-    source_adapter = build_source(settings, source)
-    raw = extract_records(source_adapter)
+
+def _report(
+    adapters: RunAdapters,
+    settings: Settings,
+    today: dt.date,
+    target: Quarter,
+    folder: Path,
+    programs: list[str] | None,
+    force_resend: bool,
+    recipients: list[str] | None,
+) -> State:
+    logger = get_run_logger()
+    targets = Targets(**settings.targets.model_dump())
+    raw = extract_records(adapters.source)
     checked = validate_records(raw, settings, target, today)
     valid = select_programs(checked.valid, programs)
     if not checked.blocked:  # a quarter whose rows are all errors is blocked, never "no data"
         require_sessions_in(valid, target, settings.tabs.coaching_log)
-    record_store = build_report_history(settings)
-    history = reconcile_history(record_store, valid, score_quarters(valid, target, targets), targets)
+    history = reconcile_history(adapters.report_history, valid, score_quarters(valid, target, targets), targets)
     recommendations, improved, worsened = recommend_actions(
         history.shown, targets, name_staff=settings.report_names_staff, quarter_over=today > target.end
     )
@@ -154,26 +155,29 @@ def quarterly_report(
     )
     write_files(folder, report.files)
     if settings.sheets_write_back:
-        _propose_in_sheet(source_adapter, settings, proposals(recommendations, target.label))
+        _propose_in_sheet(adapters, settings, proposals(recommendations, target.label))
 
+    sent: DeliveryReport | None = None
     if checked.blocked:
         delivery = "Not sent to leadership: " + "; ".join(checked.blocking) + "."
-        if send:  # the data stewards hear about it instead, with the reasons first
-            delivery += " " + send_data_quality_notice(
-                settings, checked, source_label=raw.label, run_date=today, folder=folder,
-                force_resend=force_resend, held_back=target.label,
+        if adapters.mailer is not None:  # the data stewards hear about it instead, with the reasons first
+            notice, sent = send_data_quality_notice(
+                settings, checked, source_label=raw.label, run_date=today, mailer=adapters.mailer,
+                ledger=adapters.ledger, force_resend=force_resend, held_back=target.label,
             )
-    elif not send:
+            delivery += " " + notice
+    elif adapters.mailer is None:
         delivery = "Not sent: sending was turned off for this run. " + _preview(
             settings, report, target.label, folder, recipients
         )
     else:
-        result, email = _deliver_report(settings, report, target.label, folder, force_resend, recipients)
-        delivery = result.sentence
-        # Delivered (or in the outbox): what it said is kept. Already sent with no record of the quarter
-        # (sent before the record existed, or a run stopped in between): the same figures, so kept now.
-        if result.outcome is Outcome.SENT or (result.outcome is Outcome.ALREADY_SENT and history.last_sent is None):
-            history = record_delivery(record_store, valid, history, email.content_hash)
+        email = _report_email(settings, report, target.label, recipients)
+        sent = deliver_email(adapters.mailer, adapters.ledger, email, force_resend)
+        delivery = sent.sentence
+        # Delivered to someone (or into the outbox): what it said is kept. Already sent with no record of
+        # the quarter (sent before the record existed, or a run stopped in between): the same figures.
+        if sent.of(Outcome.SENT) or (sent.outcome is Outcome.ALREADY_SENT and history.last_sent is None):
+            history = record_delivery(adapters.report_history, valid, history, email.content_hash)
     write_history_csv(folder, history)
     logger.info(delivery)
 
@@ -182,10 +186,14 @@ def quarterly_report(
     summary = summary_markdown(current, previous, recommendations, checked.blocking, delivery, str(folder.resolve()))
     key = f"quarterly-{target.label.lower()}"
     publish_markdown(f"{key}-summary", summary, "Headline and recommendations")
-    publish_table(f"{key}-scorecard", scorecard_frame(current), "Scorecard")
+    publish_table(f"{key}-scorecard", scorecard_frame(current).rename(columns=readable_title), "Scorecard")
     publish_table(f"{key}-data-quality", data_quality_frame(checked.issues), "Data-quality errors and warnings")
     logger.info("Report for %s written to %s", target.label, folder.resolve())
-    return QuarterlyRunResult(target.label, folder, delivery, checked.blocked)
+    result = QuarterlyRunResult(target.label, folder, delivery, checked.blocked)
+    # Held back, the report itself was not sent, whatever happened to the stewards' notice.
+    return finish_run(
+        result, sent, f"Quarterly report for {target.label}", delivery, "held-back" if checked.blocked else None
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from coaching.records import UsageError
 from config.settings import Settings, load_settings
 from config.wiring import REPORT_RECIPIENTS_VARIABLE
 from flows.cli import run_command
+from ops.alerts import ensure_alerts
 
 RECIPIENTS_ENV = "COACHING_REPORT_RECIPIENTS"
 
@@ -74,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> None:
         _require_server()
-        for line in save_to_prefect(load_settings(), os.environ):
+        settings = load_settings()
+        for line in save_to_prefect(settings, os.environ):
+            print(line)
+        # The alert Automations email through SendGrid: a key saved now lets them be created.
+        for line in ensure_alerts(settings):
             print(line)
 
     return run_command(run)

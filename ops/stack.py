@@ -2,7 +2,12 @@
 
     python -m ops.stack up       # start (or re-deploy into) the stack; prints the UI address
     python -m ops.stack status   # what is running
-    python -m ops.stack down     # stop the worker, then the server
+    python -m ops.stack down     # let runs in flight finish (or cancel them), stop the worker, the server
+
+`up` also marks Crashed the runs a dead worker left behind (killed with kill -9: "Running" for
+ever, holding their deployment's one concurrency slot), and sets up the delivery concurrency
+limit and the alert Automations (python -m ops.alerts). `down` waits up to --drain-seconds for
+runs in flight, then cancels the rest, so that none is stranded holding a slot.
 
 Everything lives in PREFECT_HOME, `.prefect/` in the project by default: the SQLite database, the
 logs (server.log, worker.log, deploy.log) and the process ids. Telemetry is off. The worker runs
@@ -121,7 +126,7 @@ def healthy(stack: Stack) -> bool:
         return False
 
 
-def _running_pid(stack: Stack, name: str) -> int | None:
+def running_pid(stack: Stack, name: str) -> int | None:
     """The id of the process this stack started as `name`, if it is still a Prefect process."""
     path = stack.pid_file(name)
     if not path.exists():
@@ -164,6 +169,99 @@ def _run(stack: Stack, name: str, args: list[str], timeout: float) -> None:
         raise StackError(f"`prefect {' '.join(args)}` failed; the end of {log}:\n{_tail(log)}")
 
 
+IN_FLIGHT = ("PENDING", "RUNNING", "CANCELLING")
+
+
+def _in_flight_runs(client: object) -> list[object]:
+    """The runs of this server's deployments that are pending, running or cancelling."""
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterDeploymentId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    return client.read_flow_runs(  # type: ignore[attr-defined]
+        flow_run_filter=FlowRunFilter(
+            deployment_id=FlowRunFilterDeploymentId(is_null_=False),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType(t) for t in IN_FLIGHT])),
+        )
+    )
+
+
+def _end_runs(client: object, runs: list[object], state: object) -> None:
+    """Force a final state: the server then frees the deployment concurrency slot each one held."""
+    for run in runs:
+        client.set_flow_run_state(run.id, state.model_copy(), force=True)  # type: ignore[attr-defined]
+
+
+def clear_orphaned_runs(stack: Stack, say: Callable[[str], object] = print) -> int:
+    """Before a worker starts: every run still pending or running was left by a worker that died
+    (no worker runs now), so it is marked Crashed, freeing its slot. Returns how many. The local
+    stack's worker is its pool's only one; a server shared with workers on other hosts is not
+    started with this module (docs/scaling.md)."""
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.states import Crashed
+
+    with SyncPrefectClient(stack.api_url) as client:
+        orphans = _in_flight_runs(client)
+        if orphans:
+            say(f"Marking {len(orphans)} orphaned run(s) Crashed: {', '.join(run.name for run in orphans)} ...")
+            _end_runs(client, orphans, Crashed(message=(
+                "Orphaned: its worker stopped while it ran (killed or crashed), so it was marked Crashed "
+                "when the stack started again. If it was sending, see python -m ops.deliveries list."
+            )))
+    return len(orphans)
+
+
+def drain_runs(stack: Stack, seconds: float, say: Callable[[str], object] = print) -> int:
+    """Wait up to `seconds` for runs in flight to end; cancel the rest (the worker stops their
+    processes; what it has not stopped within 15 s is marked Cancelled all the same). Returns how
+    many were cancelled."""
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.states import Cancelled, Cancelling
+
+    with SyncPrefectClient(stack.api_url) as client:
+        deadline = time.monotonic() + seconds
+        runs = _in_flight_runs(client)
+        if runs:
+            say(f"Waiting up to {seconds:.0f} s for {len(runs)} run(s) in flight ...")
+        while runs and time.monotonic() < deadline:
+            time.sleep(1)
+            runs = _in_flight_runs(client)
+        cancelled = len(runs)
+        if runs:
+            why = (
+                "Cancelled because the stack was stopped (python -m ops.stack down) while it ran. "
+                "If it was sending, see python -m ops.deliveries list."
+            )
+            say(f"Cancelling {', '.join(run.name for run in runs)} ...")
+            for run in runs:
+                client.set_flow_run_state(run.id, Cancelling(message=why))
+            deadline = time.monotonic() + 15
+            while runs and time.monotonic() < deadline:
+                time.sleep(1)
+                runs = _in_flight_runs(client)
+            _end_runs(client, runs, Cancelled(message=why))
+    return cancelled
+
+
+def _set_up_alerts(stack: Stack, say: Callable[[str], object]) -> None:
+    """`python -m ops.alerts` against this stack, saying what it did."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "ops.alerts"], cwd=PROJECT_ROOT, env=stack.env(), stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=120,
+        )
+    except subprocess.TimeoutExpired:
+        raise StackError("`python -m ops.alerts` took over 120 s") from None
+    if done.returncode != 0:
+        raise StackError(f"`python -m ops.alerts` failed:\n{(done.stdout + done.stderr)[-3000:]}")
+    for line in done.stdout.splitlines():
+        say(line)
+
+
 def _wait_until_healthy(stack: Stack, server: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -183,7 +281,7 @@ def up(stack: Stack, say: Callable[[str], object] = print) -> None:
     pool = work_pool_name(spec)
     stack.home.mkdir(parents=True, exist_ok=True)
 
-    if _running_pid(stack, "server") is None:
+    if running_pid(stack, "server") is None:
         if healthy(stack):
             raise StackError(f"Another server already answers on port {stack.port}: choose another with --port.")
         say(f"Starting the Prefect server (SQLite in {stack.home}) ...")
@@ -194,7 +292,9 @@ def up(stack: Stack, say: Callable[[str], object] = print) -> None:
     _run(stack, "deploy", ["work-pool", "create", pool, "--type", "process", "--overwrite"], timeout=60)
     say("Deploying every deployment in prefect.yaml ...")
     _run(stack, "deploy", ["--no-prompt", "deploy", "--all"], timeout=180)
-    if _running_pid(stack, "worker") is None:
+    _set_up_alerts(stack, say)
+    if running_pid(stack, "worker") is None:
+        clear_orphaned_runs(stack, say)
         say("Starting a worker ...")
         defaults = {name: value for name, value in WORKER_DEFAULTS.items() if name not in os.environ}
         _start(stack, "worker", ["worker", "start", "--pool", pool], stack.env({**defaults, **stack.worker_env}))
@@ -229,10 +329,13 @@ def _stop_group(leader: int, timeout: float) -> None:
         os.waitpid(leader, 0)
 
 
-def down(stack: Stack, say: Callable[[str], object] = print) -> None:
-    """Stop the worker first (it reports to the server as it stops), then the server."""
+def down(stack: Stack, say: Callable[[str], object] = print, drain_seconds: float = 60) -> None:
+    """Let runs in flight finish for up to `drain_seconds` and cancel the rest (freeing their
+    slots), then stop the worker (it reports to the server as it stops), then the server."""
+    if running_pid(stack, "server") is not None and healthy(stack):
+        drain_runs(stack, drain_seconds, say)
     for name in ("worker", "server"):
-        pid = _running_pid(stack, name)
+        pid = running_pid(stack, name)
         if pid is not None:
             say(f"Stopping the {name} (process group {pid}) ...")
             _stop_group(pid, timeout=15)
@@ -250,8 +353,8 @@ def running(stack: Stack, say: Callable[[str], object] = print) -> Iterator[Stac
 
 
 def status(stack: Stack) -> str:
-    server = _running_pid(stack, "server")
-    worker = _running_pid(stack, "worker")
+    server = running_pid(stack, "server")
+    worker = running_pid(stack, "worker")
     return "\n".join([
         f"server: {'running, pid ' + str(server) if server else 'stopped'}"
         + (f", UI at {stack.ui_url}" if server and healthy(stack) else ""),
@@ -268,13 +371,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--home", type=Path, default=DEFAULT_HOME, help="PREFECT_HOME: database, logs, process ids (default .prefect/)"
     )
+    parser.add_argument(
+        "--drain-seconds", type=float, default=60,
+        help="down: how long runs in flight may take to finish before they are cancelled (default 60)",
+    )
     args = parser.parse_args(argv)
     stack = Stack(home=args.home.resolve(), port=args.port)
     try:
         if args.command == "up":
             up(stack)
         elif args.command == "down":
-            down(stack)
+            down(stack, drain_seconds=args.drain_seconds)
         else:
             print(status(stack))
     except StackError as exc:

@@ -257,13 +257,16 @@ def test_a_sheet_not_shared_with_the_service_account_says_to_share_it_as_viewer(
         source(google, account).read()
 
     assert str(failure.value) == (
-        f"the spreadsheet is not shared with {READER}; share it as Viewer and re-run"
+        f"the spreadsheet https://docs.google.com/spreadsheets/d/{KEY}/edit is not shared with {READER}; "
+        "share it as Viewer and re-run"
     )
     assert len(google.sheets_calls) == 1  # a 403 is not retried
 
 
-def test_an_unknown_key_says_there_is_no_such_spreadsheet(google, account) -> None:
-    with pytest.raises(WorkbookError, match=f"there is no Google spreadsheet with the key {KEY}"):
+def test_an_unknown_key_says_there_is_no_such_spreadsheet_the_service_account_can_open(google, account) -> None:
+    with pytest.raises(
+        WorkbookError, match=f"there is no Google spreadsheet with the key {KEY} that the service account {READER} can open"
+    ):
         source(google, account).read()
     assert len(google.sheets_calls) == 1
 
@@ -292,9 +295,11 @@ def test_an_unreachable_token_endpoint_names_the_key_and_its_token_uri(google, w
     with pytest.raises(WorkbookError) as failure:
         source(google, load_service_account_info(key_file)).read()
 
-    assert str(failure.value).startswith(
-        f"Google credentials: no answer from the token endpoint {dead_token_uri} named in the file {key_file}, 3 attempts"
+    message = str(failure.value)
+    assert message.startswith(
+        f"Google credentials: no answer from the token endpoint {dead_token_uri} named in the file {key_file}"
     )
+    assert "3 attempts" in message and "create a new key" not in message
 
 
 def _key_without(field: str) -> str:
@@ -438,3 +443,87 @@ def test_merged_cells_come_with_the_list_of_tabs_and_are_errors_on_every_row_the
     merged = [i for i in parsed.issues if "merged" in i.problem]
     assert [(i.row, i.column, i.cell) for i in merged] == [(2, "Direct Observation?", "G2"), (3, "Direct Observation?", "G3")]
     assert merged[0].problem == "cells G2:G3 are merged: unmerge them and fill each row"
+
+
+# --- faults of a real network ----------------------------------------------------------------
+
+
+def test_a_body_cut_off_half_way_is_retried_like_a_dropped_connection(google, account, workbook_file) -> None:
+    shared_sheet(google, workbook_file)
+    google.fail_next(Fault(cut=True))
+
+    workbook = source(google, account).read()
+
+    assert "Staff" in workbook.tabs
+    assert len(google.sheets_calls) == 3  # the metadata call twice, then the values
+
+
+def test_a_reply_that_trickles_ends_at_the_deadline_and_is_asked_again(google, account, workbook_file) -> None:
+    shared_sheet(google, workbook_file)
+    google.fail_next(Fault(trickle=0.2))  # a byte every 0.2 s: each read is quick, the whole is not
+    started = time.monotonic()
+
+    workbook = source(google, account, timeout=1.0).read()
+
+    assert "Staff" in workbook.tabs
+    assert 1.0 <= time.monotonic() - started < 3.0
+
+
+def test_a_token_endpoint_outage_is_retried_and_not_called_a_revoked_key(google, account, workbook_file) -> None:
+    shared_sheet(google, workbook_file)
+    google.fail_token_next(*[503] * 3)  # google-auth tries three times itself, then we try again
+
+    workbook = source(google, account).read()
+
+    assert "Staff" in workbook.tabs
+    assert [c.status for c in google.token_calls] == [503, 503, 503, 200]
+
+
+def test_a_token_endpoint_that_stays_down_is_reported_as_an_outage_not_a_bad_key(google, account, workbook_file) -> None:
+    shared_sheet(google, workbook_file)
+    google.fail_token_next(*[503] * 20)
+
+    with pytest.raises(WorkbookError) as failure:
+        source(google, account, max_attempts=2).read()
+
+    message = str(failure.value)
+    assert "the key itself was not refused" in message and "create a new key" not in message
+    assert google.sheets_calls == []
+
+
+def test_a_quota_429_waits_out_the_one_minute_window_within_the_bound(google, account, workbook_file) -> None:
+    shared_sheet(google, workbook_file)
+    google.fail_next(*[429] * 7)  # Sheets says nothing about when the window ends
+    waits: list[float] = []
+
+    workbook = GoogleSheetsSource(KEY, account, api_url=google.url, sleep=waits.append).read()
+
+    assert "Staff" in workbook.tabs
+    assert [c.status for c in google.sheets_calls] == [429] * 7 + [200, 200]
+    assert 60 <= sum(waits) <= 180 and max(waits) <= 65
+
+
+def test_a_retry_after_of_a_minute_is_waited_in_full(google, account, workbook_file) -> None:
+    shared_sheet(google, workbook_file)
+    google.fail_next(Fault(429, retry_after="60"))
+    waits: list[float] = []
+
+    GoogleSheetsSource(KEY, account, api_url=google.url, sleep=waits.append).read()
+
+    assert waits == [60.0]
+
+
+def test_an_append_whose_answer_is_lost_is_not_repeated_and_the_next_run_adds_nothing_twice(
+    google, account, workbook_file
+) -> None:
+    shared_sheet(google, workbook_file, role="writer")
+    google.fail_next(None, Fault(dropped=True))  # the read of the tab answers; the append is lost
+
+    with pytest.raises(WorkbookError) as failure:
+        source(google, account, write_back=True).append_proposals("Improvement Actions", PROPOSALS)
+
+    assert "unknown whether adding proposals to the tab 'Improvement Actions' happened" in str(failure.value)
+    assert len([c for c in google.sheets_calls if c.method == "POST"]) == 1
+    again = source(google, account, write_back=True).append_proposals("Improvement Actions", PROPOSALS)
+    assert again == 0
+    assert len(google.spreadsheets[KEY].tabs["Improvement Actions"]) == 1 + len(PROPOSALS)

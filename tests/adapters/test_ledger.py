@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
+import time
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -11,71 +13,178 @@ import pytest
 from pydantic import SecretStr
 
 from adapters.ledger import DeliveryLedger, Outcome
-from adapters.sendgrid_mailer import DeliveryError, SendGridMailer
-from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, fake_sendgrid, report_email  # noqa: F401
+from adapters.mailers import OutboxMailer
+from adapters.sendgrid_mailer import SendGridMailer
+from adapters.store import open_store
+from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault, fake_sendgrid, report_email  # noqa: F401
+
+ONE = report_email(("ceo@example.org",))
+THREE = ("ceo@example.org", "cfo@example.org", "board@example.org")
 
 # Separate processes, as two Prefect runs or a killed worker would be; spawn re-imports cleanly.
 SPAWN = multiprocessing.get_context("spawn")
 
 
-def mailer_for(url: str, key: str = TEST_API_KEY) -> SendGridMailer:
-    return SendGridMailer(SecretStr(key), api_url=url, base_delay=0.01, max_delay=0.05)
+def mailer_for(url: str, key: str = TEST_API_KEY, timeout: float = 30) -> SendGridMailer:
+    return SendGridMailer(SecretStr(key), api_url=url, base_delay=0.01, max_delay=0.05, timeout=timeout)
+
+
+def DeliveryLedgerIn(state_dir: Path) -> DeliveryLedger:  # noqa: N802 - reads as the class it builds
+    """The ledger in a state folder's SQLite file, as a run without COACHING_LEDGER_URL has it."""
+    return DeliveryLedger(open_store(state_dir))
 
 
 def send_in_another_process(state_dir: str, url: str, ready: Barrier, outcomes: Queue[str]) -> None:
     """One whole run: its own ledger and mailer, sharing only the state folder and SendGrid."""
     ready.wait(30)  # every run has started and is about to send
-    result = DeliveryLedger(Path(state_dir)).send_once(mailer_for(url), report_email())
+    result = DeliveryLedgerIn(Path(state_dir)).send_once(mailer_for(url), ONE)
     outcomes.put(result.outcome.value)
 
 
-def test_a_rejected_key_raises_and_records_nothing_as_sent(fake_sendgrid, tmp_path):
-    ledger = DeliveryLedger(tmp_path)
+def test_a_rejected_key_is_reported_per_recipient_and_records_nothing_as_sent(fake_sendgrid, tmp_path):
+    ledger = DeliveryLedgerIn(tmp_path)
 
-    with pytest.raises(DeliveryError, match="SendGrid rejected the API key"):
-        ledger.send_once(mailer_for(fake_sendgrid.url, key="SG.wrong.key"), report_email())
+    refused = ledger.send_once(mailer_for(fake_sendgrid.url, key="SG.wrong.key"), report_email())
 
-    assert [entry["status"] for entry in ledger.history()] == ["failed"]
+    assert refused.outcome is Outcome.FAILED and refused.missed == ["ceo@example.org", "cfo@example.org"]
+    assert "SendGrid rejected the API key" in refused.sentence
+    assert [entry["status"] for entry in ledger.history()] == ["failed", "failed"]
     # Once the key is fixed, the same email goes out: the failure did not count as sent.
     assert ledger.send_once(mailer_for(fake_sendgrid.url), report_email()).outcome is Outcome.SENT
-    assert len(fake_sendgrid.messages) == 1
+    assert fake_sendgrid.recipients() == ["ceo@example.org", "cfo@example.org"]
 
 
 def test_a_rerun_sends_nothing_and_says_when_and_to_whom(fake_sendgrid, tmp_path):
-    ledger = DeliveryLedger(tmp_path)
+    ledger = DeliveryLedgerIn(tmp_path)
     first = ledger.send_once(mailer_for(fake_sendgrid.url), report_email())
 
-    again = DeliveryLedger(tmp_path).send_once(mailer_for(fake_sendgrid.url), report_email())
+    again = DeliveryLedgerIn(tmp_path).send_once(mailer_for(fake_sendgrid.url), report_email())
 
     assert first.outcome is Outcome.SENT
     assert again.outcome is Outcome.ALREADY_SENT
-    sent_at = ledger.history()[0]["finished_at"]
-    assert f"already sent to ceo@example.org, cfo@example.org at {sent_at}" in again.message
-    assert "--force-resend" in again.message
-    assert again.where == first.where == f"sendgrid:{fake_sendgrid.message_ids[0]}"
-    assert len(fake_sendgrid.messages) == 1
+    cfo_sent_at = ledger.history()[0]["finished_at"]
+    ceo, cfo = again.results
+    assert f"to cfo@example.org was already sent (sendgrid) at {cfo_sent_at}" in cfo.message
+    assert "--force-resend" in cfo.message
+    assert [r.where for r in again.results] == [r.where for r in first.results] == [
+        f"sendgrid:{message_id}" for message_id in fake_sendgrid.message_ids
+    ]
+    assert fake_sendgrid.recipients() == ["ceo@example.org", "cfo@example.org"]  # one email each
 
 
 def test_a_forced_resend_sends_exactly_one_more(fake_sendgrid, tmp_path):
-    ledger = DeliveryLedger(tmp_path)
-    ledger.send_once(mailer_for(fake_sendgrid.url), report_email())
+    ledger = DeliveryLedgerIn(tmp_path)
+    ledger.send_once(mailer_for(fake_sendgrid.url), ONE)
 
-    forced = ledger.send_once(mailer_for(fake_sendgrid.url), report_email(), force=True)
+    forced = ledger.send_once(mailer_for(fake_sendgrid.url), ONE, force=True)
 
-    assert forced.outcome is Outcome.SENT and "forced" in forced.message
+    assert forced.outcome is Outcome.SENT and "forced" in forced.sentence
     assert len(fake_sendgrid.messages) == 2
-    assert ledger.send_once(mailer_for(fake_sendgrid.url), report_email()).outcome is Outcome.ALREADY_SENT
+    assert ledger.send_once(mailer_for(fake_sendgrid.url), ONE).outcome is Outcome.ALREADY_SENT
 
 
 def test_changed_content_or_recipients_is_a_new_email(fake_sendgrid, tmp_path):
-    ledger = DeliveryLedger(tmp_path)
-    ledger.send_once(mailer_for(fake_sendgrid.url), report_email())
+    ledger = DeliveryLedgerIn(tmp_path)
+    ledger.send_once(mailer_for(fake_sendgrid.url), ONE)
 
-    other_text = ledger.send_once(mailer_for(fake_sendgrid.url), report_email(text="Corrected figures."))
+    other_text = ledger.send_once(mailer_for(fake_sendgrid.url), report_email(ONE.recipients, text="Corrected."))
     other_people = ledger.send_once(mailer_for(fake_sendgrid.url), report_email(("coo@example.org",)))
 
     assert other_text.outcome is other_people.outcome is Outcome.SENT
     assert len(fake_sendgrid.messages) == 3
+
+
+def test_an_email_written_to_the_outbox_does_not_count_as_sent_through_sendgrid(fake_sendgrid, tmp_path):
+    ledger = DeliveryLedgerIn(tmp_path)
+    ledger.send_once(OutboxMailer(tmp_path / "outbox"), ONE)
+
+    real = ledger.send_once(mailer_for(fake_sendgrid.url), ONE)
+
+    assert real.outcome is Outcome.SENT
+    assert len(fake_sendgrid.messages) == 1
+    assert [(e["channel"], e["status"]) for e in ledger.history()] == [("sendgrid", "sent"), ("outbox", "sent")]
+
+
+def test_one_recipient_sendgrid_refuses_does_not_stop_the_others(fake_sendgrid, tmp_path):
+    fake_sendgrid.rejected_addresses = {"cfo@example.org"}
+    ledger = DeliveryLedgerIn(tmp_path)
+
+    report = ledger.send_once(mailer_for(fake_sendgrid.url), report_email(THREE))
+
+    assert fake_sendgrid.recipients() == ["ceo@example.org", "board@example.org"]
+    assert report.outcome is Outcome.FAILED and report.missed == ["cfo@example.org"]
+    assert "Does not contain a valid address" in report.of(Outcome.FAILED)[0].message
+    assert {e["recipient"]: e["status"] for e in ledger.history()} == {
+        "ceo@example.org": "sent", "cfo@example.org": "failed", "board@example.org": "sent",
+    }
+    # The address fixed in SendGrid, the next run sends to that recipient only.
+    fake_sendgrid.rejected_addresses = set()
+    again = ledger.send_once(mailer_for(fake_sendgrid.url), report_email(THREE))
+    assert [r.outcome for r in again.results] == [Outcome.ALREADY_SENT, Outcome.SENT, Outcome.ALREADY_SENT]
+    assert fake_sendgrid.recipients() == ["ceo@example.org", "board@example.org", "cfo@example.org"]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault(None, accepted=True), Fault(None, accepted=True, delay=3), Fault(202, accepted=True, trickle=0.3)],
+    ids=["accept-then-drop", "accept-then-hang", "trickle"],
+)
+def test_a_lost_answer_is_recorded_unknown_and_no_later_run_sends_it_again(tmp_path, fault):
+    with FakeSendGrid() as fake:
+        fake.fail_next(fault)
+        ledger = DeliveryLedgerIn(tmp_path)
+        started = time.monotonic()
+
+        lost = ledger.send_once(mailer_for(fake.url, timeout=0.5), ONE)
+
+        assert time.monotonic() - started < 2
+        assert lost.outcome is Outcome.UNKNOWN and lost.missed == ["ceo@example.org"]
+        entry = lost.results[0].entry
+        assert f"python -m ops.deliveries mark-sent {entry}" in lost.sentence
+        assert "Activity Feed" in lost.sentence and "--force-resend" in lost.sentence
+        assert [e["status"] for e in ledger.history()] == ["unknown"]
+
+        rerun = DeliveryLedgerIn(tmp_path).send_once(mailer_for(fake.url), ONE)
+
+        assert rerun.outcome is Outcome.UNKNOWN and "its answer was lost" in rerun.sentence
+        assert len(fake.messages) == 1  # SendGrid took it once; nobody sent it again
+        # The admin found it in SendGrid's activity feed and says so: later runs see it as sent.
+        ledger.resolve(entry, "sent", "found in the activity feed")
+        assert DeliveryLedgerIn(tmp_path).send_once(mailer_for(fake.url), ONE).outcome is Outcome.ALREADY_SENT
+        assert len(fake.messages) == 1
+
+
+def test_an_unknown_entry_marked_failed_is_sent_by_the_next_run(fake_sendgrid, tmp_path):
+    fake_sendgrid.fail_next(Fault(None))  # dropped before SendGrid kept it
+    ledger = DeliveryLedgerIn(tmp_path)
+    lost = ledger.send_once(mailer_for(fake_sendgrid.url), ONE)
+
+    ledger.resolve(lost.results[0].entry, "failed", "not in the activity feed")
+    again = ledger.send_once(mailer_for(fake_sendgrid.url), ONE)
+
+    assert again.outcome is Outcome.SENT and len(fake_sendgrid.messages) == 1
+
+
+def test_a_ledger_written_before_per_recipient_entries_still_knows_what_was_sent(fake_sendgrid, tmp_path):
+    email = report_email()
+    with sqlite3.connect(tmp_path / "deliveries.sqlite3") as old:
+        old.execute(
+            "CREATE TABLE deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, delivery_key TEXT NOT NULL,"
+            " kind TEXT NOT NULL, period TEXT NOT NULL, recipients TEXT NOT NULL, content_hash TEXT NOT NULL,"
+            " status TEXT NOT NULL, forced INTEGER NOT NULL DEFAULT 0, started_at TEXT NOT NULL,"
+            " finished_at TEXT, receipt TEXT, error TEXT)"
+        )
+        old.execute(
+            "INSERT INTO deliveries (delivery_key, kind, period, recipients, content_hash, status, started_at,"
+            " finished_at, receipt) VALUES ('k', ?, ?, 'ceo@example.org, cfo@example.org', ?, 'sent',"
+            " '2026-10-01T12:00:00+00:00', '2026-10-01T12:00:01+00:00', 'sendgrid:abc')",
+            (email.kind, email.period, email.content_hash),
+        )
+
+    rerun = DeliveryLedgerIn(tmp_path).send_once(mailer_for(fake_sendgrid.url), email)
+
+    assert rerun.outcome is Outcome.ALREADY_SENT
+    assert fake_sendgrid.messages == []
 
 
 def test_two_runs_at_the_same_time_send_one_email(tmp_path):
@@ -95,7 +204,7 @@ def test_two_runs_at_the_same_time_send_one_email(tmp_path):
         assert len(fake.messages) == 1
 
 
-def test_a_run_killed_mid_send_leaves_an_unknown_entry_that_is_never_resent_automatically(tmp_path):
+def test_a_run_killed_mid_send_leaves_an_entry_that_is_never_resent_automatically(tmp_path):
     with FakeSendGrid(response_delay=60) as fake:  # SendGrid takes the email but never answers in time
         ready, outcomes = SPAWN.Barrier(1), SPAWN.Queue()
         run = SPAWN.Process(target=send_in_another_process, args=(str(tmp_path), fake.url, ready, outcomes))
@@ -105,15 +214,15 @@ def test_a_run_killed_mid_send_leaves_an_unknown_entry_that_is_never_resent_auto
         run.join(10)
         fake.response_delay = 0
 
-        rerun = DeliveryLedger(tmp_path).send_once(mailer_for(fake.url), report_email())
+        rerun = DeliveryLedgerIn(tmp_path).send_once(mailer_for(fake.url), ONE)
 
         assert rerun.outcome is Outcome.UNKNOWN
-        assert "result was never recorded" in rerun.message and "ceo@example.org" in rerun.message
-        assert "--force-resend" in rerun.message
+        assert "result was never recorded" in rerun.sentence and "ceo@example.org" in rerun.sentence
+        assert "--force-resend" in rerun.sentence
         assert len(fake.messages) == 1
-        assert [entry["status"] for entry in DeliveryLedger(tmp_path).history()] == ["pending"]
+        assert [entry["status"] for entry in DeliveryLedgerIn(tmp_path).history()] == ["pending"]
 
-        forced = DeliveryLedger(tmp_path).send_once(mailer_for(fake.url), report_email(), force=True)
+        forced = DeliveryLedgerIn(tmp_path).send_once(mailer_for(fake.url), ONE, force=True)
 
         assert forced.outcome is Outcome.SENT
         assert len(fake.messages) == 2

@@ -64,11 +64,15 @@ class Formula:
 
 @dataclass(frozen=True)
 class Fault:
-    """What the next Sheets call gets instead of its answer: an error status, after an optional stall."""
+    """What the next Sheets call gets instead of its answer: an error status, after an optional
+    stall; or, with `status=None`, the call is carried out and its answer is spoilt."""
 
     status: int | None = None  # None: answer normally (after the stall)
     retry_after: str | None = None
     stall: float = 0.0  # seconds to wait before answering (to trip the client's timeout)
+    cut: bool = False  # the body stops half-way and the connection closes (ChunkedEncodingError)
+    trickle: float = 0.0  # seconds between the bytes of the answer
+    dropped: bool = False  # carried out (an append is written), then the connection closes unanswered
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,7 @@ class FakeGoogle:
         self._public_keys: dict[str, rsa.RSAPublicKey] = {}
         self._tokens: dict[str, tuple[str, frozenset[str]]] = {}  # token -> (email, scopes)
         self._faults: deque[Fault] = deque()
+        self._token_faults: deque[int] = deque()
         self.spreadsheets: dict[str, Spreadsheet] = {}
         self.calls: list[Call] = []
         self.granted_scopes: list[frozenset[str]] = []
@@ -296,6 +301,15 @@ class FakeGoogle:
         """Queue faults for the next Sheets calls: a status code, or a `Fault`."""
         with self._lock:
             self._faults.extend(f if isinstance(f, Fault) else Fault(status=f) for f in faults)
+
+    def fail_token_next(self, *statuses: int) -> None:
+        """The next token requests get these HTTP statuses (an outage at the token endpoint)."""
+        with self._lock:
+            self._token_faults.extend(statuses)
+
+    def take_token_fault(self) -> int | None:
+        with self._lock:
+            return self._token_faults.popleft() if self._token_faults else None
 
     @property
     def sheets_calls(self) -> list[Call]:
@@ -489,28 +503,48 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(parts.query, keep_blank_values=True)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        status, payload, extra = self._answer(method, parts.path, query, body)
+        fault = self.google.take_fault() if parts.path.startswith("/v4/spreadsheets/") else None
+        status, payload, extra = self._answer(method, parts.path, query, body, fault)
         with self.google._lock:
             self.google.calls.append(Call(method, unquote(parts.path), query, status, arrived))
+        if fault is not None and fault.dropped:
+            self.close_connection = True
+            return
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))
         for name, value in extra.items():
             self.send_header(name, value)
+        if fault is not None and fault.cut:
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
+            return
+        if fault is not None and fault.trickle:
+            self._headers_buffer.append(b"\r\n")
+            answer = b"".join(self._headers_buffer) + data
+            self._headers_buffer = []
+            for byte in answer:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(fault.trickle)
+            return
         self.end_headers()
         self.wfile.write(data)
 
     def _answer(
-        self, method: str, path: str, query: dict[str, list[str]], body: bytes
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes, fault: Fault | None
     ) -> tuple[int, dict, dict[str, str]]:
         google = self.google
         if path == "/token" and method == "POST":
+            outage = google.take_token_fault()
+            if outage is not None:
+                return outage, {"error": "temporarily_unavailable", "error_description": "Try again later."}, {}
             status, payload = google.issue_token(parse_qs(body.decode()))
             return status, payload, {}
         if not path.startswith("/v4/spreadsheets/"):
             return _error(404, "Not Found")
-        fault = google.take_fault()
         if fault is not None:
             time.sleep(fault.stall)
             if fault.status is not None:

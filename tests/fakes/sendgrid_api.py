@@ -3,8 +3,9 @@
 `POST /v3/mail/send` answers like SendGrid: 401 with SendGrid's body for a wrong key, 400 with
 `{"errors": [{"message", "field", "help"}]}` for a malformed message, 202 with an empty body and an
 `X-Message-Id` header when accepted (200 without a message id in sandbox mode, which delivers
-nothing). Tests queue faults (a status with an optional Retry-After, or a dropped connection) and
-read back what was accepted.
+nothing). Tests queue faults (a status with an optional Retry-After, a dropped connection, an
+answer that trickles, and each of these after SendGrid has taken the email), reject given
+addresses, and read back what was accepted.
 """
 
 from __future__ import annotations
@@ -42,12 +43,18 @@ _HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html#mess
 
 @dataclass(frozen=True)
 class Fault:
-    """One planned answer instead of acceptance: `status=None` drops the connection unanswered."""
+    """One planned answer instead of the normal one: `status=None` drops the connection unanswered.
+
+    `accepted=True`: SendGrid takes the email first (it will be delivered), then the answer is
+    lost or late: the "accept-then-drop" and "accept-then-hang" of a real network.
+    """
 
     status: int | None
     retry_after: str | None = None
     body: bytes | None = None  # None: SendGrid's error shape with the status phrase
     delay: float = 0.0  # seconds before answering (or dropping)
+    accepted: bool = False
+    trickle: float = 0.0  # seconds between the bytes of the answer (a reply that never ends)
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,7 @@ class FakeSendGrid:
         self.message_ids: list[str] = []  # the X-Message-Id given for each of `messages`
         self.sandboxed: list[dict[str, Any]] = []  # validated in sandbox mode, not delivered
         self.requests: list[Request] = []  # every POST /v3/mail/send, as answered
+        self.rejected_addresses: set[str] = set()  # answered 400, like an address SendGrid refuses
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -115,6 +123,21 @@ class FakeSendGrid:
         with self._lock:
             return self._faults.popleft() if self._faults else None
 
+    def _accept(self, message: dict[str, Any]) -> str:
+        """Keep an email for delivery (or for validation only, in sandbox mode); its message id."""
+        message_id = uuid.uuid4().hex[:22]
+        with self._lock:
+            if message.get("mail_settings", {}).get("sandbox_mode", {}).get("enable"):
+                self.sandboxed.append(message)
+            else:
+                self.messages.append(message)
+                self.message_ids.append(message_id)
+        return message_id
+
+    def recipients(self) -> list[str]:
+        """The address of every accepted email, in order of arrival."""
+        return [to["email"] for message in self.messages for p in message["personalizations"] for to in p["to"]]
+
     def _note(self, at: float, answer: str) -> None:
         with self._lock:
             self.requests.append(Request(at, answer))
@@ -141,6 +164,16 @@ class _MailSendHandler(BaseHTTPRequestHandler):
             self._answer(arrived, 401, UNAUTHORIZED_BODY)
             return
         fault = fake._next_fault()
+        if fault is not None and fault.accepted:
+            message_id = fake._accept(json.loads(raw))
+            if fault.status is None:
+                fake._note(arrived, "accepted-then-dropped")
+                time.sleep(fault.delay)
+                self.close_connection = True
+                return
+            time.sleep(fault.delay)
+            self._answer(arrived, fault.status, b"", {"X-Message-Id": message_id}, trickle=fault.trickle)
+            return
         if fault is not None:
             time.sleep(fault.delay)
             if fault.status is None:
@@ -158,18 +191,17 @@ class _MailSendHandler(BaseHTTPRequestHandler):
         if not isinstance(message, dict):
             self._answer(arrived, 400, _errors([("Bad Request", None)]))
             return
-        problems = _validate(message)
+        problems = _validate(message) + [
+            ("Does not contain a valid address.", f"personalizations.{i}.to.{j}.email")
+            for i, personalization in enumerate(message.get("personalizations") or [])
+            for j, to in enumerate(personalization.get("to") or [])
+            if str(to.get("email", "")).lower() in fake.rejected_addresses
+        ]
         if problems:
             self._answer(arrived, 400, _errors(problems))
             return
         sandbox = bool(message.get("mail_settings", {}).get("sandbox_mode", {}).get("enable"))
-        message_id = uuid.uuid4().hex[:22]
-        with fake._lock:
-            if sandbox:
-                fake.sandboxed.append(message)
-            else:
-                fake.messages.append(message)
-                fake.message_ids.append(message_id)
+        message_id = fake._accept(message)
         time.sleep(fake.response_delay)  # accepted already: a slow answer, not a lost email
         if sandbox:
             self._answer(arrived, 200, b"")
@@ -177,9 +209,14 @@ class _MailSendHandler(BaseHTTPRequestHandler):
             self._answer(arrived, 202, b"", {"X-Message-Id": message_id})
 
     def _answer(
-        self, arrived: float, status: int, body: bytes | dict[str, Any], headers: dict[str, str] | None = None
+        self,
+        arrived: float,
+        status: int,
+        body: bytes | dict[str, Any],
+        headers: dict[str, str] | None = None,
+        trickle: float = 0.0,
     ) -> None:
-        self.owner._note(arrived, str(status))
+        self.owner._note(arrived, f"{status}-trickled" if trickle else str(status))
         data = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
         self.send_response(status)
         for name, value in (headers or {}).items():
@@ -187,8 +224,20 @@ class _MailSendHandler(BaseHTTPRequestHandler):
         if data:
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        if not trickle:
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        self._headers_buffer.append(b"\r\n")  # what end_headers adds, sent a byte at a time
+        answer = b"".join(self._headers_buffer) + data
+        self._headers_buffer = []
+        try:
+            for byte in answer:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(trickle)
+        except OSError:  # the client gave up
+            pass
 
 
 def _errors(problems: list[tuple[str, str | None]]) -> dict[str, Any]:

@@ -12,7 +12,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from adapters.ledger import DeliveryLedger
+from adapters.mailers import OutboxMailer
 from adapters.sources import XlsxSource
+from adapters.store import open_store
 from coaching.quarterly import check_records
 from coaching.quarters import Quarter
 from coaching.recipients import RecipientError
@@ -87,10 +90,12 @@ def sample_checked() -> CheckedRecords:
 def test_when_the_threshold_holds_the_report_back_the_notice_goes_instead_with_the_reasons(tmp_path, state_dir):
     checked = sample_checked()
     checked.blocking = ["Staff: 7 of 60 rows (11.7 %) have errors, above the 10 % limit"]
-    said = send_data_quality_notice(
+    said, report = send_data_quality_notice(
         load_settings(), checked, source_label="sample_workbook.xlsx", run_date=dt.date(2026, 11, 25),
-        folder=tmp_path / "2026-Q3", held_back="2026-Q3",
+        mailer=OutboxMailer(tmp_path / "2026-Q3" / "outbox"), ledger=DeliveryLedger(open_store(state_dir)),
+        held_back="2026-Q3",
     )
+    assert report is not None and not report.needs_a_person
     assert said.startswith(f"Sent the data-quality notice for 2026-11-25 to {STEWARDS}")
     (notice,) = outbox(tmp_path / "2026-Q3")
     assert notice["Subject"] == "Action needed: data errors held back the 2026-Q3 coaching report"
@@ -100,9 +105,11 @@ def test_when_the_threshold_holds_the_report_back_the_notice_goes_instead_with_t
 
 def test_records_without_issues_send_no_notice(tmp_path, state_dir):
     clean = CheckedRecords(valid={}, issues=[], rows_read={"staff": 60}, rows_quarantined={})
-    said = send_data_quality_notice(
-        load_settings(), clean, source_label="clean.xlsx", run_date=dt.date(2026, 11, 25), folder=tmp_path
+    said, report = send_data_quality_notice(
+        load_settings(), clean, source_label="clean.xlsx", run_date=dt.date(2026, 11, 25),
+        mailer=OutboxMailer(tmp_path / "outbox"), ledger=DeliveryLedger(open_store(state_dir)),
     )
+    assert report is None
     assert said == "No data-quality notice: the records have no errors or warnings."
     assert not (tmp_path / "outbox").exists()
 

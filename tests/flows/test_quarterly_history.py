@@ -14,11 +14,17 @@ import pandas as pd
 import sqlalchemy as sa
 
 from config.settings import PROJECT_ROOT, load_settings
-from config.wiring import build_report_history
+from adapters.report_history import ReportHistory
+from config.wiring import build_store_engine
 from flows.quarterly_report import quarterly_report
 from tests.flows.mail import outbox
 
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
+
+
+def recorded() -> ReportHistory:
+    """The record the flows keep, in the configured store (the test's own state folder)."""
+    return ReportHistory(build_store_engine(load_settings()))
 
 
 def _columns(sheet) -> dict[str, int]:
@@ -113,7 +119,7 @@ def test_a_reported_quarter_stays_as_reported_its_restatement_is_explained_and_a
     opening = resent.split("HEADLINE")[0]
     assert "UPDATED VERSION: this report of 2026-Q3 was already sent on" in opening
     assert "Parent Education" in opening and "1 Coaching Log row of 2026-Q3 corrected" in opening
-    versions = build_report_history(load_settings()).versions("2026-Q3")
+    versions = recorded().versions("2026-Q3")
     assert [v.version for v in versions] == [1, 2]
     first_sent = versions[0].record.scorecard.set_index("program_id")["total_score"]
     assert first_sent.to_dict() == first_q3.set_index("program_id")["total_score"].to_dict()  # kept as it was
@@ -132,14 +138,14 @@ def test_no_send_writes_the_email_that_would_go_and_records_nothing(tmp_path, st
     attached = {part.get_filename() for part in preview.iter_attachments()}
     assert "scorecard.csv" in attached and "data_quality.csv" not in attached
     assert outbox(out) == []
-    assert build_report_history(load_settings()).as_reported(["2026-Q3"]) == {}
+    assert recorded().as_reported(["2026-Q3"]) == {}
     assert pd.read_csv(out / "history.csv")["reported_on"].isna().all()
 
 
 def test_a_report_sent_before_the_record_existed_is_recorded_by_the_next_run_that_finds_it_sent(tmp_path, state_dir):
     out = tmp_path / "q3"
     quarterly_report(quarter="2026-Q3", output_dir=str(out))
-    store = build_report_history(load_settings())
+    store = recorded()
     with store.engine.begin() as connection:  # as on an install upgraded after that send
         for table in ("reported_scores", "reported_plan_rows", "reported_log_rows", "reported_inputs", "report_versions"):
             connection.execute(sa.text(f"DELETE FROM {table}"))

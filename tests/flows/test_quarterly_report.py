@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from prefect.client.orchestration import get_client
 
 from coaching.recipients import RecipientError
 from config.settings import PROJECT_ROOT
@@ -137,7 +138,7 @@ def test_the_command_records_its_run_in_the_prefect_server_already_running_and_s
     assert "temporary server" not in done.stderr
     with get_client(sync_client=True) as client:
         ours = [run for run in client.read_flow_runs() if run.parameters.get("output_dir") == str(out)]
-    assert [(run.name, run.state_name) for run in ours] == [("quarterly-2026-Q3", "Completed")]
+    assert [(run.name, run.state_name) for run in ours] == [("quarterly-2026-Q3-not-sent", "Completed")]
 
 
 def test_a_prefect_server_that_does_not_start_in_time_ends_with_one_line_saying_what_to_try(tmp_path):
@@ -159,8 +160,11 @@ def test_too_many_error_rows_hold_the_report_back_and_send_the_data_stewards_the
 ):
     monkeypatch.setenv("COACHING_QUALITY__MAX_ERROR_SHARE", "0.01")  # the sample's Staff tab has 1 bad row in 60
     out = tmp_path / "q3"
-    result = quarterly_report(quarter="2026-Q3", output_dir=str(out))
-    assert result.blocked
+    state = quarterly_report(quarter="2026-Q3", output_dir=str(out), return_state=True)
+    result = state.result()
+    assert result.blocked and state.message == result.delivery
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(state.state_details.flow_run_id).name == "quarterly-2026-Q3-held-back"
     assert result.delivery.startswith("Not sent to leadership") and "Staff: 1 of" in result.delivery
     (notice,) = outbox(out)
     assert notice["To"] == "data-stewards@brightpath.example.org"

@@ -1,0 +1,68 @@
+"""What an admin sees of a run in the Prefect UI: a name and a final message that say what
+happened to the email, a quarter the Run form can check, artifacts on the run itself."""
+
+from __future__ import annotations
+
+import pytest
+from prefect.artifacts import Artifact
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ParameterTypeError
+
+from flows.monthly_nudge import monthly_nudge
+from flows.quarterly_report import quarterly_report
+from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault
+
+
+def name_of(state) -> str:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(state.state_details.flow_run_id).name
+
+
+def test_the_run_name_and_final_message_say_the_report_was_sent_then_already_sent(tmp_path, state_dir):
+    first = quarterly_report(quarter="2026-Q3", output_dir=str(tmp_path), return_state=True)
+    again = quarterly_report(quarter="2026-Q3", output_dir=str(tmp_path), return_state=True)
+
+    assert name_of(first) == "quarterly-2026-Q3-sent"
+    assert first.is_completed() and first.message.startswith("Sent the quarterly report for 2026-Q3 to leadership@")
+    assert name_of(again) == "quarterly-2026-Q3-already-sent"
+    assert again.message.startswith("Not sent again: the quarterly report for 2026-Q3 to leadership@")
+
+
+def test_a_run_that_sends_nothing_is_named_so(tmp_path, state_dir):
+    state = monthly_nudge(month="2026-08", output_dir=str(tmp_path), send=False, return_state=True)
+
+    assert name_of(state) == "nudge-2026-08-not-sent"
+    assert state.message == state.result().summary
+
+
+@pytest.mark.parametrize("quarter", ["2026-Q9", "2026-Q0", "Q3-2026"])
+def test_a_quarter_outside_the_parameter_schema_is_refused_before_the_run_starts(quarter, tmp_path, state_dir):
+    with pytest.raises(ParameterTypeError, match="String should match pattern"):
+        quarterly_report(quarter=quarter, output_dir=str(tmp_path))
+
+    assert not tmp_path.joinpath("report.html").exists()
+
+
+def test_the_artifacts_belong_to_the_flow_run_and_the_scorecard_has_readable_titles(tmp_path, state_dir):
+    state = quarterly_report(quarter="2026-Q3", output_dir=str(tmp_path), send=False, return_state=True)
+
+    scorecard = Artifact.get("quarterly-2026-q3-scorecard")
+    assert scorecard.flow_run_id == state.state_details.flow_run_id and scorecard.task_run_id is None
+    assert '"BP1 Accountability"' in scorecard.data and '"Program ID"' in scorecard.data
+    assert "bp1_accountability" not in scorecard.data
+
+
+def test_a_run_whose_email_is_of_unknown_outcome_ends_failed_saying_what_to_check(tmp_path, state_dir, monkeypatch):
+    with FakeSendGrid() as fake:
+        monkeypatch.setenv("SENDGRID_API_KEY", TEST_API_KEY)
+        monkeypatch.setenv("COACHING_SENDGRID_API_URL", fake.url)
+        fake.fail_next(Fault(None, accepted=True))
+
+        state = quarterly_report(quarter="2026-Q3", output_dir=str(tmp_path), return_state=True)
+
+    assert state.is_failed() and name_of(state) == "quarterly-2026-Q3-unknown"
+    assert "Unknown whether the quarterly report for 2026-Q3 to leadership@" in state.message
+    assert "SendGrid's Activity Feed" in state.message and "python -m ops.deliveries mark-sent" in state.message
+    assert len(fake.messages) == 1
+    summary = Artifact.get("quarterly-2026-q3-summary")  # published before the run failed
+    assert summary.flow_run_id == state.state_details.flow_run_id and "Unknown whether" in summary.data
