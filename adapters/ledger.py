@@ -37,9 +37,9 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Connection
 
 from adapters.mailers import DeliveryError, DeliveryUnknown, Mailer
+from adapters.store import hold_lock
 from coaching.email import OutgoingEmail
 
 RESOLVE_COMMAND = "python -m ops.deliveries"
@@ -141,7 +141,7 @@ class DeliveryLedger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         with engine.begin() as db:  # workers starting together create the table once
-            self._lock(db, "schema")
+            hold_lock(db, "schema")
             metadata.create_all(db)
         _adopt_legacy_sqlite_ledger(engine)
 
@@ -163,7 +163,7 @@ class DeliveryLedger:
         key = delivery_key(email.kind, email.period, recipient, email.content_hash, mailer.channel)
         what = f"the {email.kind_name} for {email.period} to {recipient}"
         with self.engine.begin() as db:
-            self._lock(db, key)
+            hold_lock(db, key)
             earlier = db.execute(
                 select(deliveries)
                 .where(deliveries.c.delivery_key == key, deliveries.c.status.in_(("sent", "pending", "unknown")))
@@ -202,11 +202,6 @@ class DeliveryLedger:
             f"Sent {what}" + (" (forced re-send)." if force else "."),
             receipt.where, entry,
         )
-
-    def _lock(self, db: Connection, key: str) -> None:
-        """SQLite's BEGIN IMMEDIATE already holds the writer lock; PostgreSQL locks the key."""
-        if db.dialect.name == "postgresql":
-            db.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
 
     def _finish(self, entry: int, status: str, *, receipt: str | None = None, error: str | None = None) -> None:
         with self.engine.begin() as db:

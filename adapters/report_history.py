@@ -16,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from adapters.store import hold_lock
 from coaching.history import PLAN_COLUMNS, QuarterRecord, ReportedVersion
 from coaching.scoring import EVIDENCE_COLUMNS, SCORECARD_COLUMNS
 
@@ -96,6 +97,7 @@ class ReportHistory:
     def migrate(self) -> int:
         """Bring the tables to the newest schema; the schema version reached."""
         with self.engine.begin() as connection:
+            hold_lock(connection, "report-history-schema")  # workers starting together migrate once
             metadata.create_all(connection, tables=[schema_version])
             current = connection.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
             for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
@@ -114,6 +116,7 @@ class ReportHistory:
         self._ready()
         when = (delivered_at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
         with self.engine.begin() as connection:
+            hold_lock(connection, f"report-history-{record.quarter}")  # two deliveries: versions 1 and 2
             latest = connection.execute(
                 sa.select(sa.func.max(versions.c.version)).where(versions.c.quarter == record.quarter)
             ).scalar() or 0

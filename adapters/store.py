@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 
 SQLITE_FILE_NAME = "deliveries.sqlite3"
 
@@ -39,3 +39,11 @@ def sqlite_engine(path: Path) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
 
     return engine
+
+
+def hold_lock(db: Connection, key: str) -> None:
+    """Serialise the rest of `db`'s transaction with every other one that holds `key`: SQLite's
+    BEGIN IMMEDIATE (above) already holds the writer lock; PostgreSQL takes an advisory lock,
+    released at commit, so workers on several hosts take turns."""
+    if db.dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})

@@ -4,15 +4,11 @@ each email still goes once. Needs LEDGER_TEST_POSTGRES_URL (CI starts a server: 
 from __future__ import annotations
 
 import multiprocessing
-import os
-import uuid
-from collections.abc import Iterator
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 
-import pytest
 from pydantic import SecretStr
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from adapters.ledger import DeliveryLedger, Outcome
 from adapters.mailers import OutboxMailer
@@ -23,25 +19,6 @@ from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault, report_e
 
 SPAWN = multiprocessing.get_context("spawn")
 ONE = report_email(("ceo@example.org",))
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A schema of this test's own in the CI's PostgreSQL, dropped afterwards."""
-    base = os.environ.get("LEDGER_TEST_POSTGRES_URL")
-    if not base:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must provide LEDGER_TEST_POSTGRES_URL (.ci/run starts PostgreSQL)")
-        pytest.skip("no PostgreSQL: set LEDGER_TEST_POSTGRES_URL (ops/ci_postgres.sh start prints one)")
-    schema = f"ledger_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as db:
-        db.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in base else "?"
-    yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    with admin.begin() as db:
-        db.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
 
 
 def engine_for(url: str) -> Engine:

@@ -1,24 +1,31 @@
-"""The record of delivered reports (adapters/report_history.py) on a temporary SQLite database."""
+"""The record of delivered reports (adapters/report_history.py), in the embedded SQLite file and in
+PostgreSQL (COACHING_LEDGER_URL), through the same engine the ledger uses."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.schema import CreateTable
+from pydantic import SecretStr
 
 from adapters import report_history
 from adapters.report_history import ReportHistory
 from coaching.history import quarter_record
 from coaching.quarters import Quarter
 from coaching.scoring import Targets, score_quarter
+from config.settings import load_settings
+from config.wiring import build_store_engine
 from tests.coaching.report_fixtures import small_tabs, valid_frames
 
 
-@pytest.fixture
-def store(tmp_path) -> ReportHistory:
-    return ReportHistory(sa.create_engine(f"sqlite:///{tmp_path / 'deliveries.sqlite3'}"))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path) -> Iterator[ReportHistory]:
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    engine = build_store_engine(load_settings(state_dir=tmp_path, ledger_url=SecretStr(url) if url else None))
+    yield ReportHistory(engine)
+    engine.dispose()
 
 
 def record_of(tabs, quarter: str = "2026-Q3"):
@@ -68,11 +75,3 @@ def test_the_schema_is_versioned_and_a_later_migration_runs_once_keeping_the_row
     with store.engine.connect() as connection:
         assert connection.execute(sa.text("SELECT version FROM report_history_schema")).scalar() == 2
     assert again.as_reported(["2026-Q3"])["2026-Q3"].content_hash == "hash-1"
-
-
-def test_the_tables_are_plain_sql_that_postgresql_accepts_too():
-    for table in report_history.metadata.sorted_tables:
-        ddl = str(CreateTable(table).compile(dialect=postgresql.dialect()))
-        assert "AUTOINCREMENT" not in ddl.upper()
-    ids = str(CreateTable(report_history.versions).compile(dialect=postgresql.dialect()))
-    assert "SERIAL" in ids.upper()
