@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     report_names_staff: bool = False
     # Who the Prefect Automations email when a run fails, crashes or is late (python -m ops.alerts).
     admin_emails: CommaList = []
+    # Where the admin-alert runs write their emails (outbox/ inside it) when SendGrid is not configured.
+    alerts_dir: Path = Path("reports") / "alerts"
 
     # The delivery ledger's database: None keeps the SQLite file in state_dir; a URL such as
     # postgresql+psycopg://user:password@host/db (COACHING_LEDGER_URL) shares it between hosts.

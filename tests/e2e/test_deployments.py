@@ -7,18 +7,29 @@ from __future__ import annotations
 
 import json
 import os
+from email import message_from_bytes, policy
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    DeploymentFilter,
+    DeploymentFilterId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
 from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.events.schemas.automations import Automation
 
 from config.settings import PROJECT_ROOT, load_settings
 from config.wiring import REPORT_RECIPIENTS_VARIABLE
@@ -38,7 +49,14 @@ SCHEDULES = {  # deployment -> cron
 FAKE_SENDGRID_KEY = "SG.e2e-never-shown.0123456789abcdef"
 RECIPIENTS = ["board@brightpath.example.org", "director@brightpath.example.org"]
 RUN_DEADLINE = 90  # seconds for all the runs together on an idle machine (scaled to the load)
-ADMIN = "it-admin@brightpath.example.org"
+ADMIN = "it-admin@brightpath.example.org"  # admin_emails in config/settings.yaml
+ALERT_DEPLOYMENT = "admin_alert/admin-alert"
+ALERT_DEADLINE = 60  # seconds from a run's failure to its alert email, idle machine (scaled to the load)
+AUTOMATIONS = {  # name -> the event its alert run is told
+    "coaching: run failed": "failed",
+    "coaching: run crashed": "crashed",
+    "coaching: run late by more than an hour": "late",
+}
 
 
 def free_port() -> int:
@@ -71,6 +89,7 @@ def stack(root: Path, sendgrid: FakeSendGrid) -> Iterator[Stack]:
             "PREFECT_WORKER_QUERY_SECONDS": "2",
             "COACHING_STATE_DIR": str(root / "state"),
             "COACHING_SENDGRID_API_URL": sendgrid.url,
+            "COACHING_ALERTS_DIR": str(root / "alerts"),
         }
         stack = Stack(home=root / "prefect-home", port=free_port(), worker_env=worker_env)
         with running(stack, say=lambda _: None):
@@ -83,8 +102,42 @@ def client(stack: Stack) -> Iterator[SyncPrefectClient]:
         yield api
 
 
+@dataclass(frozen=True)
+class OutboxAlert:
+    automations: list[Automation]  # as `make stack` left them
+    failed: FlowRun  # a quarterly run that failed
+    alert_runs: list[FlowRun]  # the admin-alert runs it set off, once they ended
+    emails: list[EmailMessage]  # what they wrote in the alerts' outbox
+
+
 @pytest.fixture(scope="module")
-def saved_secrets(stack: Stack, root: Path) -> subprocess.CompletedProcess[str]:
+def outbox_alert(client: SyncPrefectClient, root: Path) -> OutboxAlert:
+    """The stack as `make stack` leaves it for a newcomer, before any SendGrid key is saved: a
+    quarterly run fails, and the Automations start the admin alert, which writes to the outbox."""
+    automations = client.read_automations()
+    failed = start_run(
+        client, {"quarter": "2026-Q3", "programs": ["Knitting Club"], "output_dir": str(root / "alerted")},
+        until={StateType.COMPLETED, StateType.FAILED, StateType.CRASHED},
+    )
+    alert_deployment = client.read_deployment_by_name(ALERT_DEPLOYMENT)
+    of_the_alert = DeploymentFilter(id=DeploymentFilterId(any_=[alert_deployment.id]))
+    deadline = time.monotonic() + scaled(ALERT_DEADLINE)
+    while True:
+        alert_runs = client.read_flow_runs(deployment_filter=of_the_alert)
+        if alert_runs and all(run.state and run.state.is_final() for run in alert_runs):
+            break
+        assert time.monotonic() < deadline, f"no admin alert ended; see {root}/prefect-home/worker.log, server.log"
+        time.sleep(0.5)
+    emails = [
+        message_from_bytes(path.read_bytes(), policy=policy.default)
+        for path in sorted((root / "alerts" / "outbox").glob("*.eml"))
+    ]
+    return OutboxAlert(automations, failed, alert_runs, emails)
+
+
+@pytest.fixture(scope="module")
+def saved_secrets(stack: Stack, root: Path, outbox_alert: OutboxAlert) -> subprocess.CompletedProcess[str]:
+    # After outbox_alert: once the SendGrid key is saved, the Automations email through SendGrid.
     """`python -m ops.secrets` with a SendGrid key, a Google key file and recipients in its environment."""
     key_file = root / "service-account.json"
     account = service_account_json(new_private_key(), "reader@e2e.iam.gserviceaccount.com", "http://127.0.0.1:9/token")
@@ -289,6 +342,35 @@ def kill_processes_of(run_id: UUID) -> None:
                 os.kill(int(environ.parent.name), 9)
         except (OSError, ValueError):
             pass
+
+
+def test_make_stack_without_a_sendgrid_key_makes_the_three_automations_run_the_admin_alert(client, outbox_alert):
+    alert_deployment = client.read_deployment_by_name(ALERT_DEPLOYMENT)
+    made = {automation.name: automation for automation in outbox_alert.automations}
+    assert set(made) == set(AUTOMATIONS)
+    for name, event in AUTOMATIONS.items():
+        (action,) = made[name].actions
+        assert action.type == "run-deployment" and action.deployment_id == alert_deployment.id
+        assert action.parameters == {
+            "flow_run_id": {"__prefect_kind": "jinja", "template": "{{ flow_run.id }}"}, "event": event,
+        }
+    # An alert run that fails sets off no alert of its own; nothing runs it but the Automations.
+    assert "coaching" not in alert_deployment.tags and not alert_deployment.schedules
+
+
+def test_a_failed_run_emails_the_admins_one_alert_naming_it_in_the_outbox(outbox_alert):
+    failed = outbox_alert.failed
+    assert failed.state.type == StateType.FAILED
+    (alert_run,) = outbox_alert.alert_runs
+    assert alert_run.parameters == {"flow_run_id": str(failed.id), "event": "failed"}
+    assert alert_run.state.type == StateType.COMPLETED, alert_run.state.message
+    assert alert_run.state.message.startswith("Sent the admin alert for failed run")
+    (email,) = outbox_alert.emails
+    assert email["To"] == ADMIN
+    assert email["Subject"] == "Coaching pipeline alert: a run of quarterly-coaching-report failed"
+    text = email.get_body(("plain",)).get_content()
+    assert f"Run: {failed.name} (id {failed.id})" in text and "State: Failed" in text
+    assert "Unknown program 'Knitting Club'" in text and f"/runs/flow-run/{failed.id}" in text
 
 
 def test_the_delivery_limit_and_the_alert_automations_exist_after_the_secrets_are_saved(client, saved_secrets):
