@@ -20,8 +20,8 @@ Re-running it replaces what it made (same names), so it is safe after each deplo
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr

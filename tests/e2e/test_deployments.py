@@ -388,6 +388,21 @@ def test_the_delivery_limit_and_the_alert_automations_exist_after_the_secrets_ar
     assert block.data["to_emails"] == [ADMIN]
 
 
+def test_the_alerts_command_with_no_admin_emails_still_makes_the_automations_and_says_nobody_is_told(
+    client, stack, saved_secrets
+):
+    done = subprocess.run(
+        [sys.executable, "-m", "ops.alerts"], cwd=PROJECT_ROOT, env=stack.env({"COACHING_ADMIN_EMAILS": ""}),
+        capture_output=True, text=True, timeout=scaled(60),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "WARNING: admin_emails is empty, so nobody is told" in done.stdout
+    assert "COACHING_ADMIN_EMAILS" in done.stdout
+    made = {automation.name: automation for automation in client.read_automations()}
+    assert set(made) == set(AUTOMATIONS)
+    assert all(automation.actions[0].type == "run-deployment" for automation in made.values())
+
+
 def test_a_run_left_running_by_a_killed_worker_is_marked_crashed_when_the_stack_starts_again(
     client, stack, runs, root, monkeypatch
 ):
