@@ -104,7 +104,7 @@ def _sendgrid_block_action(settings: Settings, key: SecretStr) -> tuple[Callable
     )
 
 
-def _alert_run_action(settings: Settings) -> tuple[Callable[[str, str], ActionTypes], str]:
+def _alert_run_action(settings: Settings, with_sendgrid: bool) -> tuple[Callable[[str, str], ActionTypes], str]:
     from prefect.automations import RunDeployment
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
@@ -128,10 +128,11 @@ def _alert_run_action(settings: Settings) -> tuple[Callable[[str, str], ActionTy
             parameters={"flow_run_id": {"__prefect_kind": "jinja", "template": "{{ flow_run.id }}"}, "event": event},
         )
 
-    outbox = (settings.alerts_dir / "outbox").as_posix()
+    outbox = settings.alerts_dir / "outbox"
+    where = "SendGrid" if with_sendgrid else f"the outbox (no SendGrid key): .eml files in {outbox}/"
     return run_alert, (
-        f"No SendGrid key: the Automations run the deployment '{ALERT_DEPLOYMENT}' on the worker, which "
-        f"writes each alert for {', '.join(settings.admin_emails) or 'the admins'} to {outbox}/."
+        f"The Automations run the deployment '{ALERT_DEPLOYMENT}' on the worker, which emails each alert "
+        f"to {', '.join(settings.admin_emails) or 'the admins'} through {where}."
     )
 
 
@@ -144,7 +145,7 @@ def ensure_alerts(settings: Settings) -> list[str]:
     if key is not None and settings.admin_emails:
         action, said = _sendgrid_block_action(settings, key)
     else:
-        action, said = _alert_run_action(settings)
+        action, said = _alert_run_action(settings, with_sendgrid=key is not None)
     done = [said]
     if not settings.admin_emails:
         done.append(
