@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         for line in save_to_prefect(settings, os.environ):
             print(line)
-        # The alert Automations email through SendGrid: a key saved now lets them be created.
+        # With a key the alert Automations email through SendGrid (server-side, even with no worker): switch them now.
         for line in ensure_alerts(settings):
             print(line)
 
