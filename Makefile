@@ -22,7 +22,7 @@ report: install
 	$(PY) -m flows.quarterly_report --quarter $(SAMPLE_QUARTER)
 
 test: install
-	$(PY) -m pytest -n 2 --dist loadfile  # a test file stays in one process: its servers and fixtures too
+	$(PY) -m pytest -n 3 --dist loadfile  # a test file stays in one process: its servers and fixtures too
 
 # Admins: the local Prefect stack (server, work pool, deployments, worker); UI at http://127.0.0.1:4200
 stack: install

@@ -24,3 +24,17 @@ def _no_coaching_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     for name in list(os.environ):
         if name.startswith("COACHING_") or name in ("SENDGRID_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS"):
             monkeypatch.delenv(name)
+
+
+# The longest test files (a whole local stack; flows against a Prefect server) are collected first,
+# so that with two test processes (`make test`: one file per process at a time) the longest one
+# starts at once instead of last. The same order in every process, as pytest-xdist requires.
+_SLOW_FIRST = ("tests/e2e/", "tests/flows/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid
+        return next((i for i, prefix in enumerate(_SLOW_FIRST) if path.startswith(prefix)), len(_SLOW_FIRST))
+
+    items.sort(key=rank)  # stable: the order within each group is kept
