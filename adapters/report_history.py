@@ -37,13 +37,14 @@ versions = sa.Table(
 )
 
 
-def _version_id() -> sa.Column:
-    return sa.Column("version_id", sa.Integer, sa.ForeignKey("report_versions.id"), nullable=False, index=True)
+def _reported(name: str, *columns: sa.Column) -> sa.Table:
+    """A table of one part of a delivered version: its rows point at the version they belong to."""
+    version_id = sa.Column("version_id", sa.Integer, sa.ForeignKey("report_versions.id"), nullable=False, index=True)
+    return sa.Table(name, metadata, version_id, *columns)
 
 
-scores = sa.Table(
-    "reported_scores", metadata,
-    _version_id(),
+scores = _reported(
+    "reported_scores",
     sa.Column("program_id", sa.Text, nullable=False),
     sa.Column("program_name", sa.Text, nullable=False),
     *(sa.Column(name, sa.Integer, nullable=False) for name in SCORECARD_COLUMNS[2:7]),
@@ -53,26 +54,23 @@ scores = sa.Table(
     *(sa.Column(name, sa.Integer, nullable=False) for name in SCORECARD_COLUMNS[10:]),
     sa.Column("evidence", sa.Text, nullable=False),  # the scorecard's further columns, as JSON
 )
-plan_rows = sa.Table(
-    "reported_plan_rows", metadata,
-    _version_id(),
+plan_rows = _reported(
+    "reported_plan_rows",
     sa.Column("program_id", sa.Text, nullable=False),
     sa.Column("component", sa.Text, nullable=False),
     sa.Column("documented", sa.Boolean, nullable=False),
     sa.Column("document_url", sa.Text),
     sa.Column("last_reviewed", sa.String(10)),
 )
-log_rows = sa.Table(
-    "reported_log_rows", metadata,
-    _version_id(),
+log_rows = _reported(
+    "reported_log_rows",
     sa.Column("program_id", sa.Text, nullable=False),
     sa.Column("session_id", sa.Text, nullable=False),
     sa.Column("staff_id", sa.Text, nullable=False),
     sa.Column("fingerprint", sa.String(16), nullable=False),
 )
-inputs = sa.Table(
-    "reported_inputs", metadata,
-    _version_id(),
+inputs = _reported(
+    "reported_inputs",
     sa.Column("tab", sa.Text, nullable=False),
     sa.Column("program_id", sa.Text, nullable=False),
     sa.Column("rows", sa.Integer, nullable=False),
