@@ -106,6 +106,13 @@ def source(google: FakeGoogle, account: ServiceAccount, **options) -> GoogleShee
     return GoogleSheetsSource(KEY, account, api_url=google.url, **(quick | options))
 
 
+def read_failure(google: FakeGoogle, account: ServiceAccount, **options) -> str:
+    """The one sentence a read that must fail ends with."""
+    with pytest.raises(WorkbookError) as failure:
+        source(google, account, **options).read()
+    return str(failure.value)
+
+
 def padded(rows: list[list[object]], width: int, height: int) -> list[list[object]]:
     return [list(r) + [None] * (width - len(r)) for r in rows] + [[None] * width] * (height - len(rows))
 
@@ -209,11 +216,9 @@ def test_a_persistent_503_fails_after_the_last_attempt_with_one_line(google, acc
     shared_sheet(google, workbook_file)
     google.fail_next(*[503] * 10)
 
-    with pytest.raises(WorkbookError) as failure:
-        source(google, account, max_attempts=4).read()
+    message = read_failure(google, account, max_attempts=4)
 
     assert len(google.sheets_calls) == 4
-    message = str(failure.value)
     assert "\n" not in message
     assert "HTTP 503" in message and "4 attempts" in message and "list of tabs" in message
 
@@ -253,10 +258,7 @@ def test_an_unreachable_sheets_api_fails_within_the_bound_naming_it(google, acco
 def test_a_sheet_not_shared_with_the_service_account_says_to_share_it_as_viewer(google, account) -> None:
     google.add_spreadsheet(KEY, "Coaching records", {"Programs": [["Program ID"]]}, shared_with={})
 
-    with pytest.raises(WorkbookError) as failure:
-        source(google, account).read()
-
-    assert str(failure.value) == (
+    assert read_failure(google, account) == (
         f"the spreadsheet https://docs.google.com/spreadsheets/d/{KEY}/edit is not shared with {READER}; "
         "share it as Viewer and re-run"
     )
@@ -277,10 +279,8 @@ def test_a_key_google_refuses_names_the_file_and_the_reason(google, workbook_fil
     key_file.write_text(json.dumps(service_account_json(new_private_key(), READER, google.token_uri)))
     shared_sheet(google, workbook_file)
 
-    with pytest.raises(WorkbookError) as failure:
-        source(google, load_service_account_info(key_file)).read()
+    message = read_failure(google, load_service_account_info(key_file))
 
-    message = str(failure.value)
     assert f"the file {key_file}" in message and "Invalid JWT Signature" in message
     assert google.sheets_calls == []
 
@@ -292,10 +292,8 @@ def test_an_unreachable_token_endpoint_names_the_key_and_its_token_uri(google, w
     key_file = tmp_path / "coaching-sa.json"
     key_file.write_text(json.dumps(service_account_json(new_private_key(), READER, dead_token_uri)))
 
-    with pytest.raises(WorkbookError) as failure:
-        source(google, load_service_account_info(key_file)).read()
+    message = read_failure(google, load_service_account_info(key_file))
 
-    message = str(failure.value)
     assert message.startswith(
         f"Google credentials: no answer from the token endpoint {dead_token_uri} named in the file {key_file}"
     )
@@ -483,10 +481,8 @@ def test_a_token_endpoint_that_stays_down_is_reported_as_an_outage_not_a_bad_key
     shared_sheet(google, workbook_file)
     google.fail_token_next(*[503] * 20)
 
-    with pytest.raises(WorkbookError) as failure:
-        source(google, account, max_attempts=2).read()
+    message = read_failure(google, account, max_attempts=2)
 
-    message = str(failure.value)
     assert "the key itself was not refused" in message and "create a new key" not in message
     assert google.sheets_calls == []
 
