@@ -21,17 +21,16 @@ from coaching.scoring import QuarterScores, Targets
 
 # data_quality.csv holds the cells' values (names, notes): the data stewards get it, leadership does not.
 NOT_FOR_LEADERSHIP = ("data_quality.csv",)
+# scorecard.csv's evidence names each program's coaching lead: kept in the output folder, left out of the
+# leadership email unless the setting report_names_staff is on.
+STAFF_NAME_COLUMNS = ("coaching_lead_name",)
 
 
 @dataclass
 class QuarterlyReport:
     rendered: RenderedReport
     files: dict[str, bytes]  # file name in the output folder -> content
-
-    @property
-    def attachments(self) -> dict[str, bytes]:
-        """The files the leadership email carries."""
-        return {name: content for name, content in self.files.items() if name not in NOT_FOR_LEADERSHIP}
+    attachments: dict[str, bytes]  # the files the leadership email carries
 
 
 def build_quarterly_report(
@@ -79,10 +78,14 @@ def build_quarterly_report(
         since_last_sent=None if record is None else record.since_last_sent,
     )
     rendered = render_report(data)
+    scorecard = scorecard_frame(current)
     files = {
-        "scorecard.csv": csv_bytes(scorecard_frame(current)),
+        "scorecard.csv": csv_bytes(scorecard),
         "data_quality.csv": csv_bytes(data_quality_frame(checked.issues)),
         "recommendations.csv": csv_bytes(recommendations_frame(recommendations)),
         "report.html": rendered.html_file.encode("utf-8"),
     }
-    return QuarterlyReport(rendered, files)
+    attachments = {name: content for name, content in files.items() if name not in NOT_FOR_LEADERSHIP}
+    if not name_staff:
+        attachments["scorecard.csv"] = csv_bytes(scorecard.drop(columns=list(STAFF_NAME_COLUMNS)))
+    return QuarterlyReport(rendered, files, attachments)

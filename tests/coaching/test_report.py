@@ -270,3 +270,34 @@ def test_restatements_come_before_the_charts_and_a_re_sent_report_opens_with_wha
     assert html.index("Earlier quarters restated") < html.index(">Charts</h2>")
     assert "as reported on 6 July 2026" in _words(html.split(">Scorecard</h2>")[0])
     assert "2025-Q4, 2026-Q1 recomputed from today" in html  # never reported: marked as such
+
+
+def test_without_the_names_setting_no_staff_name_is_anywhere_in_the_email_leadership_receives():
+    """The promise as a director would see it broken: a name in the body, the text, or any file the
+    email carries (scorecard.csv, recommendations.csv, report.html), or a cell's value from the
+    data-quality list (here a name typed in a date column)."""
+    from coaching.records import CheckedRecords
+    from coaching.recommendations import declines, improvements, recommend
+    from coaching.report.assemble import build_quarterly_report
+    from coaching.scoring import Targets
+    from tests.coaching.report_fixtures import valid_frames
+
+    data = report_data(small_tabs(), "2026-Q3", name_staff=False)
+    typed = DataIssue("Coaching Log", 7, "Session Date", "Ben Worker", "'Ben Worker' is not a date",
+                      Severity.ERROR, "B7", "")
+    checked = CheckedRecords(valid_frames(small_tabs()), [*data.issues, typed], {}, {})
+    report = build_quarterly_report(
+        data.history, recommend(data.current, Targets(), name_staff=False), improvements(data.current, data.previous),
+        checked, organisation="Riverbend", source_label="test_workbook.xlsx", today=dt.date(2026, 10, 5),
+        targets=Targets(), min_responses_per_coach=3, declines=declines(data.current, data.previous),
+        name_staff=False,
+    )
+    message = build_mime_message(build_report_email(
+        report.rendered, sender="r@example.org", recipients=["d@example.org"], files=report.attachments, tags={},
+    ))
+    parts = [part.get_content() for part in message.walk() if not part.is_multipart()]
+    readable = [p.decode("utf-8", "replace") if isinstance(p, bytes) else p for p in parts]
+    assert any("is not a date" in part for part in readable)  # the problem is listed, without its value
+    for name in ("Ana Coach", "Ben Worker", "Cal Worker", "Dee Coach"):
+        assert not any(name in part for part in readable), name
+    assert "Ana Coach" in report.files["scorecard.csv"].decode()  # the output folder keeps the evidence whole
