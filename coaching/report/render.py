@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import mimetypes
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -338,7 +339,12 @@ def _without_value(issue: DataIssue) -> str:
     value = str(issue.value)
     if not value.strip():
         return issue.problem
-    return issue.problem.replace(f"'{value}'", "“…”").replace(value, "…")
+    # The checks quote the value ('31/31/2026'); only a problem that does not is searched for it standing
+    # alone. Never inside a word or another value: "did you mean '00202'?" keeps its suggestion and a
+    # cell holding "a" leaves "is not a date" whole.
+    if f"'{value}'" in issue.problem:
+        return issue.problem.replace(f"'{value}'", "“…”")
+    return re.sub(rf"(?<![\w']){re.escape(value)}(?![\w'])", "…", issue.problem)
 
 
 def _restatement(item: Restatement) -> RestatementView:

@@ -301,3 +301,15 @@ def test_without_the_names_setting_no_staff_name_is_anywhere_in_the_email_leader
     for name in ("Ana Coach", "Ben Worker", "Cal Worker", "Dee Coach"):
         assert not any(name in part for part in readable), name
     assert "Ana Coach" in report.files["scorecard.csv"].decode()  # the output folder keeps the evidence whole
+
+
+@pytest.mark.parametrize(("value", "problem", "shown"), [
+    ("a", "'a' is not a date: write it as 7/14/2026", "“…” is not a date: write it as 7/14/2026"),
+    ("202", "'202' is not on the Staff tab; did you mean '00202'? Format the column as Plain text",
+     "“…” is not on the Staff tab; did you mean '00202'? Format the column as Plain text"),
+    ("Ben Worker", "Ben Worker is not a date", "… is not a date"),
+])
+def test_a_problem_loses_the_cells_value_but_keeps_its_other_words_and_the_suggested_fix(data, value, problem, shown):
+    issue = DataIssue("Coaching Log", 7, "Session Date", value, problem, Severity.ERROR, "B7", "")
+    report = render_report(dataclasses.replace(data, issues=[issue]))
+    assert shown in report.text
