@@ -211,9 +211,11 @@ class DeliveryLedger:
                 .values(status=status, finished_at=_now(), receipt=receipt, error=error)
             )
 
-    def history(self, kind: str | None = None, status: str | None = None) -> list[dict[str, object]]:
-        """Every recorded delivery, newest first."""
-        query = select(deliveries).order_by(deliveries.c.id.desc())
+    def history(
+        self, kind: str | None = None, status: str | None = None, limit: int | None = None
+    ) -> list[dict[str, object]]:
+        """The recorded deliveries, newest first (the `limit` newest when given)."""
+        query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
         if kind is not None:
             query = query.where(deliveries.c.kind == kind)
         if status is not None:
@@ -221,20 +223,19 @@ class DeliveryLedger:
         with self.engine.connect() as db:
             return [dict(row) for row in db.execute(query).mappings()]
 
-    def history_entry(self, entry: int) -> dict[str, object] | None:
-        with self.engine.connect() as db:
-            row = db.execute(select(deliveries).where(deliveries.c.id == entry)).mappings().first()
-        return dict(row) if row is not None else None
-
     def resolve(self, entry: int, status: str, note: str) -> dict[str, object]:
         """An admin's decision on an unknown (or pending) entry: `sent` (it arrived) or `failed`
-        (it did not: the next run sends it). Returns the entry as it now is."""
+        (it did not: the next run sends it). Returns the entry as it now is. An entry that is
+        missing or already has a result is refused (LookupError) and left as it is, checked in
+        the same transaction as the change so that no run's result is overwritten."""
         if status not in ("sent", "failed"):
             raise ValueError("an entry is resolved as sent or failed")
         with self.engine.begin() as db:
             row = db.execute(select(deliveries).where(deliveries.c.id == entry)).mappings().first()
             if row is None:
-                raise LookupError(f"no delivery entry {entry}")
+                raise LookupError(f"there is no delivery entry {entry}")
+            if row["status"] not in ("unknown", "pending"):
+                raise LookupError(f"entry {entry} is '{row['status']}', not unknown or pending: nothing to resolve")
             db.execute(
                 update(deliveries)
                 .where(deliveries.c.id == entry)

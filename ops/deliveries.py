@@ -49,22 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ledger = DeliveryLedger(engine)
         if args.command == "list":
-            rows = ledger.history(kind=args.kind, status=args.status)[: args.limit]
+            rows = ledger.history(kind=args.kind, status=args.status, limit=args.limit)
             print(_table(rows) if rows else "No deliveries recorded" + (f" with status {args.status}." if args.status else "."))
             return 0
         status = "sent" if args.command == "mark-sent" else "failed"
-        entry = ledger.history_entry(args.entry)
-        if entry is None:
-            print(f"error: there is no delivery entry {args.entry}", file=sys.stderr)
-            return 2
-        if entry["status"] not in ("unknown", "pending"):
-            print(
-                f"error: entry {args.entry} is '{entry['status']}', not unknown or pending: nothing to resolve",
-                file=sys.stderr,
-            )
-            return 2
         note = f"marked {status} by an admin" + (f": {args.note}" if args.note else "")
-        updated = ledger.resolve(args.entry, status, note)
+        try:
+            updated = ledger.resolve(args.entry, status, note)
+        except LookupError as refused:
+            print(f"error: {refused}", file=sys.stderr)
+            return 2
         print(
             f"Entry {args.entry} ({updated['kind']} {updated['period']} to {updated['recipient']}) is now {status}"
             + (": later runs will not send it again." if status == "sent" else ": the next run sends it.")

@@ -62,3 +62,13 @@ def test_an_entry_already_resolved_or_missing_is_refused(lost, capsys):
     assert main(["mark-sent", "999"]) == 2
     err = capsys.readouterr().err
     assert f"entry {entry} is 'sent', not unknown or pending" in err and "no delivery entry 999" in err
+
+
+def test_list_limit_shows_only_the_newest_entries(lost, tmp_path, capsys):
+    _, mailer, _ = lost
+    DeliveryLedger(open_store(tmp_path)).send_once(mailer, report_email(("cfo@example.org",)))
+
+    assert main(["list", "--limit", "1"]) == 0
+
+    _header, *rows = capsys.readouterr().out.splitlines()
+    assert [row.split()[4] for row in rows] == ["cfo@example.org"]

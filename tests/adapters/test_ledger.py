@@ -165,6 +165,18 @@ def test_an_unknown_entry_marked_failed_is_sent_by_the_next_run(fake_sendgrid, t
     assert again.outcome is Outcome.SENT and len(fake_sendgrid.messages) == 1
 
 
+def test_an_entry_with_a_result_cannot_be_resolved_and_keeps_it(fake_sendgrid, tmp_path):
+    ledger = DeliveryLedgerIn(tmp_path)
+    sent = ledger.send_once(mailer_for(fake_sendgrid.url), ONE).results[0].entry
+
+    with pytest.raises(LookupError, match=f"entry {sent} is 'sent', not unknown or pending"):
+        ledger.resolve(sent, "failed", "a typo in the entry number")
+
+    assert [e["status"] for e in ledger.history()] == ["sent"]
+    assert ledger.send_once(mailer_for(fake_sendgrid.url), ONE).outcome is Outcome.ALREADY_SENT
+    assert len(fake_sendgrid.messages) == 1
+
+
 def test_a_ledger_written_before_per_recipient_entries_still_knows_what_was_sent(fake_sendgrid, tmp_path):
     email = report_email()
     with sqlite3.connect(tmp_path / "deliveries.sqlite3") as old:
