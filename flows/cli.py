@@ -134,13 +134,58 @@ def _check_source(source: str | None, settings: Settings) -> None:
 
 
 @contextmanager
-def _flow(module: str, name: str) -> Iterator[Callable[..., Any]]:
-    """The flow `name` of `flows.<module>`, with a Prefect server to record its run in."""
+def _flow(name: str) -> Iterator[Callable[..., Any]]:
+    """The flow `name` of `flows.<name>`, with a Prefect server to record its run in."""
     with prefect_api() as temporary_server:
-        flow = getattr(import_module(f"flows.{module}"), name)
+        flow = getattr(import_module(f"flows.{name}"), name)
         if temporary_server is not None:
             temporary_server.wait_until_ready()
         yield flow
+
+
+def _run_flow(
+    name: str,
+    args: argparse.Namespace,
+    show: Callable[[Any], None],
+    check_period: Callable[[Settings], None] = lambda settings: None,
+    **parameters: object,
+) -> int:
+    """Check the period and the source, then run the flow `name` with the command's parameters and
+    show its result; a problem a person must fix ends with one `error:` line (run_command)."""
+
+    def run() -> None:
+        from config.settings import load_settings
+
+        settings = load_settings()
+        check_period(settings)
+        _check_source(args.source, settings)
+        with _flow(name) as flow:
+            show(flow(**parameters, **_sending_parameters(args)))
+
+    return run_command(run)
+
+
+def _check_quarter(asked: str | None) -> Callable[[Settings], None]:
+    def check(settings: Settings) -> None:
+        from coaching.quarters import Quarter
+        from coaching.records import UsageError
+
+        if asked and asked.strip():  # as the flow will read it (resolve_quarter)
+            try:
+                Quarter.parse(asked, settings.fiscal_year_start_month)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+
+    return check
+
+
+def _check_month(asked: str | None) -> Callable[[Settings], None]:
+    def check(settings: Settings) -> None:
+        from coaching.nudges import resolve_month
+
+        resolve_month(asked, settings.today())
+
+    return check
 
 
 def quarterly_report_command(argv: list[str] | None = None) -> int:
@@ -155,24 +200,11 @@ def quarterly_report_command(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    def run() -> None:
-        from coaching.quarters import Quarter
-        from coaching.records import UsageError
-        from config.settings import load_settings
+    def show(result: Any) -> None:
+        print(f"{result.quarter}: report written to {result.output_dir / 'report.html'}")
+        print(result.delivery)
 
-        settings = load_settings()
-        if args.quarter and args.quarter.strip():  # as the flow will read it (resolve_quarter)
-            try:
-                Quarter.parse(args.quarter, settings.fiscal_year_start_month)
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
-        _check_source(args.source, settings)
-        with _flow("quarterly_report", "quarterly_report") as quarterly_report:
-            result = quarterly_report(quarter=args.quarter, **_sending_parameters(args))
-            print(f"{result.quarter}: report written to {result.output_dir / 'report.html'}")
-            print(result.delivery)
-
-    return run_command(run)
+    return _run_flow("quarterly_report", args, show, _check_quarter(args.quarter), quarter=args.quarter)
 
 
 def monthly_nudge_command(argv: list[str] | None = None) -> int:
@@ -189,20 +221,12 @@ def monthly_nudge_command(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    def run() -> None:
-        from coaching.nudges import resolve_month
-        from config.settings import load_settings
+    def show(result: Any) -> None:
+        print(result.summary)
+        for outcome in result.outcomes:
+            print(outcome.line)
 
-        settings = load_settings()
-        resolve_month(args.month, settings.today())
-        _check_source(args.source, settings)
-        with _flow("monthly_nudge", "monthly_nudge") as monthly_nudge:
-            result = monthly_nudge(month=args.month, **_sending_parameters(args))
-            print(result.summary)
-            for outcome in result.outcomes:
-                print(outcome.line)
-
-    return run_command(run)
+    return _run_flow("monthly_nudge", args, show, _check_month(args.month), month=args.month)
 
 
 def data_quality_command(argv: list[str] | None = None) -> int:
@@ -216,14 +240,9 @@ def data_quality_command(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    def run() -> None:
-        from config.settings import load_settings
+    def show(result: Any) -> None:
+        print(f"{result.run_date}: {result.errors} errors and {result.warnings} warnings; "
+              f"{result.output_dir / 'data_quality.csv'} written")
+        print(result.delivery)
 
-        _check_source(args.source, load_settings())
-        with _flow("data_quality", "data_quality") as data_quality:
-            result = data_quality(**_sending_parameters(args))
-            print(f"{result.run_date}: {result.errors} errors and {result.warnings} warnings; "
-                  f"{result.output_dir / 'data_quality.csv'} written")
-            print(result.delivery)
-
-    return run_command(run)
+    return _run_flow("data_quality", args, show)
