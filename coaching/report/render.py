@@ -96,6 +96,11 @@ class RestatementView:
     change: str  # "▼ -25 points"
     reasons: str  # "3 sessions dated in 2026-Q2 added to the Coaching Log since the report; …"
 
+    @property
+    def reasons_sentence(self) -> str:
+        """The reasons as a sentence of their own: "3 sessions dated …" → "3 sessions dated ….", "no row…" → "No row…."."""
+        return self.reasons[:1].upper() + self.reasons[1:] + "."
+
 
 @dataclass(frozen=True)
 class RestatedQuarter:
@@ -380,6 +385,12 @@ def _worse(data: ReportData) -> list[str]:
     return falls + [item.sentence for item in data.declines]
 
 
+def _nothing_changed(data: ReportData, direction: str, what: str = "No best practice") -> str:
+    if data.previous is None:
+        return "There is no earlier quarter in the records to compare with."
+    return f"{what} scored {direction} than in {data.previous.quarter.label}."
+
+
 def _quarter_span(scores: QuarterScores) -> str:
     start, end = scores.quarter.start, scores.quarter.end
     first = f"{start:%B}" if start.year == end.year else f"{start:%B %Y}"
@@ -460,7 +471,9 @@ def _context(data: ReportData) -> dict[str, object]:
         "last_sent_on": _day(data.reported_on[data.current.quarter.label]) if data.since_last_sent is not None else "",
         "since_last_sent": None if data.since_last_sent is None else [_restatement(i) for i in data.since_last_sent],
         "name_staff": data.name_staff,
-        "has_previous": data.previous is not None,
+        # One wording for an empty "What improved" / "What got worse", the same in the HTML and the text.
+        "no_improvement": _nothing_changed(data, "higher"),
+        "no_decline": _nothing_changed(data, "lower", "No program and no best practice"),
         "satisfaction": _satisfaction(data),
         "min_responses": data.min_responses_per_coach,
         "tabs": [TabCount(tab, n, data.rows_quarantined.get(tab, 0)) for tab, n in data.rows_read.items()],

@@ -313,3 +313,10 @@ def test_a_problem_loses_the_cells_value_but_keeps_its_other_words_and_the_sugge
     issue = DataIssue("Coaching Log", 7, "Session Date", value, problem, Severity.ERROR, "B7", "")
     report = render_report(dataclasses.replace(data, issues=[issue]))
     assert shown in report.text
+
+
+def test_with_nothing_to_compare_the_html_and_the_text_say_the_same_thing(data):
+    first = render_report(dataclasses.replace(data, previous=None, improvements=[], declines=[]))
+    for heading in ("What improved since last quarter", "What got worse since last quarter"):
+        assert "There is no earlier quarter in the records to compare with." in _section(first.html_email, heading)
+    assert first.text.count("There is no earlier quarter in the records to compare with.") == 2
