@@ -320,3 +320,11 @@ def test_with_nothing_to_compare_the_html_and_the_text_say_the_same_thing(data):
     for heading in ("What improved since last quarter", "What got worse since last quarter"):
         assert "There is no earlier quarter in the records to compare with." in _section(first.html_email, heading)
     assert first.text.count("There is no earlier quarter in the records to compare with.") == 2
+
+
+def test_the_report_leadership_gets_by_default_reads_on_a_phone_too(tmp_path):
+    """The default (no staff names) has its own satisfaction table, with a column more."""
+    report = render_report(report_data(small_tabs(), "2026-Q3", name_staff=False))
+    assert "Coaches rated" in report.html_file
+    scroll_width, visible_width = laid_out_width(report.html_file, 400, tmp_path)
+    assert visible_width <= 400 and scroll_width <= visible_width
