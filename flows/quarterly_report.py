@@ -21,7 +21,9 @@ from prefect.states import State
 from pydantic import Field
 
 from adapters.ledger import DeliveryReport, Outcome
-from coaching.outputs import data_quality_frame, scorecard_frame
+from adapters.mailers import build_mime_message
+from coaching.history import history_frame
+from coaching.outputs import csv_bytes, data_quality_frame, scorecard_frame
 from coaching.quarterly import previous_scores, require_sessions_in, resolve_quarter, select_programs
 from coaching.email import OutgoingEmail
 from coaching.recipients import RecipientError, check_recipients
@@ -35,7 +37,7 @@ from config.wiring import REPORT_RECIPIENTS_VARIABLE, RunAdapters, build_run_ada
 from flows.cli import hide_tracebacks_of_pipeline_errors, quarterly_report_command, run_name
 from tasks.artifacts import publish_markdown, publish_table, readable_title
 from tasks.delivery import deliver_email, finish_run, run_tags
-from tasks.history import reconcile_history, record_delivery, write_history_csv, write_preview
+from tasks.history import reconcile_history, record_delivery
 from tasks.notify import send_data_quality_notice
 from tasks.proposals import write_back_proposals
 from tasks.records import extract_records, validate_records
@@ -84,7 +86,9 @@ def _preview(settings: Settings, report: QuarterlyReport, quarter: str, folder: 
         email = _report_email(settings, report, quarter, recipients)
     except RecipientError as error:
         return f"No preview of the email: {error}"
-    return f"The email that would go is in {write_preview(folder, email)}."
+    # Nothing is sent or recorded: the email as it would go, as an .eml file beside the report.
+    (path,) = write_files(folder, {f"preview-{email.kind}-{email.period}.eml": bytes(build_mime_message(email))})
+    return f"The email that would go is in {path}."
 
 
 def _propose_in_sheet(adapters: RunAdapters, settings: Settings, rows: list[dict[str, object]]) -> None:
@@ -178,7 +182,7 @@ def _report(
         # the quarter (sent before the record existed, or a run stopped in between): the same figures.
         if sent.of(Outcome.SENT) or (sent.outcome is Outcome.ALREADY_SENT and history.last_sent is None):
             history = record_delivery(adapters.report_history, valid, history, email.content_hash)
-    write_history_csv(folder, history)
+    write_files(folder, {"history.csv": csv_bytes(history_frame(history))})
     logger.info(delivery)
 
     current = history.current
