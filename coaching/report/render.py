@@ -376,12 +376,16 @@ def _restated(data: ReportData) -> list[RestatedQuarter]:
 
 def _worse(data: ReportData) -> list[str]:
     """Programs whose score fell, then each best practice that dropped."""
-    falls = [
-        f"{program.name}: the score fell {program.trend.removeprefix('▼ -')} since {data.previous.quarter.label}, "
-        f"to {program.percent}."
-        for program in _programs(data)
-        if program.trend.startswith("▼")
-    ] if data.previous is not None else []
+    falls = []
+    if data.previous is not None:
+        before = data.previous.scorecard[["program_id", "percent"]]
+        card = data.current.scorecard.merge(before, on="program_id", suffixes=("", "_before"), sort=False)
+        card["change"] = (card["percent"] - card["percent_before"]).round(1)
+        falls = [
+            f"{row.program_name}: the score fell {_points(-row.change).removeprefix('+')} since "
+            f"{data.previous.quarter.label}, to {_score_percent(row.percent)}."
+            for row in card[card["change"] < 0].itertuples(index=False)
+        ]
     return falls + [item.sentence for item in data.declines]
 
 
