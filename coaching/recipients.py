@@ -21,13 +21,14 @@ _ADDRESS = re.compile(EMAIL_PATTERN)
 def address_problem(address: str) -> str | None:
     """Why `address` cannot receive email, or None: the one test of an address before anything is
     sent. The contract's plain pattern (what a Staff email must look like), then email-validator's
-    checks of the standard's limits that a pattern does not see (lengths of parts; no DNS lookup)."""
+    checks of the standard's limits that a pattern does not see (lengths of parts: `strict`, or the
+    64-character local part goes unchecked; no DNS lookup)."""
     if not _ADDRESS.fullmatch(address):
         return "not a plain email address (name@domain, no display name)"
     from email_validator import EmailNotValidError, validate_email
 
     try:
-        validate_email(address, check_deliverability=False)
+        validate_email(address, check_deliverability=False, strict=True)
     except EmailNotValidError as exc:
         return str(exc)
     return None

@@ -76,3 +76,10 @@ def test_every_offending_address_is_named_in_one_message():
 def test_no_recipients_at_all_is_refused():
     with pytest.raises(RecipientError, match="No recipients"):
         check_recipients(["  ", ""], ["agency.gov"])
+
+
+def test_an_address_the_plain_pattern_accepts_but_the_standard_does_not_is_refused_before_sending():
+    too_long = "a" * 65 + "@agency.gov"  # a local part is at most 64 characters
+    with pytest.raises(RecipientError) as refusal:
+        check_recipients(["lead@agency.gov", too_long], [])
+    assert refusal.value.offending == (too_long,)
