@@ -42,6 +42,8 @@ _ISO_DATE = r"^(?P<year>[0-9]{4})-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})" + _
 _SLASH_DATE = r"^(?P<first>[0-9]{1,2})/(?P<second_part>[0-9]{1,2})/(?P<year>[0-9]{4})" + _TIME + r"$"
 _SHORT_YEAR = r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}(?:[ T].*)?$"
 _HAS_TIME = r"[0-9]{1,2}:[0-9]{2}"
+# The error values a formula shows in Excel and Google Sheets (#REF!, #N/A …): never an identifier.
+FORMULA_ERROR = r"#(?:NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|N/A|ERROR!|SPILL!|CALC!|FIELD!|BLOCKED!|CONNECT!|BUSY!|UNKNOWN!|GETTING_DATA)"
 _NUMERIC_TYPES = (int, float, np.integer, np.floating)
 _DATE_TYPES = (dt.datetime, dt.date, pd.Timestamp)
 _TYPE_OF = np.frompyfunc(type, 1, 1)  # each cell's Python type, in a C loop
@@ -280,7 +282,13 @@ def _convert(
     blank = text.isna()
     readable = pd.Series(pd.NA, index=cells.index, dtype="string")
     shown = "'" + text.fillna("") + "'"
-    if column.kind in (Kind.ID, Kind.TEXT, Kind.EMAIL):
+    if column.kind is Kind.ID:
+        # An ID that is a formula's error value would join nothing, or stand for a person or program
+        # that is not there (a Staff row '#REF!' would count as someone never coached).
+        error = text.str.fullmatch(FORMULA_ERROR, case=False).fillna(False).astype(bool)
+        problems = (shown + " is a formula error, not an ID: fix the formula, or type the ID itself").where(error)
+        return text.mask(error), text, problems
+    if column.kind in (Kind.TEXT, Kind.EMAIL):
         return text, text, readable
     if column.kind is Kind.ENUM:
         normalised = (

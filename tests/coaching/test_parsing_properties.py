@@ -34,6 +34,8 @@ FAST = settings(
 )
 WHOLE_RUN = settings(FAST, max_examples=12)
 
+FORMULA_ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#ERROR!", "#SPILL!", "#CALC!",
+                  "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#GETTING_DATA"}
 TRUE_WORDS = {"true", "yes", "y", "1", "x"}
 FALSE_WORDS = {"false", "no", "n", "0"}
 
@@ -182,6 +184,8 @@ def expected(column: Column, cell) -> object:
     """The typed value the contract gives the cell (None for blank), or UNREADABLE."""
     text = shown(cell)
     kind = column.kind
+    if kind is Kind.ID and text is not None and text.upper() in FORMULA_ERRORS:
+        return UNREADABLE  # a formula's error value is never an identifier
     if kind in (Kind.ID, Kind.TEXT, Kind.EMAIL):
         return text
     if kind is Kind.BOOL:

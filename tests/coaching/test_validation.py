@@ -463,3 +463,25 @@ def test_an_id_with_an_invisible_character_says_which_id_it_is_and_to_retype_it(
     (issue,) = issues_at(check(raw), "Coaching Log", first_extra_row("Coaching Log"))
     assert issue.value == "S1\u200b"
     assert "; did you mean 'S1'? The cell holds invisible characters" in issue.problem
+
+
+def test_a_formula_error_in_a_staff_id_is_an_error_on_that_row_not_a_person_never_coached():
+    raw = workbook({"Staff": [{"staff_id": "#REF!"}]})
+    checked = check(raw)
+    row = first_extra_row("Staff")
+    (issue,) = [i for i in issues_at(checked, "Staff", row) if i.column == "Staff ID"]
+    assert issue.severity is Severity.ERROR and issue.value == "#REF!"
+    assert issue.problem == "'#REF!' is a formula error, not an ID: fix the formula, or type the ID itself"
+    assert "#REF!" not in set(checked.valid["staff"]["staff_id"])
+
+
+def test_a_formula_error_in_a_log_id_is_an_error_on_that_row_saying_it_is_a_formula_error():
+    raw = workbook({"Coaching Log": [{"session_id": "#N/A"}, {"session_id": "X8", "staff_id": "#n/a"}]})
+    checked = check(raw)
+    row = first_extra_row("Coaching Log")
+    for at, column, value in ((row, "Session ID", "#N/A"), (row + 1, "Staff ID", "#n/a")):
+        (issue,) = [i for i in issues_at(checked, "Coaching Log", at) if i.column == column]
+        assert issue.severity is Severity.ERROR and issue.value == value
+        assert "is a formula error, not an ID" in issue.problem
+    assert not {row, row + 1} & set(checked.valid["coaching_log"].index)
+
