@@ -14,7 +14,7 @@ from coaching.contract import TABS, normalise
 from coaching.parsing import parse_workbook
 from coaching.quarterly import check_parsed
 from coaching.quarters import Quarter
-from coaching.records import CheckedRecords, DataIssue, RawTab, RawWorkbook, Severity
+from coaching.records import CellRange, CheckedRecords, DataIssue, RawTab, RawWorkbook, Severity
 from coaching.recipients import RecipientError, check_recipients
 from coaching.validation import SUITES_DIR, suite_definition, validate_records
 from tests.coaching.workbooks import HEADERS
@@ -485,3 +485,32 @@ def test_a_formula_error_in_a_log_id_is_an_error_on_that_row_saying_it_is_a_form
         assert "is a formula error, not an ID" in issue.problem
     assert not {row, row + 1} & set(checked.valid["coaching_log"].index)
 
+
+def test_a_merge_over_staff_rows_is_an_error_on_every_row_it_covers_and_leaves_them_out():
+    raw = workbook({"Staff": [{"staff_id": "S8"}, {"staff_id": "S9", "program_id": None}]})
+    row = first_extra_row("Staff")
+    staff = raw.tabs["Staff"]
+    column = HEADERS["Staff"].index("Program ID") + 1
+    merged = RawTab("Staff", staff.rows, merges=(CellRange(row, row + 1, column, column),))
+    checked = check(RawWorkbook({**raw.tabs, "Staff": merged}, raw.label))
+    for at in (row, row + 1):
+        (issue,) = [i for i in issues_at(checked, "Staff", at) if i.severity is Severity.ERROR]
+        assert issue.column == "Program ID" and issue.problem == f"cells D{row}:D{row + 1} are merged: unmerge them and fill each row"
+    assert not {"S8", "S9"} & set(checked.valid["staff"]["staff_id"])
+
+
+def test_a_date_typed_in_the_quarter_field_is_an_error_saying_how_to_write_the_quarter():
+    raw = workbook({"Improvement Actions": [{"quarter": dt.datetime(2026, 7, 1)}]})
+    checked = check(raw)
+    (issue,) = issues_at(checked, "Improvement Actions", first_extra_row("Improvement Actions"))
+    assert issue.severity is Severity.ERROR and issue.column == "Quarter" and issue.value == "2026-07-01"
+    assert "write it as YYYY-Qn, like 2026-Q3" in issue.problem
+
+
+def test_a_non_breaking_space_in_a_header_still_finds_the_scoring_column():
+    raw = workbook()
+    header = [h.replace(" ", "\u00a0") + ("\u00a0" if h == "Direct Observation?" else "") for h in HEADERS["Coaching Log"]]
+    log = RawTab("Coaching Log", [header, *raw.tabs["Coaching Log"].rows[1:]])
+    checked = check(RawWorkbook({**raw.tabs, "Coaching Log": log}, raw.label))
+    assert not [i for i in checked.issues if i.tab == "Coaching Log"]
+    assert checked.valid["coaching_log"]["direct_observation"].tolist() == [True, True]
