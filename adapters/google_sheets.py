@@ -221,7 +221,7 @@ class _BoundedHTTPClient(HTTPClient):
 
     def __init__(self, auth: Credentials, api_url: str, rule: RetryRule, sleep: Callable[[float], None]) -> None:
         super().__init__(auth)
-        self.set_timeout(rule.call_deadline)  # per read; the rule's deadline bounds the whole call
+        self.set_timeout(rule.socket_timeout)  # per connect and read; the rule's deadline bounds the whole call
         self.rule = rule
         self._sleep = sleep
         base = api_url.rstrip("/")

@@ -31,6 +31,13 @@ class RetryRule:
     max_delay: float = 30.0  # cap on any single wait, Retry-After included
     budget: float = 120.0  # no new attempt once this many seconds have passed since the first
 
+    @property
+    def socket_timeout(self) -> float:
+        """The client's own timeout, per connect and per read: shorter than the call's deadline,
+        so that a connection that cannot be made fails as such (nothing sent: retried) before the
+        deadline abandons the call as of unknown outcome."""
+        return self.call_deadline * 0.8
+
     def wait(self, attempt: int, retry_after: str | None) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
         asked = retry_after_seconds(retry_after)

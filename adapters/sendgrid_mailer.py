@@ -79,8 +79,8 @@ class SendGridMailer:
         # at DEBUG: keep that logger above DEBUG whatever the root level is.
         logging.getLogger("python_http_client.client").setLevel(logging.INFO)
         self._client = SendGridAPIClient(api_key.get_secret_value(), host=self.api_url)
-        # Per read; the whole call is bounded by the rule's deadline (`timeout`) on top.
-        self._client.client.timeout = timeout
+        # Per connect and per read; the whole call is bounded by the rule's deadline (`timeout`) on top.
+        self._client.client.timeout = self.rule.socket_timeout
 
     def send(self, email: OutgoingEmail) -> SentReceipt:
         payload = self._payload(email)

@@ -131,6 +131,27 @@ def test_a_connection_that_cannot_be_made_is_retried_with_the_planned_waits():
     assert 0.5 <= waits[0] <= 1 and 1 <= waits[1] <= 2 and 1.5 <= waits[2] <= 3
 
 
+def test_a_connection_never_accepted_is_retried_and_reported_not_sent_not_unknown():
+    with socket.socket() as full:  # a listener whose queue is full: the handshake never completes
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        port = full.getsockname()[1]
+        waiting = [socket.socket() for _ in range(3)]
+        for connection in waiting:
+            connection.setblocking(False)
+            connection.connect_ex(("127.0.0.1", port))
+        mailer = SendGridMailer(
+            SecretStr(TEST_API_KEY), api_url=f"http://127.0.0.1:{port}", timeout=0.5, max_attempts=2, **FAST
+        )
+
+        with pytest.raises(DeliveryError, match=r"after 2 attempts.*could not reach SendGrid") as failure:
+            mailer.send(report_email())
+        for connection in waiting:
+            connection.close()
+
+    assert not isinstance(failure.value, DeliveryUnknown)  # nothing left: no admin needs to look
+
+
 @pytest.mark.parametrize(
     ("retry_after", "options", "shortest", "longest"),
     [
