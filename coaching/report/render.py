@@ -421,6 +421,7 @@ def _charts(data: ReportData) -> tuple[Chart, ...]:
     which = "per program" if programs is None else (
         f"for the {len(programs)} programs with the lowest scores (every program is in the scorecard above)"
     )
+    recomputed = _recomputed(data)
     return (
         Chart(
             f"coverage-{quarter}@coaching-report", f"monthly-coverage-{quarter}.png",
@@ -432,8 +433,8 @@ def _charts(data: ReportData) -> tuple[Chart, ...]:
             f"scores-{quarter}@coaching-report", f"scores-by-quarter-{quarter}.png",
             f"Line chart: best-practice score in percent {which}, and the whole organisation's, "
             "for the last quarters"
-            + (f" ({', '.join(_recomputed(data))} recomputed from today's records: never reported)." if _recomputed(data) else "."),
-            scores_chart(data.history, programs, _recomputed(data)),
+            + (f" ({', '.join(recomputed)} recomputed from today's records: never reported)." if recomputed else "."),
+            scores_chart(data.history, programs, recomputed),
         ),
     )
 
