@@ -303,25 +303,20 @@ def reconcile(
 
 def history_frame(history: History) -> pd.DataFrame:
     """The rows of history.csv: today's figures beside the reported ones, blank where never reported."""
-    rows = []
+    figures = ["program_id", "total_score", "percent"]
+    quarters = []
     for scores in history.recomputed:
+        card = scores.scorecard[figures].assign(quarter=scores.quarter.label)
         version = history.as_reported.get(scores.quarter.label)
-        reported = (
-            version.record.scorecard.set_index("program_id") if version is not None else pd.DataFrame()
-        )
-        for card in scores.scorecard.itertuples(index=False):
-            known = card.program_id in reported.index
-            rows.append(
-                {
-                    "quarter": scores.quarter.label,
-                    "program_id": card.program_id,
-                    "total_score": int(card.total_score),
-                    "percent": float(card.percent),
-                    "reported_total_score": int(reported.loc[card.program_id, "total_score"]) if known else None,
-                    "reported_percent": float(reported.loc[card.program_id, "percent"]) if known else None,
-                    "reported_on": version.delivered_on if known else "",
-                }
+        if version is not None:
+            reported = version.record.scorecard[figures].rename(
+                columns={"total_score": "reported_total_score", "percent": "reported_percent"}
             )
-    frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+            card = card.merge(reported.assign(reported_on=version.delivered_on), on="program_id", how="left")
+        quarters.append(card)
+    frame = pd.concat(quarters, ignore_index=True) if quarters else pd.DataFrame()
+    frame = frame.reindex(columns=HISTORY_COLUMNS)
     frame["reported_total_score"] = frame["reported_total_score"].astype("Int64")
+    frame["reported_percent"] = frame["reported_percent"].astype("float64")
+    frame["reported_on"] = frame["reported_on"].fillna("")
     return frame
