@@ -10,7 +10,8 @@ import openpyxl
 import pytest
 
 from adapters.sources import XlsxSource, check_readable_workbook
-from coaching.records import CellRange, UsageError, WorkbookError
+from coaching.parsing import parse_workbook
+from coaching.records import CellRange, Severity, UsageError, WorkbookError
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample_workbook.xlsx"
 
@@ -67,3 +68,15 @@ def test_merged_cells_are_read_from_the_sheet_xml_in_sheet_coordinates(tmp_path)
     raw = XlsxSource(tmp_path / "merged.xlsx").read()
     assert set(raw.tabs["Coaching Log"].merges) == {CellRange(2, 6, 7, 7), CellRange(1, 1, 1, 2)}
     assert raw.tabs["Staff"].merges == ()
+
+
+def test_a_formula_error_cell_in_the_staff_id_column_of_an_export_is_an_error_on_its_row(tmp_path):
+    book = openpyxl.load_workbook(SAMPLE)
+    staff = book["Staff"]
+    staff["A2"] = "#REF!"  # what a formula that lost its source shows; openpyxl stores it as an error cell
+    assert staff["A2"].data_type == "e"
+    book.save(tmp_path / "broken.xlsx")
+    parsed = parse_workbook(XlsxSource(tmp_path / "broken.xlsx").read(), {})
+    (issue,) = [i for i in parsed.issues if i.tab == "Staff" and i.row == 2]
+    assert (issue.column, issue.value, issue.cell, issue.severity) == ("Staff ID", "#REF!", "A2", Severity.ERROR)
+    assert "is a formula error, not an ID" in issue.problem
