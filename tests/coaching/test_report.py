@@ -328,3 +328,17 @@ def test_the_report_leadership_gets_by_default_reads_on_a_phone_too(tmp_path):
     assert "Coaches rated" in report.html_file
     scroll_width, visible_width = laid_out_width(report.html_file, 400, tmp_path)
     assert visible_width <= 400 and scroll_width <= visible_width
+
+
+@pytest.mark.parametrize("column", [1, 3, 4, 5, 6])  # date, coach, staff, duration, a boolean
+@pytest.mark.parametrize("typed", ["Zed Typed", "  Zed Typed ", "Zed Typed\u200b"])
+def test_a_name_typed_into_any_log_cell_is_not_repeated_in_the_email(typed, column):
+    tabs = small_tabs()
+    row = ["Q3-9", "8/20/2026", "P1", "S01", "S02", "30", "TRUE", "", "", "", ""]
+    row[column] = typed
+    tabs["Coaching Log"].append(row)
+    data = report_data(tabs, "2026-Q3", name_staff=False)
+    assert any(issue.row == 7 for issue in data.issues)  # the cell is listed as a problem
+    report = render_report(data)
+    for body in (report.html_email, report.text, report.html_file):
+        assert "Zed" not in body
