@@ -196,6 +196,15 @@ def _end_runs(client: object, runs: list[object], state: object) -> None:
         client.set_flow_run_state(run.id, state.model_copy(), force=True)  # type: ignore[attr-defined]
 
 
+def _still_in_flight(client: object, runs: list[object], seconds: float) -> list[object]:
+    """`runs` (in flight now), re-read every second until none is left or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while runs and time.monotonic() < deadline:
+        time.sleep(1)
+        runs = _in_flight_runs(client)
+    return runs
+
+
 def clear_orphaned_runs(stack: Stack, say: Callable[[str], object] = print) -> int:
     """Before a worker starts: every run still pending or running was left by a worker that died
     (no worker runs now), so it is marked Crashed, freeing its slot. Returns how many. The local
@@ -223,13 +232,10 @@ def drain_runs(stack: Stack, seconds: float, say: Callable[[str], object] = prin
     from prefect.states import Cancelled, Cancelling
 
     with SyncPrefectClient(stack.api_url) as client:
-        deadline = time.monotonic() + seconds
         runs = _in_flight_runs(client)
         if runs:
             say(f"Waiting up to {seconds:.0f} s for {len(runs)} run(s) in flight ...")
-        while runs and time.monotonic() < deadline:
-            time.sleep(1)
-            runs = _in_flight_runs(client)
+        runs = _still_in_flight(client, runs, seconds)
         cancelled = len(runs)
         if runs:
             why = (
@@ -239,11 +245,7 @@ def drain_runs(stack: Stack, seconds: float, say: Callable[[str], object] = prin
             say(f"Cancelling {', '.join(run.name for run in runs)} ...")
             for run in runs:
                 client.set_flow_run_state(run.id, Cancelling(message=why))
-            deadline = time.monotonic() + 15
-            while runs and time.monotonic() < deadline:
-                time.sleep(1)
-                runs = _in_flight_runs(client)
-            _end_runs(client, runs, Cancelled(message=why))
+            _end_runs(client, _still_in_flight(client, runs, 15), Cancelled(message=why))
     return cancelled
 
 
