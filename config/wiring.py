@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -117,39 +118,57 @@ def build_store_engine(settings: Settings) -> Engine:
 
 
 @dataclass
-class RunAdapters:
-    """Everything one run talks to. `mailer` is None when the run sends nothing."""
+class DeliveryAdapters:
+    """What sending talks to: the mailer (None when the run sends nothing), the ledger, and the
+    database they keep their records in. Closed at the end of the run."""
 
-    source: RecordSource
     mailer: Mailer | None
     ledger: DeliveryLedger
-    report_history: ReportHistory  # what the delivered quarterly reports said, beside the ledger
     store_engine: Engine
-
-    @property
-    def proposal_writer(self) -> ProposalWriter | None:
-        """The source when it can take proposals back (the live spreadsheet), else None."""
-        return self.source if isinstance(self.source, ProposalWriter) else None
 
     def close(self) -> None:
         self.store_engine.dispose()
 
-    def __enter__(self) -> RunAdapters:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
 
 
+@dataclass
+class RunAdapters(DeliveryAdapters):
+    """Everything one run of the pipeline talks to: delivery, the records' source and the record of
+    delivered reports (in the ledger's database)."""
+
+    source: RecordSource
+    report_history: ReportHistory
+
+    @property
+    def proposal_writer(self) -> ProposalWriter | None:
+        """The source when it can take proposals back (the live spreadsheet), else None."""
+        return self.source if isinstance(self.source, ProposalWriter) else None
+
+
+def build_delivery_adapters(settings: Settings, outbox_dir: Path | None) -> DeliveryAdapters:
+    """The ledger and, unless `outbox_dir` is None (a run that sends nothing, or a command that
+    only reads the ledger), the mailer. Builds no records source, so an alert or a ledger command
+    never depends on Google credentials."""
+    engine = build_store_engine(settings)
+    mailer = build_mailer(settings, outbox_dir) if outbox_dir is not None else None
+    return DeliveryAdapters(mailer=mailer, ledger=DeliveryLedger(engine), store_engine=engine)
+
+
 def build_run_adapters(
     settings: Settings, *, source: str | None, outbox_dir: Path, send: bool
 ) -> RunAdapters:
     """The bundle for one run: built once at its start, closed at its end."""
-    engine = build_store_engine(settings)
+    records = build_source(settings, source)
+    delivery = build_delivery_adapters(settings, outbox_dir if send else None)
     return RunAdapters(
-        source=build_source(settings, source),
-        mailer=build_mailer(settings, outbox_dir) if send else None,
-        ledger=DeliveryLedger(engine),
-        report_history=ReportHistory(engine),
-        store_engine=engine,
+        mailer=delivery.mailer,
+        ledger=delivery.ledger,
+        store_engine=delivery.store_engine,
+        source=records,
+        report_history=ReportHistory(delivery.store_engine),
     )

@@ -17,11 +17,10 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 
-from adapters.ledger import DeliveryLedger
 from coaching.alerts import RunAlert, alert_email
 from coaching.recipients import check_recipients
 from config.settings import load_settings
-from config.wiring import build_mailer, build_store_engine
+from config.wiring import build_delivery_adapters
 from flows.cli import hide_tracebacks_of_pipeline_errors
 from tasks.delivery import deliver_email, finish_run
 
@@ -42,8 +41,9 @@ def read_run_alert(flow_run_id: UUID, event: str) -> RunAlert:
     )
 
 
-# Short: the email is one small request (SendGrid's own deadline is 30 s).
-@flow(name="admin_alert", flow_run_name="admin-alert-{event}", log_prints=True, timeout_seconds=300)
+# Longer than the wait for the delivery slot (tasks/delivery.py: up to 600 s while a quarterly
+# send holds it), so that an alert waits its turn instead of timing out unsent.
+@flow(name="admin_alert", flow_run_name="admin-alert-{event}", log_prints=True, timeout_seconds=900)
 def admin_alert(flow_run_id: UUID, event: Literal["failed", "crashed", "late"]) -> State:
     """Email the admins about a run that failed, crashed or is more than an hour late.
 
@@ -59,11 +59,8 @@ def admin_alert(flow_run_id: UUID, event: Literal["failed", "crashed", "late"]) 
     )
     alert = read_run_alert(flow_run_id, event)
     email = alert_email(alert, sender=settings.email_from, recipients=recipients)
-    engine = build_store_engine(settings)
-    try:
-        mailer = build_mailer(settings, settings.alerts_dir / "outbox")
-        report = deliver_email(mailer, DeliveryLedger(engine), email, force_resend=False)
-    finally:
-        engine.dispose()
+    with build_delivery_adapters(settings, settings.alerts_dir / "outbox") as delivery:
+        assert delivery.mailer is not None  # built with an outbox folder
+        report = deliver_email(delivery.mailer, delivery.ledger, email, force_resend=False)
     get_run_logger().info(report.sentence)
     return finish_run(alert, report, "Admin alert", report.sentence)

@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from adapters.ledger import STATUSES, DeliveryLedger
+from adapters.ledger import STATUSES
 from config.settings import load_settings
-from config.wiring import build_store_engine
+from config.wiring import build_delivery_adapters
 
 COLUMNS = ("id", "status", "kind", "period", "recipient", "channel", "started_at", "finished_at", "receipt")
 
@@ -45,9 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = load_settings()
-    engine = build_store_engine(settings)
-    try:
-        ledger = DeliveryLedger(engine)
+    with build_delivery_adapters(settings, outbox_dir=None) as delivery:
+        ledger = delivery.ledger
         if args.command == "list":
             rows = ledger.history(kind=args.kind, status=args.status, limit=args.limit)
             print(_table(rows) if rows else "No deliveries recorded" + (f" with status {args.status}." if args.status else "."))
@@ -64,8 +63,6 @@ def main(argv: list[str] | None = None) -> int:
             + (": later runs will not send it again." if status == "sent" else ": the next run sends it.")
         )
         return 0
-    finally:
-        engine.dispose()
 
 
 if __name__ == "__main__":
