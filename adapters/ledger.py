@@ -73,6 +73,10 @@ class Outcome(str, Enum):
     FAILED = "failed"  # refused (bad address, key, ...): not delivered
 
 
+# What a run with several outcomes says it did: the one that most needs a person first.
+WORST_FIRST = (Outcome.UNKNOWN, Outcome.FAILED, Outcome.SENT, Outcome.ALREADY_SENT)
+
+
 @dataclass(frozen=True)
 class DeliveryResult:
     """What happened to one recipient's copy."""
@@ -100,11 +104,8 @@ class DeliveryReport:
 
     @property
     def outcome(self) -> Outcome:
-        """The worst of the recipients' outcomes: unknown, then failed, then sent."""
-        for outcome in (Outcome.UNKNOWN, Outcome.FAILED, Outcome.SENT):
-            if self.of(outcome):
-                return outcome
-        return Outcome.ALREADY_SENT
+        """The worst of the recipients' outcomes (WORST_FIRST); already sent when there were none."""
+        return next((outcome for outcome in WORST_FIRST if self.of(outcome)), Outcome.ALREADY_SENT)
 
     @property
     def needs_a_person(self) -> bool:

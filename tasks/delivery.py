@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import deployment, flow_run
 from prefect.states import Completed, State
 
-from adapters.ledger import DeliveryLedger, DeliveryReport, DeliveryResult, Outcome
+from adapters.ledger import WORST_FIRST, DeliveryLedger, DeliveryReport, DeliveryResult, Outcome
 from adapters.mailers import Mailer
 from coaching.email import OutgoingEmail
 from coaching.recipients import address_problem
@@ -76,10 +76,8 @@ def force_hint() -> str:
 def outcome_word(outcomes: Iterable[str]) -> str:
     """What happened to a run's emails in one word for its name: the worst of the outcomes."""
     seen = set(outcomes)
-    for outcome in (Outcome.UNKNOWN, Outcome.FAILED, Outcome.SENT, Outcome.ALREADY_SENT):
-        if outcome.value in seen:
-            return outcome.value.replace("_", "-")
-    return "not-sent"
+    worst = next((outcome for outcome in WORST_FIRST if outcome.value in seen), None)
+    return worst.value.replace("_", "-") if worst else "not-sent"
 
 
 def label_run(word: str) -> None:
