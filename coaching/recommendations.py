@@ -94,20 +94,28 @@ def lead_label(card: pd.Series) -> str:
     return f"{name} ({lead})" if name else str(lead)
 
 
+def lead_evidence(card: pd.Series, name_staff: bool) -> str:
+    """Who is accountable, in one sentence: the lead by name only when staff may be named."""
+    status = card["lead_status"]
+    if status == LEAD_BLANK:
+        return "No coaching lead is named on the Programs tab."
+    return f"Coaching lead {lead_label(card) if name_staff else 'named on the Programs tab'}: {status}."
+
+
 def _accountability(card: pd.Series, name_staff: bool) -> tuple[str, str]:
     status = card["lead_status"]
     if status == LEAD_BLANK:
         return (
             "Name a coaching lead who is accountable for coaching in this program, and enter their "
             "staff ID as the program's Coaching Lead ID.",
-            "No coaching lead is named on the Programs tab.",
+            lead_evidence(card, name_staff),
         )
     fixes = {
         LEAD_NOT_IN_STAFF: "Add the lead to the Staff tab (or correct the Coaching Lead ID).",
         LEAD_INACTIVE: "Name a new coaching lead: the current one was not employed at the end of the quarter.",
         LEAD_NO_EMAIL: "Record a valid email address for the coaching lead on the Staff tab.",
     }
-    return fixes[status], f"Coaching lead {lead_label(card) if name_staff else 'named on the Programs tab'}: {status}."
+    return fixes[status], lead_evidence(card, name_staff)
 
 
 def _delivery(card: pd.Series, uncovered: dict[str, str], targets: Targets) -> tuple[str, str]:

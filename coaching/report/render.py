@@ -21,10 +21,10 @@ from coaching.report.jinja import environment
 from coaching.email import Attachment, OutgoingEmail
 from coaching.history import Restatement
 from coaching.records import DataIssue, Severity
-from coaching.recommendations import lead_label
+from coaching.recommendations import lead_evidence
 from coaching.report.charts import coverage_chart, scores_chart
 from coaching.report.model import ReportData
-from coaching.scoring import BP_COLUMNS, EFFECTIVENESS_SOURCES, LEAD_BLANK, QuarterScores
+from coaching.scoring import BP_COLUMNS, EFFECTIVENESS_SOURCES, QuarterScores
 
 SHOWN_ISSUES = 15  # the rest are in data_quality.csv
 SHORT_NAMES = {1: "Accountable lead", 2: "Monthly coaching", 3: "Written plan", 4: "Effectiveness review"}
@@ -203,12 +203,7 @@ def _practices(card: pd.Series, coverage: pd.DataFrame, data: ReportData) -> tup
     targets = data.targets
     quarter = data.current.quarter.label
     previous_label = data.current.quarter.previous.label
-    if card["lead_status"] == LEAD_BLANK:
-        lead = "No coaching lead is named on the Programs tab."
-    elif data.name_staff:
-        lead = f"Coaching lead {lead_label(card)}: {card['lead_status']}."
-    else:
-        lead = f"Coaching lead named on the Programs tab: {card['lead_status']}."
+    lead = lead_evidence(card, data.name_staff)
     missing_plan = _listed(card["missing_plan_components"])
     missing_sources = _listed(card["missing_effectiveness_sources"])
     have_sources = ", ".join(label for label in EFFECTIVENESS_SOURCES.values() if label not in missing_sources.split(", "))
