@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import NamedTuple
@@ -33,6 +34,10 @@ class RawTab:
     rows: list[list[object]]
     sheet_id: int | None = None  # Google Sheets' gid, for links to a cell
     merges: tuple[CellRange, ...] = ()  # merged cells: only the first cell of each holds a value
+    # Cells that hold a formula: (sheet row, column number from A = 1) -> the formula's text as typed
+    # ("=TODAY()"). `rows` keeps the value the sheet last computed for it (None when none is stored),
+    # so the parser can refuse a formula where the contract wants a typed value.
+    formulas: Mapping[tuple[int, int], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
