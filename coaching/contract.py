@@ -47,6 +47,12 @@ class Column:
         """The header an office worker types for this column ("Direct Observation?")."""
         return COLUMN_LABELS.get(self.name, self.name)
 
+    @property
+    def free_text(self) -> bool:
+        """Text read as it is: a formula here reads as its value. Every other column wants a typed
+        value (a date, an ID, a yes/no, a number, a choice), which a formula must never stand for."""
+        return self.kind in (Kind.TEXT, Kind.EMAIL)
+
 
 @dataclass(frozen=True)
 class Tab:
@@ -54,6 +60,9 @@ class Tab:
     default_title: str  # the tab's title in the workbook (configurable)
     required: bool
     columns: tuple[Column, ...]
+    # The best practice whose score this optional tab feeds: when the tab is missing, the report says
+    # so beside that score.
+    feeds: int | None = None
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -200,6 +209,7 @@ COACHING_PLAN = Tab(
     "coaching_plan",
     "Coaching Plan",
     required=False,
+    feeds=3,
     columns=(
         _required("program_id", Kind.ID),
         _required(
@@ -214,6 +224,7 @@ FIDELITY = Tab(
     "fidelity",
     "Fidelity",
     required=False,
+    feeds=4,
     columns=(
         _required("assessment_date", Kind.DATE),
         _required("program_id", Kind.ID),
@@ -227,6 +238,7 @@ SATISFACTION = Tab(
     "satisfaction",
     "Satisfaction Survey",
     required=False,
+    feeds=4,
     columns=(
         _required("timestamp", Kind.DATETIME),
         _required("program_id", Kind.ID),
@@ -239,6 +251,7 @@ IMPROVEMENT_ACTIONS = Tab(
     "improvement_actions",
     "Improvement Actions",
     required=False,
+    feeds=4,
     columns=(
         _required("quarter", Kind.QUARTER),
         _required("program_id", Kind.ID),
@@ -260,6 +273,8 @@ TABS: tuple[Tab, ...] = (
     IMPROVEMENT_ACTIONS,
 )
 TABS_BY_KEY = {tab.key: tab for tab in TABS}
+# Google Forms names its responses tab "Form Responses 1" (2, 3 … for later forms): normalised.
+FORMS_RESPONSES = r"form_responses(?:_[0-9]+)?"
 
 BEST_PRACTICES = {
     1: "Someone is accountable for coaching",

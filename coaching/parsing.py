@@ -13,13 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import operator
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from coaching.contract import TABS, Column, Kind, Tab, normalise
+from coaching.contract import FORMS_RESPONSES, SATISFACTION, TABS, Column, Kind, Tab, normalise
 from coaching.records import (
     DataIssue,
     ParsedTab,
@@ -359,8 +360,16 @@ def _merged_header(raw_tab: RawTab, position: int) -> str:
     return ""
 
 
-def _header_map(raw_tab: RawTab, has_data: list[bool]) -> dict[str, int]:
-    """Normalised header → column position; blank or repeated header cells stop the run."""
+def _wanted_headers(spec: Tab, mapping: Mapping[str, str]) -> dict[str, str]:
+    """Normalised header -> contract column: a mapped column by its mapped header only, every other
+    column by its own name."""
+    return {normalise(mapping.get(column.name, column.name)): column.name for column in spec.columns}
+
+
+def _header_map(raw_tab: RawTab, has_data: list[bool], wanted: Mapping[str, str]) -> dict[str, int]:
+    """Contract column -> column position. A blank header over data, or a repeated header of a
+    column that is read, stops the run; a repeated header of a column the contract does not read
+    (Google Forms repeats question titles) changes nothing."""
     header = list(raw_tab.rows[0]) if raw_tab.rows else []
     positions: dict[str, int] = {}
     problems: list[str] = []
@@ -372,11 +381,14 @@ def _header_map(raw_tab: RawTab, has_data: list[bool]) -> dict[str, int]:
             if position < len(has_data) and has_data[position]:
                 problems.append(f"column {letter} has data but no header in row 1" + _merged_header(raw_tab, position))
             continue
-        if name in positions:
-            first = column_letter(positions[name])
+        if name not in wanted:
+            continue
+        column = wanted[name]
+        if column in positions:
+            first = column_letter(positions[column])
             problems.append(f"the header '{label}' in column {letter} repeats column {first}")
             continue
-        positions[name] = position
+        positions[column] = position
     if problems:
         raise WorkbookError(
             f"Tab '{raw_tab.title}': " + "; ".join(problems) + ". Give every column one unique header."
@@ -384,10 +396,36 @@ def _header_map(raw_tab: RawTab, has_data: list[bool]) -> dict[str, int]:
     return positions
 
 
-def _missing_columns_message(spec: Tab, raw_tab: RawTab, missing: list[Column]) -> str:
-    """The columns in the sheet's own words, with the headers found, and what to do."""
+TITLE_ROWS_LOOKED_AT = 5  # how far below row 1 the headers are looked for, when row 1 lacks them
+
+
+def _headers_lower_down(spec: Tab, raw_tab: RawTab, wanted: Mapping[str, str]) -> None:
+    """Stop, saying where the headers are, when row 1 lacks a required column but a row just below
+    holds them all (a title row above the headers)."""
+    needed = {normalise_name for normalise_name, column in wanted.items() if spec.column(column).in_header}
+
+    def names(row: list[object]) -> set[str]:
+        return {normalise(cell) for cell in row if cell is not None}
+
+    if not raw_tab.rows or needed <= names(raw_tab.rows[0]):
+        return
+    for number, row in enumerate(raw_tab.rows[1:TITLE_ROWS_LOOKED_AT + 1], start=2):
+        if needed <= names(row):
+            raise WorkbookError(
+                f"Tab '{raw_tab.title}': the headers seem to be in row {number}, not row 1. Delete the "
+                f"row{'s' if number > 2 else ''} above them (a title can go in the tab's name), so that the "
+                "headers are in row 1: every row is numbered and read from there."
+            )
+
+
+def _missing_columns_message(spec: Tab, raw_tab: RawTab, missing: list[Column], mapping: Mapping[str, str]) -> str:
+    """The columns in the sheet's own words (a mapped column by its mapped header), with the headers
+    found, and what to do."""
     found = ", ".join(repr(str(h).strip()) for h in raw_tab.rows[0] if h is not None and str(h).strip())
-    names = ", ".join(repr(c.label) for c in missing)
+    names = ", ".join(
+        repr(mapping[c.name]) + f" (columns.{spec.key}.{c.name} in the settings)" if c.name in mapping else repr(c.label)
+        for c in missing
+    )
     noun = "column" if len(missing) == 1 else "columns"
     return (
         f"Tab '{raw_tab.title}' has no {noun} {names} (headers found: {found or 'none'}). "
@@ -434,16 +472,49 @@ def _merge_issues(
     return issues
 
 
-def parse_tab(spec: Tab, raw_tab: RawTab, day_first: bool = False) -> tuple[ParsedTab, list[DataIssue]]:
-    """One tab by the reading rules; stops (WorkbookError) on header problems or missing columns."""
+def _formula_problem(column: Column, formula: str, stored: object) -> tuple[str, Severity] | None:
+    """What a formula in a cell of `column` means: a typed value must be typed, never calculated;
+    free text reads the value the sheet stored, and a formula without one is said to be a formula
+    (not a blank cell). None when the cell reads as its value."""
+    severity = Severity.WARNING if column.unreadable_is_warning else Severity.ERROR
+    if not column.free_text:
+        now = f" (it shows '{stored}' now)" if stored else ""
+        return (
+            f"'{formula}' is a formula{now}, and its result changes whenever the sheet recalculates: "
+            "type the value itself in this cell", severity,
+        )
+    if stored:
+        return None
+    return (
+        f"'{formula}' is a formula with no value stored in the file (a program that does not calculate "
+        "formulas saved it), so it reads as blank: open and save the file in Excel or Google Sheets, or "
+        "type the value itself", Severity.ERROR if column.filled else Severity.WARNING,
+    )
+
+
+def parse_tab(
+    spec: Tab, raw_tab: RawTab, day_first: bool = False, mapping: Mapping[str, str] | None = None
+) -> tuple[ParsedTab, list[DataIssue]]:
+    """One tab by the reading rules; stops (WorkbookError) on header problems or missing columns.
+
+    `mapping` gives the sheet's header of contract columns named otherwise (column -> header).
+    """
+    mapping = mapping or {}
+    wanted = _wanted_headers(spec, mapping)
+    _headers_lower_down(spec, raw_tab, wanted)
     data_rows = raw_tab.rows[1:]
     width = max(map(len, raw_tab.rows), default=0)
     columns = [_sheet_column(cells) for cells in _grid(data_rows, width).T]
     blank = np.column_stack([c.blank() for c in columns]) if width else np.ones((len(data_rows), 0), dtype=bool)
-    positions = _header_map(raw_tab, [not b.all() for b in blank.T])
+    formulas: dict[int, dict[int, str]] = {}  # position -> {sheet row -> formula}
+    for (row, column_number), formula in raw_tab.formulas.items():
+        if 2 <= row <= len(data_rows) + 1 and 1 <= column_number <= width:
+            formulas.setdefault(column_number - 1, {})[row] = formula
+            blank[row - 2, column_number - 1] = False  # a formula is content, even with no value stored
+    positions = _header_map(raw_tab, [not b.all() for b in blank.T], wanted)
     missing = [c for c in spec.columns if c.in_header and c.name not in positions]
     if missing:
-        raise WorkbookError(_missing_columns_message(spec, raw_tab, missing))
+        raise WorkbookError(_missing_columns_message(spec, raw_tab, missing, mapping))
     keep = ~blank.all(axis=1) if width else np.ones(len(data_rows), dtype=bool)
     index = pd.RangeIndex(2, len(data_rows) + 2, name="row")[keep]
     header = raw_tab.rows[0] if raw_tab.rows else []
@@ -466,21 +537,32 @@ def parse_tab(spec: Tab, raw_tab: RawTab, day_first: bool = False) -> tuple[Pars
         headers[column.name] = str(header[position]).strip()
         letters[column.name] = column_letter(position)
         typed, shown, problems = _convert(column, sheet_column.cells, sheet_column.types, day_first)
-        values[column.name] = sheet_column.spread(typed, keep, index)
-        texts[column.name] = sheet_column.spread(shown.fillna(""), keep, index)
-        severity = Severity.WARNING if column.unreadable_is_warning else Severity.ERROR
-        for row, problem in sheet_column.spread(problems, keep, index).dropna().items():
+        value = sheet_column.spread(typed, keep, index)
+        text = sheet_column.spread(shown.fillna(""), keep, index)
+        problem = sheet_column.spread(problems, keep, index)
+        severity = pd.Series(
+            Severity.WARNING if column.unreadable_is_warning else Severity.ERROR, index=index, dtype=object
+        )
+        for row, formula in formulas.get(position, {}).items():
+            said = _formula_problem(column, formula, text.at[row])
+            if said is None:
+                continue
+            problem.at[row], severity.at[row] = said
+            value.at[row] = _empty_value(column)
+            text.at[row] = formula
+        values[column.name], texts[column.name] = value, text
+        for row, sentence in problem.dropna().items():
             issues.append(
                 DataIssue(
-                    raw_tab.title, int(row), headers[column.name], str(texts[column.name][row]),
-                    str(problem), severity, f"{letters[column.name]}{row}",
+                    raw_tab.title, int(row), headers[column.name], str(text[row]),
+                    str(sentence), severity[row], f"{letters[column.name]}{row}",
                 )
             )
     frame = pd.DataFrame(values, index=index)
-    text = pd.DataFrame(texts, index=index)
+    text_frame = pd.DataFrame(texts, index=index)
     frame["row"] = frame.index.astype("int64")
-    issues += _merge_issues(raw_tab, positions, headers, text)
-    parsed = ParsedTab(spec, raw_tab.title, frame, text, headers, letters, raw_tab.sheet_id)
+    issues += _merge_issues(raw_tab, positions, headers, text_frame)
+    parsed = ParsedTab(spec, raw_tab.title, frame, text_frame, headers, letters, raw_tab.sheet_id)
     return parsed, issues
 
 
@@ -499,35 +581,73 @@ def _is_empty(raw_tab: RawTab) -> bool:
     )
 
 
+def _look_alike(raw: RawWorkbook, spec: Tab, taken: set[str], mapping: Mapping[str, str]) -> str | None:
+    """A tab of the workbook that is none of the contract's but looks like `spec`'s: Google Forms'
+    responses tab for the survey, or a tab whose row 1 holds every column `spec` needs."""
+    wanted = _wanted_headers(spec, mapping)
+    needed = {name for name, column in wanted.items() if spec.column(column).in_header}
+    for title, tab in raw.tabs.items():
+        if title in taken:
+            continue
+        forms = spec is SATISFACTION and re.fullmatch(FORMS_RESPONSES, normalise(title)) is not None
+        header = {normalise(cell) for cell in (tab.rows[0] if tab.rows else []) if cell is not None}
+        if forms or needed <= header:
+            return title
+    return None
+
+
+def _absent_tab_note(raw: RawWorkbook, spec: Tab, title: str, taken: set[str], mapping: Mapping[str, str]) -> str:
+    """What to do about a missing optional tab: use the tab that looks like it, when there is one."""
+    alike = _look_alike(raw, spec, taken, mapping)
+    if alike is None:
+        return "add the tab, or check that its title is spelled as in the settings, if you keep these records"
+    return (
+        f"the tab '{alike}' looks like it: rename that tab '{title}', or set tabs.{spec.key} in the settings "
+        f"(COACHING_TABS__{spec.key.upper()}) to '{alike}'"
+    )
+
+
 def parse_workbook(
-    raw: RawWorkbook, titles: Mapping[str, str], date_format: str = "M/D/YYYY"
+    raw: RawWorkbook,
+    titles: Mapping[str, str],
+    date_format: str = "M/D/YYYY",
+    columns: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ParsedWorkbook:
     """Every contract tab, parsed; stops on what makes a report meaningless (a missing required tab
-    or column, broken headers, a required tab without data), lists everything else as issues."""
+    or column, broken headers, a required tab without data), lists everything else as issues.
+
+    `columns` maps, per tab key, contract columns to the headers the sheet gives them.
+    """
     day_first = date_format.upper().startswith("D")
+    columns = columns or {}
     tabs: dict[str, ParsedTab] = {}
     issues: list[DataIssue] = []
+    absent: dict[str, str] = {}
+    found = {spec.key: _find_tab(raw, titles.get(spec.key, spec.default_title)) for spec in TABS}
+    taken = {tab.title for tab in found.values() if tab is not None}
     for spec in TABS:
         title = titles.get(spec.key, spec.default_title)
-        raw_tab = _find_tab(raw, title)
+        raw_tab = found[spec.key]
         if raw_tab is None or (not spec.required and _is_empty(raw_tab)):
             if spec.required:
-                found = ", ".join(f"'{name}'" for name in raw.tabs) or "none"
+                listed = ", ".join(f"'{name}'" for name in raw.tabs) or "none"
                 raise WorkbookError(
-                    f"The workbook {raw.label} has no tab '{title}' (tabs found: {found})."
+                    f"The workbook {raw.label} has no tab '{title}' (tabs found: {listed})."
                 )
             tabs[spec.key] = empty_tab(spec, title)
             where = "is not in the workbook" if raw_tab is None else "is empty (not even a header row)"
+            todo = _absent_tab_note(raw, spec, title, taken, columns.get(spec.key, {}))
             issues.append(
-                DataIssue(title, None, "", "", f"this tab {where}, so it counts as empty", Severity.WARNING)
+                DataIssue(title, None, "", "", f"this tab {where}, so it counts as empty; {todo}", Severity.WARNING)
             )
+            absent[spec.key] = f"The '{title}' tab {where}, so it counts as empty here; {todo}."
             continue
         if _is_empty(raw_tab):
             raise WorkbookError(
                 f"Tab '{raw_tab.title}' is empty (not even a header row): no data to report on "
                 "(is the export complete?)."
             )
-        parsed, tab_issues = parse_tab(spec, raw_tab, day_first)
+        parsed, tab_issues = parse_tab(spec, raw_tab, day_first, columns.get(spec.key))
         if spec.required and parsed.frame.empty:
             raise WorkbookError(
                 f"Tab '{raw_tab.title}' has no data rows: no data to report on "
@@ -535,4 +655,4 @@ def parse_workbook(
             )
         tabs[spec.key] = parsed
         issues.extend(tab_issues)
-    return ParsedWorkbook(tabs=tabs, issues=issues, label=raw.label, url=raw.url)
+    return ParsedWorkbook(tabs=tabs, issues=issues, label=raw.label, url=raw.url, absent=absent)

@@ -37,10 +37,12 @@ def check_records(
     quarter: Quarter,
     max_error_share: float,
     min_log_volume_ratio: float,
+    columns: Mapping[str, Mapping[str, str]] | None = None,
 ) -> CheckedRecords:
-    """Parse by the contract, validate with the suites, add the volume check and cell links."""
+    """Parse by the contract (`columns`: the sheet's headers of contract columns, per tab key),
+    validate with the suites, add the volume check and cell links."""
     return check_parsed(
-        parse_workbook(raw, titles, date_format),
+        parse_workbook(raw, titles, date_format, columns),
         run_date=run_date,
         quarter=quarter,
         max_error_share=max_error_share,

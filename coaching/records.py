@@ -66,6 +66,10 @@ class DataIssue:
     severity: Severity
     cell: str = ""  # A1 reference, e.g. "C14"
     link: str = ""  # opens the cell, when the source can link to it
+    # A warning that only points at a doubt (a person who may be entered twice): the value is kept.
+    keeps_value: bool = False
+    # The row in error this issue follows from (tab title, sheet row): fixing that row fixes this one.
+    cause: tuple[str, int] | None = None
 
 
 class PipelineError(Exception):
@@ -106,6 +110,9 @@ class ParsedWorkbook:
     issues: list[DataIssue]
     label: str
     url: str | None = None
+    # Optional tabs that are missing or empty, by contract key: one sentence for beside the score the
+    # tab feeds, naming a look-alike tab and the setting to use when there is one.
+    absent: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -118,6 +125,17 @@ class CheckedRecords:
     rows_quarantined: dict[str, int]  # by contract key
     blocking: list[str] = field(default_factory=list)  # why the leadership report must not go
     titles: dict[str, str] = field(default_factory=dict)  # contract key -> the tab's title in the workbook
+    absent: dict[str, str] = field(default_factory=dict)  # see ParsedWorkbook.absent
+
+    def score_notes(self) -> dict[int, tuple[str, ...]]:
+        """By best practice: why its score may be lower than the records warrant (a missing optional
+        tab that feeds it), to be said where the score is shown."""
+        notes: dict[int, tuple[str, ...]] = {}
+        for key, note in self.absent.items():
+            practice = TABS_BY_KEY[key].feeds
+            if practice is not None:
+                notes[practice] = (*notes.get(practice, ()), note)
+        return notes
 
     def title(self, key: str) -> str:
         """The tab's title as ops staff see it ("Coaching Log"), never the internal key."""

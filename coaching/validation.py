@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import logging
 import unicodedata
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from string import Formatter
 
@@ -59,7 +59,31 @@ def suite_definition(key: str) -> dict:
         stored = json.load(f)
     blank = stored["meta"].get("blank", {})
     generated = [rule for column in TABS_BY_KEY[key].columns for rule in _column_rules(column, blank)]
-    return {**stored, "expectations": generated + stored["expectations"]}
+    derived, pointers = _pointer_rules(key, stored["meta"].get("derived", {}))
+    meta = {**stored["meta"], "derived": derived}
+    return {**stored, "meta": meta, "expectations": generated + stored["expectations"] + pointers}
+
+
+def _pointer_rules(key: str, derived: dict[str, dict]) -> tuple[dict[str, dict], list[dict]]:
+    """For each ID checked against another tab, the rule that points at the row there when the ID
+    is on a row with an error: one message for one cause, never "not on the tab: add it" (which
+    would make someone add the person twice)."""
+    derived = dict(derived)
+    rules = []
+    for recipe in list(derived.values()):
+        if "unknown" not in recipe:
+            continue
+        column = recipe["unknown"]
+        name = f"{column}_row_in_error"
+        derived[name] = {"in_error": column, "among": recipe["among"]}
+        label = TABS_BY_KEY[key].column(column).label
+        rule = _rule(
+            "expect_column_values_to_be_null", name, "error",
+            f"{label} '{{value}}' is on {{cause_tab}} row {{found}}, which has an error: fix that row first",
+        )
+        rule["meta"].update(column=column, cause=recipe["among"])
+        rules.append(rule)
+    return derived, rules
 
 
 def _column_rules(column: Column, blank: dict[str, str]) -> list[dict]:
@@ -96,6 +120,16 @@ def load_suite(key: str) -> gx.ExpectationSuite:
     return gx.ExpectationSuite(**suite_definition(key))
 
 
+@dataclass(frozen=True)
+class KnownIds:
+    """The IDs of one tab that others refer to: those of its valid rows, and the first row of each
+    ID whose rows all have errors (to point at, as the cause)."""
+
+    title: str
+    valid: pd.Series
+    in_error: pd.Series  # ID -> sheet row
+
+
 def validate_records(parsed: ParsedWorkbook, run_date: dt.date) -> CheckedRecords:
     """Run every tab's suite; quarantine rows with errors, blank values with warnings.
 
@@ -104,19 +138,28 @@ def validate_records(parsed: ParsedWorkbook, run_date: dt.date) -> CheckedRecord
     """
     source = _records_source()
     parameters: dict[str, object] = {"run_date": pd.Timestamp(run_date)}
-    known_ids: dict[str, pd.Series] = {}
+    known: dict[str, KnownIds] = {}
     valid: dict[str, pd.DataFrame] = {}
     issues: list[DataIssue] = []
     for spec in TABS:
         tab = parsed.tabs[spec.key]
         parse_issues = [issue for issue in parsed.issues if issue.tab == tab.title]
-        rule_issues = _check_tab(source, tab, load_suite(spec.key), parameters, known_ids, run_date)
+        if spec.key in NAMES_READ_AS_IDS:
+            tab, name_issues = _names_read_as_ids(tab, NAMES_READ_AS_IDS[spec.key], valid)
+            parse_issues += name_issues
+            issues += name_issues
+        rule_issues = _check_tab(source, tab, load_suite(spec.key), parameters, known, run_date)
         rule_issues = _without_unreadable_cells(rule_issues, parse_issues)
         valid[spec.key] = _valid_rows(tab, parse_issues + rule_issues)
         issues += rule_issues
         if spec.key in ID_SOURCES:
             name, column = ID_SOURCES[spec.key]
-            known_ids[name] = valid[spec.key][column].dropna()
+            ids = valid[spec.key][column].dropna()
+            errored = tab.frame.loc[~tab.frame.index.isin(valid[spec.key].index), column].dropna()
+            errored = errored[~errored.isin(ids)]
+            known[name] = KnownIds(
+                tab.title, ids, pd.Series(errored.index, index=errored.to_numpy()).groupby(level=0).first()
+            )
     rows_read = {key: len(parsed.tabs[key].frame) for key in valid}
     rows_quarantined = {key: rows_read[key] - len(valid[key]) for key in valid}
     return CheckedRecords(
@@ -125,7 +168,45 @@ def validate_records(parsed: ParsedWorkbook, run_date: dt.date) -> CheckedRecord
         rows_read=rows_read,
         rows_quarantined=rows_quarantined,
         titles={key: parsed.tabs[key].title for key in valid},
+        absent=dict(parsed.absent),
     )
+
+
+# Tabs where an ID column may hold the name of what it refers to (a Google Forms dropdown shows
+# names): key -> (column, tab referred to, its ID column, its name column).
+NAMES_READ_AS_IDS = {"satisfaction": ("program_id", "programs", "program_id", "program_name")}
+
+
+def _names_read_as_ids(
+    tab: ParsedTab, reference: tuple[str, str, str, str], valid: dict[str, pd.DataFrame]
+) -> tuple[ParsedTab, list[DataIssue]]:
+    """The tab with each name that is not an ID read as the ID of the one valid row of that name; a
+    name that several rows share is an error on its row (the value is left blank)."""
+    column, other, id_column, name_column = reference
+    table = valid[other]
+    names = table[name_column].str.strip().str.casefold()
+    ids_by_name = table[id_column].groupby(names.to_numpy()).agg(lambda ids: sorted(set(ids)))
+    values = tab.frame[column]
+    by_name = values[values.notna() & ~values.isin(table[id_column])].str.strip().str.casefold()
+    matched = by_name.map(ids_by_name).dropna()
+    if matched.empty:
+        return tab, []
+    single = matched[matched.map(len).eq(1)]
+    several = matched[matched.map(len).gt(1)]
+    frame = tab.frame.copy()
+    frame.loc[single.index, column] = single.map(lambda ids: ids[0]).astype("string")
+    frame.loc[several.index, column] = pd.NA
+    header = tab.headers.get(column, column)
+    letter = tab.letters.get(column, "")
+    issues = [
+        DataIssue(
+            tab.title, int(row), header, str(tab.text.at[row, column]),
+            f"'{tab.text.at[row, column]}' is the name of {len(ids)} programs ({', '.join(ids)}): write the "
+            "program's ID instead, or give the programs different names", Severity.ERROR, f"{letter}{row}",
+        )
+        for row, ids in several.items()
+    ]
+    return replace(tab, frame=frame), issues
 
 
 def _records_source() -> PandasDatasource:
@@ -141,22 +222,18 @@ def _check_tab(
     tab: ParsedTab,
     suite: gx.ExpectationSuite,
     parameters: dict[str, object],
-    known_ids: dict[str, pd.Series],
+    known: dict[str, KnownIds],
     run_date: dt.date,
 ) -> list[DataIssue]:
     """One batch: the tab's frame plus its derived columns, validated by its suite."""
-    checked = _with_derived_columns(tab.frame, suite.meta.get("derived", {}), known_ids)
+    derived = suite.meta.get("derived", {})
+    checked = _with_derived_columns(tab.frame, derived, known)
     batch_definition = source.add_dataframe_asset(tab.spec.key).add_batch_definition_whole_dataframe("all rows")
     # The validator that `Batch.validate` would build, built here directly: through a Batch, GX loads
     # (and fingerprints) the whole frame a second time.
     validator = Validator(batch_definition, result_format=_RESULT_FORMAT, batch_parameters={"dataframe": checked})
     outcome = validator.validate_expectation_suite(suite, expectation_parameters=parameters)
-    issues = _issues_from(outcome, tab, checked, run_date)
-    for recipe in suite.meta.get("derived", {}).values():
-        if "unknown" in recipe:
-            issues = _with_id_suggestions(issues, tab.headers.get(recipe["unknown"], recipe["unknown"]),
-                                          known_ids[recipe["among"]])
-    return issues
+    return _issues_from(outcome, tab, checked, run_date, derived, known)
 
 
 def _visible(text: str) -> str:
@@ -165,57 +242,102 @@ def _visible(text: str) -> str:
     return "".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc"))
 
 
-def _with_id_suggestions(issues: list[DataIssue], header: str, known: pd.Series) -> list[DataIssue]:
-    """An unknown ID that is a known one with its leading zeros lost (Excel and Sheets turn 00202
-    typed in a number column into 202) or with invisible characters in it says which it is."""
-    known_ids = set(known)
-    by_visible = {_visible(i): i for i in known_ids}
-    by_number: dict[str, list[str]] = {}
-    for i in known_ids:
-        if i.isdigit() and i.isascii():
-            by_number.setdefault(i.lstrip("0"), []).append(i)
+def _near_key(identifier: str) -> str:
+    """What an ID reads as once the characters that slip in by accident are gone: invisible
+    characters, a leading apostrophe, capital letters, and (for a number) leading zeros."""
+    key = _visible(identifier).lstrip("'").casefold()
+    return key.lstrip("0") or "0" if key.isdigit() and key.isascii() else key
+
+
+def _pasted(identifier: str) -> bool:
+    return _visible(identifier) != identifier or identifier.startswith("'")
+
+
+def _near_reason(value: str, known: str) -> str:
+    """Why `value` is not `known` although they are near, and what to do about it."""
+    if _visible(value) != value:
+        return ("The cell holds invisible characters (often pasted from another program): delete the cell's "
+                "content and type the ID again")
+    if value.startswith("'"):
+        return ("The cell holds an apostrophe before the ID: delete the apostrophe (to keep leading zeros, "
+                "format the column as Plain text instead)")
+    if _pasted(known):
+        return ("The other tab holds that ID with an apostrophe or invisible characters: type the ID again "
+                "there, without them")
+    if value.isdigit() and value.isascii() and known.isdigit():
+        return ("Format the column as Plain text (Sheets: Format → Number → Plain text; Excel: Format Cells → "
+                "Text) so leading zeros stay, then type the ID again")
+    return f"IDs are matched exactly, capital letters included: write it as '{known}'"
+
+
+def _with_id_suggestions(issues: list[DataIssue], known: pd.Series) -> list[DataIssue]:
+    """An unknown ID that is a known one but for its leading zeros (Excel and Sheets turn 00202
+    typed in a number column into 202), invisible characters, a leading apostrophe or capital
+    letters says which it is."""
+    by_key: dict[str, list[str]] = {}
+    for identifier in set(known):
+        by_key.setdefault(_near_key(identifier), []).append(identifier)
     suggested = []
     for issue in issues:
-        value = issue.value
-        if issue.column != header or not value or value in known_ids:
-            suggested.append(issue)
-            continue
-        head = issue.problem.split("; ", 1)[0]
-        zeros = by_number.get(value.lstrip("0"), []) if value.isdigit() and value.isascii() else []
-        if _visible(value) != value and _visible(value) in by_visible:
-            issue = replace(issue, problem=(
-                f"{head}; did you mean '{by_visible[_visible(value)]}'? The cell holds invisible characters "
-                "(often pasted from another program): delete the cell's content and type the ID again"
-            ))
-        elif len(zeros) == 1:
-            issue = replace(issue, problem=(
-                f"{head}; did you mean '{zeros[0]}'? Format the column as Plain text (Sheets: Format → "
-                "Number → Plain text; Excel: Format Cells → Text) so leading zeros stay, then type the ID again"
-            ))
+        near = by_key.get(_near_key(issue.value), []) if issue.value else []
+        if len(near) == 1:
+            head = issue.problem.split("; ", 1)[0]
+            issue = replace(issue, problem=f"{head}; did you mean '{near[0]}'? {_near_reason(issue.value, near[0])}")
         suggested.append(issue)
     return suggested
 
 
 def _with_derived_columns(
-    frame: pd.DataFrame, derived: dict[str, dict], known_ids: dict[str, pd.Series]
+    frame: pd.DataFrame, derived: dict[str, dict], known: dict[str, KnownIds]
 ) -> pd.DataFrame:
     """A copy of the frame with the suite's derived columns added.
 
     `{"repeats": [columns]}`: the sheet row where the same values first appear, on every later
-    row that repeats them (blank elsewhere, and where any of the values is blank).
-    `{"unknown": column, "among": ids}`: true where the column is filled but not among `known_ids[ids]`
-    (blank elsewhere).
+    row that repeats them (blank elsewhere, and where any of the values is blank); with
+    `"ignore_case": true`, text is compared without regard to capitals and surrounding spaces.
+    `{"unknown": column, "among": ids}`: true where the column is filled but neither among the valid
+    IDs of `known[ids]` nor on one of its rows in error (blank elsewhere).
+    `{"in_error": column, "among": ids}`: the sheet row in error of `known[ids]` that holds the
+    column's ID, where no valid row holds it (blank elsewhere).
+    `{"near": column}`: "'ID' on row N" where an earlier row holds an ID that differs from this one
+    only by invisible characters, a leading apostrophe, capitals or leading zeros (blank elsewhere).
+    `{"pasted": column}`: true where the ID holds invisible characters or starts with an apostrophe.
     """
     checked = frame.copy()
     for name, recipe in derived.items():
         if "repeats" in recipe:
             keys = list(recipe["repeats"])
-            first = checked.groupby(keys, dropna=True, sort=False)["row"].transform("first")
+            grouped = checked[keys].copy()
+            if recipe.get("ignore_case"):
+                for key in keys:
+                    if pd.api.types.is_string_dtype(grouped[key]):
+                        grouped[key] = grouped[key].str.strip().str.casefold()
+            grouped["row"] = checked["row"]
+            first = grouped.groupby(keys, dropna=True, sort=False)["row"].transform("first")
             checked[name] = first.where(first.ne(checked["row"])).astype("Int64")
+        elif "near" in recipe:
+            values = checked[recipe["near"]]
+            keys = values.dropna().map(_near_key)
+            first = pd.DataFrame({"key": keys, "row": checked["row"]}).dropna().groupby("key")["row"].first()
+            first_row = keys.map(first)
+            first_id = first_row.map(dict(zip(checked["row"], values)))
+            differs = first_row.ne(checked["row"].reindex(keys.index)) & first_id.ne(values.reindex(keys.index))
+            checked[name] = ("'" + first_id[differs].astype(str) + "' on row " + first_row[differs].astype(str)).reindex(
+                checked.index
+            ).astype("string")
+        elif "pasted" in recipe:
+            values = checked[recipe["pasted"]]
+            pasted = values.dropna().map(_pasted).reindex(checked.index, fill_value=False).astype(bool)
+            checked[name] = pasted.astype("boolean").mask(~pasted)
         else:
-            values = checked[recipe["unknown"]]
-            unknown = values.notna() & ~values.isin(known_ids[recipe["among"]])
-            checked[name] = unknown.astype("boolean").mask(~unknown)
+            ids = known[recipe["among"]]
+            values = checked[recipe.get("unknown") or recipe["in_error"]]
+            elsewhere = values.notna() & ~values.isin(ids.valid)
+            if "unknown" in recipe:
+                unknown = elsewhere & ~values.isin(ids.in_error.index)
+                checked[name] = unknown.astype("boolean").mask(~unknown)
+            else:
+                checked[name] = values.where(elsewhere).map(ids.in_error).astype("Int64")
     # GX compares datetime64[ns] columns vectorised and any other resolution one value at a time.
     for name in checked.columns:
         if pd.api.types.is_datetime64_dtype(checked[name]) and checked[name].dtype != "datetime64[ns]":
@@ -228,6 +350,8 @@ def _issues_from(
     tab: ParsedTab,
     checked: pd.DataFrame,
     run_date: dt.date,
+    derived: dict[str, dict],
+    known: dict[str, KnownIds],
 ) -> list[DataIssue]:
     issues: list[DataIssue] = []
     for result in outcome.results:
@@ -243,7 +367,8 @@ def _issues_from(
         rows = list(result.result["unexpected_index_list"][0]["row"])
         checked_column = config.kwargs.get("column") or config.kwargs["column_A"]
         column = config.meta.get("column", checked_column)
-        issues += _issue_lines(
+        cause = known[config.meta["cause"]].title if "cause" in config.meta else None
+        lines = _issue_lines(
             tab,
             rows,
             column,
@@ -251,7 +376,14 @@ def _issues_from(
             problem=config.meta["problem"],
             severity=Severity(config.meta["severity"]),
             run_date=run_date,
+            cause_tab=cause,
         )
+        if config.meta.get("keeps_value"):
+            lines = [replace(line, keeps_value=True) for line in lines]
+        recipe = derived.get(checked_column, {})
+        if "unknown" in recipe:
+            lines = _with_id_suggestions(lines, known[recipe["among"]].valid)
+        issues += lines
     return issues
 
 
@@ -263,8 +395,10 @@ def _issue_lines(
     problem: str,
     severity: Severity,
     run_date: dt.date,
+    cause_tab: str | None = None,
 ) -> list[DataIssue]:
-    """One DataIssue per failing row, the problem worded with that row's cells as the sheet shows them."""
+    """One DataIssue per failing row, the problem worded with that row's cells as the sheet shows them.
+    With `cause_tab`, `found` is the row of that tab the issue follows from."""
     header = tab.headers.get(column, column)
     letter = tab.letters.get(column, "")
     # Only the cells the problem mentions: a tab may have many issues of one kind.
@@ -278,10 +412,12 @@ def _issue_lines(
             column=header,
             value=cells[column],
             problem=problem.format_map(
-                {**cells, "value": cells[column], "found": value, "run_date": run_date.isoformat()}
+                {**cells, "value": cells[column], "found": value, "run_date": run_date.isoformat(),
+                 "cause_tab": cause_tab or ""}
             ),
             severity=severity,
             cell=f"{letter}{row}" if letter else "",
+            cause=(cause_tab, int(value)) if cause_tab else None,
         )
         for row, cells, value in zip(rows, shown.to_dict("records"), values)
     ]
@@ -303,6 +439,8 @@ def _valid_rows(tab: ParsedTab, issues: list[DataIssue]) -> pd.DataFrame:
     column_by_header = {tab.headers.get(c, c): c for c in tab.spec.column_names}
     warned: dict[str, list[int]] = {}
     for issue in issues:
+        if issue.keeps_value:
+            continue
         if issue.severity is Severity.WARNING and issue.row is not None and issue.column in column_by_header:
             warned.setdefault(column_by_header[issue.column], []).append(issue.row)
     for column, rows in warned.items():

@@ -37,6 +37,34 @@ class TabTitles(BaseModel):
     improvement_actions: str = "Improvement Actions"
 
 
+# Per tab key, the sheet's own header of contract columns named otherwise, e.g. a Google Forms
+# survey: {"satisfaction": {"program_id": "Which program are you in?"}}. A plain mapping, so that a
+# per-agency setting merges over the shared one key by key.
+ColumnMapping = dict[str, dict[str, str]]
+
+
+def _check_column_mapping(value: ColumnMapping) -> ColumnMapping:
+    """Every tab key and column of the mapping must be the contract's: a typo must not read as a
+    mapping that silently maps nothing."""
+    from coaching.contract import TABS_BY_KEY
+
+    problems = []
+    for key, mapping in value.items():
+        if key not in TABS_BY_KEY:
+            problems.append(f"'{key}' is not a tab (use one of {', '.join(TABS_BY_KEY)})")
+            continue
+        columns = TABS_BY_KEY[key].column_names
+        problems += [
+            f"'{key}.{name}' is not a column of that tab (use one of {', '.join(columns)})"
+            for name in mapping if name not in columns
+        ]
+        headers = [header.strip().lower() for header in mapping.values()]
+        problems += [f"'{key}': the header '{h}' is mapped to two columns" for h in sorted(set(headers)) if headers.count(h) > 1]
+    if problems:
+        raise ValueError("; ".join(problems))
+    return value
+
+
 class Targets(BaseModel):
     monthly_coverage: float = Field(0.90, ge=0, le=1)
     multi_source_rate: float = Field(0.80, ge=0, le=1)
@@ -65,6 +93,7 @@ class Settings(BaseSettings):
     fiscal_year_start_month: int = Field(1, ge=1, le=12)
 
     tabs: TabTitles = TabTitles()
+    columns: ColumnMapping = {}
     targets: Targets = Targets()
     quality: Quality = Quality()
 
@@ -119,6 +148,11 @@ class Settings(BaseSettings):
     def _valid_addresses(cls, value: list[str]) -> list[str]:
         _require_valid_addresses(value)
         return value
+
+    @field_validator("columns", mode="after")
+    @classmethod
+    def _known_columns(cls, value: ColumnMapping) -> ColumnMapping:
+        return _check_column_mapping(value)
 
     @field_validator("email_from", mode="after")
     @classmethod

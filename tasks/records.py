@@ -33,4 +33,5 @@ def validate_records(
         quarter=quarter,
         max_error_share=settings.quality.max_error_share,
         min_log_volume_ratio=settings.quality.min_log_volume_ratio,
+        columns=settings.columns,
     )

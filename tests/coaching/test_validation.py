@@ -55,9 +55,9 @@ TYPICAL = {
 BASE = {
     "Programs": [{"program_id": "P1", "coaching_lead_id": "S1"}, {"program_id": "P2"}],
     "Staff": [
-        {"staff_id": "S1", "name": "Ann Coach", "role": "coach", "requires_coaching": "no"},
-        {"staff_id": "S2", "name": "Bo Practitioner"},
-        {"staff_id": "S3", "name": "Cy Practitioner", "program_id": "P2"},
+        {"staff_id": "S1", "name": "Ann Coach", "email": "ann.coach@agency.org", "role": "coach", "requires_coaching": "no"},
+        {"staff_id": "S2", "name": "Bo Practitioner", "email": "bo@agency.org"},
+        {"staff_id": "S3", "name": "Cy Practitioner", "email": "cy@agency.org", "program_id": "P2"},
     ],
     "Coaching Log": [{"session_id": "X1"}, {"session_id": "X2", "staff_id": "S3", "program_id": "P2"}],
     "Coaching Plan": [{}],
@@ -154,7 +154,7 @@ RULES = [
     ("blank timestamp", "Satisfaction Survey", {"timestamp": ""}, "Timestamp", "", "timestamp is blank"),
     ("blank survey program", "Satisfaction Survey", {"program_id": ""}, "Program ID", "", "program ID is blank"),
     ("survey program not in programs", "Satisfaction Survey", {"program_id": "P7"}, "Program ID", "P7",
-     "'P7' is not on the Programs tab"),
+     "'P7' is neither an ID nor a name on the Programs tab"),
     ("survey coach not in staff", "Satisfaction Survey", {"coach_id": "S77"}, "Coach ID", "S77",
      "'S77' is not on the Staff tab"),
     ("blank rating", "Satisfaction Survey", {"satisfaction": ""}, "Satisfaction", "", "rating is blank"),
@@ -171,6 +171,24 @@ RULES = [
     ("blank action", "Improvement Actions", {"action": ""}, "Action", "", "action is blank"),
     ("blank status", "Improvement Actions", {"status": ""}, "Status", "", "status is blank"),
     ("unknown status", "Improvement Actions", {"status": "Someday"}, "Status", "Someday", "'Someday' is not a valid status; use one of: proposed, planned, in progress, done, dropped"),
+    # An ID on a row in error (P102: the program of "blank program name", Programs row 6; S105: the
+    # person of "blank staff name", Staff row 7) points at that row, never "not on the tab".
+    *(
+        (f"{title} {column} on a row in error", title, {column: value}, header, value,
+         f"'{value}' is on {tab} row {row}, which has an error: fix that row first")
+        for title, column, header, value, tab, row in [
+            ("Staff", "program_id", "Program ID", "P102", "Programs", 6),
+            ("Coaching Log", "program_id", "Program ID", "P102", "Programs", 6),
+            ("Coaching Log", "coach_id", "Coach ID", "S105", "Staff", 7),
+            ("Coaching Log", "staff_id", "Staff ID", "S105", "Staff", 7),
+            ("Coaching Plan", "program_id", "Program ID", "P102", "Programs", 6),
+            ("Fidelity", "program_id", "Program ID", "P102", "Programs", 6),
+            ("Fidelity", "subject_id", "Subject ID", "S105", "Staff", 7),
+            ("Satisfaction Survey", "program_id", "Program ID", "P102", "Programs", 6),
+            ("Satisfaction Survey", "coach_id", "Coach ID", "S105", "Staff", 7),
+            ("Improvement Actions", "program_id", "Program ID", "P102", "Programs", 6),
+        ]
+    ),
 ]
 
 
@@ -185,6 +203,8 @@ def every_rule_broken() -> tuple[CheckedRecords, dict[str, int]]:
     for number, (case, title, changes, *_) in enumerate(RULES):
         # Each row gets its own ID, so that it repeats no other row by accident.
         own_id = {column: f"{column[0].upper()}{100 + number}" for column in UNIQUE_IDS.get(title, ())}
+        if title == "Staff":  # nor the same person as another row
+            own_id.update(name=f"Sam {number}", email=f"sam{number}@agency.org")
         extra.setdefault(title, []).append({**own_id, **changes})
         rows[case] = first_extra_row(title) + len(extra[title]) - 1
     return check(workbook(extra)), rows
@@ -281,13 +301,18 @@ def test_a_staff_row_with_an_unknown_program_makes_that_persons_coaching_rows_er
         "Fidelity": [{"subject_id": "S4"}],
     }))
     staff_row, log_row = first_extra_row("Staff"), first_extra_row("Coaching Log")
-    assert [(i.tab, i.row, i.column) for i in checked.issues] == [
-        ("Staff", staff_row, "Program ID"),
-        ("Coaching Log", log_row, "Staff ID"),
-        ("Coaching Log", log_row + 1, "Coach ID"),
-        ("Fidelity", first_extra_row("Fidelity"), "Subject ID"),
+    assert [(i.tab, i.row, i.column, i.cause) for i in checked.issues] == [
+        ("Staff", staff_row, "Program ID", None),
+        ("Coaching Log", log_row, "Staff ID", ("Staff", staff_row)),
+        ("Coaching Log", log_row + 1, "Coach ID", ("Staff", staff_row)),
+        ("Fidelity", first_extra_row("Fidelity"), "Subject ID", ("Staff", staff_row)),
     ]
-    assert "its row there has an error" in checked.issues[1].problem
+    # One message for one cause: the coaching rows point at the Staff row to fix, and never ask
+    # for the person to be added to Staff (which would enter them twice).
+    assert checked.issues[1].problem == (
+        f"Staff ID 'S4' is on Staff row {staff_row}, which has an error: fix that row first"
+    )
+    assert "add" not in checked.issues[2].problem
     assert checked.valid["coaching_log"].index.tolist() == [2, 3]
 
 
