@@ -76,6 +76,7 @@ def build_quarterly_report(
         reported_on={} if record is None else {q: v.delivered_on for q, v in record.as_reported.items()},
         restatements=[] if record is None else record.restatements,
         since_last_sent=None if record is None else record.since_last_sent,
+        score_notes=checked.score_notes(),
     )
     rendered = render_report(data)
     scorecard = scorecard_frame(current)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from coaching.report.jinja import environment
 from coaching.email import Attachment, OutgoingEmail
-from coaching.notices import DataQualityNotice, NoticeLine, TabSummary
+from coaching.notices import Cause, DataQualityNotice, NoticeLine, TabSummary
 from coaching.nudges import GAP_DAYS, ProgramNudge, month_days
 from coaching.records import Severity
 
@@ -24,6 +24,7 @@ NUDGE_KIND = "monthly_nudge"
 NOTICE_KIND = "data_quality"
 SHOWN_PER_TAB = 50  # a long list goes on in the attached data_quality.csv
 VALUE_CHARS = 60  # a long cell is cut in the email, kept whole in the CSV
+SHOWN_ROWS = 20  # rows waiting on a row in error, named in the email (all are in the CSV)
 
 
 def _render(name: str, context: Mapping[str, object]) -> tuple[str, str]:
@@ -178,6 +179,26 @@ def _tab_view(tab: TabSummary) -> TabView:
     )
 
 
+@dataclass(frozen=True)
+class CauseView:
+    where: str  # "Staff, row 15"
+    lines: tuple[IssueLine, ...]
+    waiting: str  # "Coaching Log rows 4, 7 and 9; Fidelity row 3"
+    waiting_rows: int
+
+
+def _rows(rows: tuple[int, ...]) -> str:
+    shown = ", ".join(map(str, rows[:SHOWN_ROWS])) + (f" … ({len(rows)} rows)" if len(rows) > SHOWN_ROWS else "")
+    return f"row{'s' if len(rows) > 1 else ''} {shown}"
+
+
+def _cause_view(cause: Cause) -> CauseView:
+    return CauseView(
+        f"{cause.title}, row {cause.row}", tuple(_issue_line(line) for line in cause.lines),
+        "; ".join(f"{title} {_rows(rows)}" for title, rows in cause.waiting), cause.waiting_rows,
+    )
+
+
 def notice_subject(notice: DataQualityNotice) -> str:
     if notice.held_back:
         return f"Action needed: data errors held back the {notice.held_back} coaching report"
@@ -206,6 +227,7 @@ def data_quality_email(
         "warnings": notice.warnings,
         "counts": f"{_count(notice.errors, 'error')} and {_count(notice.warnings, 'warning')}",
         "tabs": [_tab_view(tab) for tab in notice.tabs],
+        "causes": [_cause_view(cause) for cause in notice.causes],
     }
     html, text = _render("data_quality", context)
     return OutgoingEmail(

@@ -36,3 +36,5 @@ class ReportData:
     reported_on: dict[str, str] = field(default_factory=dict)  # quarter label -> YYYY-MM-DD of the version shown
     restatements: list[Restatement] = field(default_factory=list)  # earlier quarters recomputed differently
     since_last_sent: list[Restatement] | None = None  # this quarter was delivered before: what changed since
+    # By best practice: a missing optional tab that lowers its score (CheckedRecords.score_notes)
+    score_notes: dict[int, tuple[str, ...]] = field(default_factory=dict)

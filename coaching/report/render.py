@@ -232,7 +232,8 @@ def _practices(card: pd.Series, coverage: pd.DataFrame, data: ReportData) -> tup
         ),
     }
     return tuple(
-        Practice(n, BEST_PRACTICES[n], STATUSES[int(card[column])], facts[n]) for n, column in BP_COLUMNS.items()
+        Practice(n, BEST_PRACTICES[n], STATUSES[int(card[column])], facts[n] + data.score_notes.get(n, ()))
+        for n, column in BP_COLUMNS.items()
     )
 
 

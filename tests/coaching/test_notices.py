@@ -153,3 +153,29 @@ def test_a_notice_that_replaces_the_leadership_report_opens_with_the_reasons(che
 def test_records_without_errors_or_warnings_have_nothing_to_notify():
     clean = CheckedRecords(valid={}, issues=[], rows_read={"staff": 3}, rows_quarantined={})
     assert not notice_of(clean).has_issues
+
+
+def test_a_staff_row_in_error_comes_first_once_with_the_rows_that_wait_on_it_instead_of_a_line_each():
+    log = [LOG[0], *(["C%d" % n, dt.datetime(2026, 7, n), "P1", "S3", "S1", 60, True, True, False, False, ""]
+                     for n in range(1, 6))]
+    raw = workbook(
+        Staff=[*STAFF, ["S3", "Cy Diaz", "cy@agency.org", "P1", "coach", False, "TBD", None]],
+        Coaching_Log=log,
+    )
+    checked = check_records(
+        raw, {}, date_format="M/D/YYYY", run_date=RUN_DATE, quarter=Quarter(2026, 3),
+        max_error_share=1.0, min_log_volume_ratio=0.0,
+    )
+    notice = notice_of(checked)
+    [cause] = notice.causes
+    assert (cause.title, cause.row, cause.waiting) == ("Staff", 4, (("Coaching Log", (2, 3, 4, 5, 6)),))
+    assert [line.column for line in cause.lines] == ["Start Date"]
+    tabs = {tab.title: tab for tab in notice.tabs}
+    # Counted on their tabs, said once under the cause.
+    assert (tabs["Coaching Log"].errors, tabs["Coaching Log"].lines) == (5, ())
+    assert (tabs["Staff"].errors, tabs["Staff"].lines) == (1, ())
+    text = email_of(notice).text
+    assert text.index("FIX THESE ROWS FIRST") < text.index("SUMMARY BY TAB")
+    assert "- Error, Staff, row 4, Start Date: 'TBD'" in text
+    assert "5 rows wait on it: Coaching Log rows 2, 3, 4, 5, 6." in text
+    assert "not on the Staff tab" not in text and "not on the Staff tab" not in email_of(notice).html

@@ -235,3 +235,22 @@ def test_a_staff_id_that_differs_from_another_only_by_pasted_characters_or_case_
     assert warned[5].startswith("Staff ID 's1' differs from 'S1' on row 2 only by capital letters")
     # Listed, not changed: both rows still count, with their IDs as typed.
     assert checked.valid["staff"]["staff_id"].tolist() == ["S1", "S2", "'00155", "s1"]
+
+
+def test_the_report_says_beside_the_score_it_lowers_that_a_tab_is_missing():
+    import dataclasses
+    import re
+
+    from coaching.report.render import render_report
+    from tests.coaching.report_fixtures import report_data, small_tabs
+
+    checked = check(forms_workbook(["7/14/2026 9:31:05", "a@agency.org", "P1", "S2", 5, "", ""]))
+    data = dataclasses.replace(report_data(small_tabs(), "2026-Q3"), score_notes=checked.score_notes())
+    html = render_report(data).html_email
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&#39;", "'")
+    words = words[words.index("Program by program"):]
+    detail = words[words.index("4. Coaching effectiveness reviewed quarterly"):]
+    assert "The 'Satisfaction Survey' tab is not in the workbook, so it counts as empty here; the tab " \
+           "'Form Responses 1' looks like it" in detail
+    plan = words[words.index("3. A written coaching service delivery plan"):words.index("4. Coaching effectiveness reviewed")]
+    assert "The 'Coaching Plan' tab is not in the workbook" in plan
