@@ -216,7 +216,7 @@ def monthly_nudge_command(argv: list[str] | None = None) -> int:
     _sending_options(
         parser,
         output_dir="where the outbox goes (default: reports/nudges/<month>/)",
-        no_send="say what would be sent, send nothing",
+        no_send="write each nudge that would go as a preview .eml, but send and record nothing",
         force_resend="send even if a nudge was already sent",
     )
     args = parser.parse_args(argv)
@@ -235,7 +235,7 @@ def data_quality_command(argv: list[str] | None = None) -> int:
     _sending_options(
         parser,
         output_dir="where to write data_quality.csv (default: reports/data-quality/<run date>/)",
-        no_send="write data_quality.csv but send no email",
+        no_send="write data_quality.csv and a preview .eml of the notice, but send and record nothing",
         force_resend="send even if nothing changed since the last notice",
     )
     args = parser.parse_args(argv)

@@ -22,16 +22,17 @@ from prefect.states import State
 
 from coaching.outputs import csv_bytes, data_quality_frame
 from coaching.quarters import Quarter
-from coaching.records import Severity
+from coaching.recipients import RecipientError
+from coaching.records import CheckedRecords, Severity
 from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
 from flows.cli import hide_tracebacks_of_pipeline_errors, data_quality_command
 from tasks.artifacts import publish_markdown, publish_table
 from tasks.delivery import finish_run
-from tasks.notify import send_data_quality_notice
+from tasks.notify import NO_ISSUES, data_quality_notice_email, send_data_quality_notice
 from tasks.records import extract_records, validate_records
-from tasks.report import write_files
+from tasks.report import write_files, write_preview
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def data_quality(
 
     Args:
         source: An .xlsx export or a Google Sheets URL/key; default the configured source.
-        send: Email the notice (False writes data_quality.csv only).
+        send: Email the notice (False writes data_quality.csv and a preview .eml of the notice, and records nothing).
         force_resend: Send even if nothing changed since the last notice.
         output_dir: Where the files go; default a folder per run date in reports/data-quality/, e.g. reports/data-quality/2026-11-23/.
     """
@@ -87,7 +88,9 @@ def _check_and_notify(
 
     report = None
     if adapters.mailer is None:
-        delivery = "Data-quality notice not sent: sending was turned off for this run."
+        delivery = "Data-quality notice not sent: sending was turned off for this run. " + _preview(
+            settings, checked, raw.label, today, folder
+        )
     else:
         delivery, report = send_data_quality_notice(
             settings, checked, source_label=raw.label, run_date=today,
@@ -104,6 +107,17 @@ def _check_and_notify(
     publish_table("data-quality-issues", issues, "Data-quality errors and warnings")
     logger.info("data_quality.csv written to %s", folder.resolve())
     return finish_run(result, report, "Data-quality notice", delivery)
+
+
+def _preview(settings: Settings, checked: CheckedRecords, source_label: str, today: dt.date, folder: Path) -> str:
+    """Where the notice that would go was written (nothing is sent or recorded), or why there is none."""
+    try:
+        email = data_quality_notice_email(settings, checked, source_label=source_label, run_date=today)
+    except RecipientError as error:
+        return f"No preview of the email: {error}"
+    if email is None:
+        return NO_ISSUES
+    return f"The email that would go is in {write_preview(folder, email)}."
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,16 +15,16 @@ if __name__ == "__main__":  # the command line checks its arguments before the i
     run_as_main(monthly_nudge_command)
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 from prefect import flow, get_run_logger
-from prefect.states import Completed, State
+from prefect.states import State
 from pydantic import Field
 
-from adapters.ledger import DeliveryLedger
+from adapters.ledger import DeliveryLedger, DeliveryReport
 from adapters.mailers import Mailer
 from coaching.nudges import ProgramNudge, nudge_recipients, plan_nudges, require_sessions_in, resolve_month
 from coaching.quarterly import select_programs
@@ -34,9 +34,10 @@ from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
 from flows.cli import hide_tracebacks_of_pipeline_errors, monthly_nudge_command, run_name
-from tasks.delivery import DeliveryIncomplete, deliver_email, label_run, outcome_word, run_tags
+from tasks.delivery import deliver_email, finish_run, run_tags
 from tasks.artifacts import publish_markdown
 from tasks.records import extract_records, validate_records
+from tasks.report import write_preview
 
 # In the parameter schema, so that the Run form in the UI refuses 2026-13 before a run starts.
 MONTH_PATTERN = r"^\s*(\d{4}-(0?[1-9]|1[0-2]))?\s*$"  # blank: the last completed month
@@ -50,9 +51,10 @@ NOTHING_TO_REPORT = (
 class NudgeOutcome:
     program_id: str
     program_name: str
-    # "sent", "already_sent", "unknown", "failed" (the ledger's), "skipped", "nothing_to_report", "not_sent"
+    # "sent", "already_sent", "unknown", "failed" (the ledger's Outcome), "skipped", "nothing_to_report", "not_sent"
     status: str
     message: str
+    delivery: DeliveryReport | None = None  # when a send was attempted
 
     @property
     def line(self) -> str:
@@ -85,23 +87,44 @@ def _run_name() -> str:
 
 
 def _nudge(
-    nudge: ProgramNudge, settings: Settings, mailer: Mailer | None, ledger: DeliveryLedger, force_resend: bool
+    nudge: ProgramNudge,
+    settings: Settings,
+    mailer: Mailer | None,
+    ledger: DeliveryLedger,
+    force_resend: bool,
+    folder: Path,
 ) -> NudgeOutcome:
-    def outcome(status: str, message: str) -> NudgeOutcome:
-        return NudgeOutcome(nudge.program_id, nudge.program_name, status, message)
+    def outcome(status: str, message: str, delivery: DeliveryReport | None = None) -> NudgeOutcome:
+        return NudgeOutcome(nudge.program_id, nudge.program_name, status, message, delivery)
 
     if not nudge.has_news:
         return outcome("nothing_to_report", NOTHING_TO_REPORT)
     recipients, reason = nudge_recipients(nudge, settings.allowed_recipient_domains)
     if not recipients:
         return outcome("skipped", f"Not sent: {reason}.")
-    if mailer is None:
-        return outcome("not_sent", f"Not sent to {', '.join(recipients)}: sending was turned off for this run.")
     email = nudge_email(
         nudge, organisation=settings.organisation, sender=settings.email_from, recipients=recipients, tags=run_tags()
     )
+    if mailer is None:  # nothing is sent or recorded: the email as it would go, as an .eml file
+        path = write_preview(folder, email, nudge.program_id)
+        return outcome(
+            "not_sent",
+            f"Not sent to {', '.join(recipients)}: sending was turned off for this run. The email that would go "
+            f"is in {path}.",
+        )
     report = deliver_email(mailer, ledger, email, force_resend)
-    return outcome(report.outcome.value, report.sentence)
+    return outcome(report.outcome.value, report.sentence, report)
+
+
+def _deliveries(outcomes: tuple[NudgeOutcome, ...]) -> DeliveryReport | None:
+    """Every attempted send of the run as one report, each recipient's line saying which program it is
+    for; None when nothing was attempted."""
+    results = tuple(
+        replace(result, message=f"{outcome.program_id} ({outcome.program_name}): {result.message}")
+        for outcome in outcomes if outcome.delivery is not None
+        for result in outcome.delivery.results
+    )
+    return DeliveryReport(results) if results else None
 
 
 def _summary_markdown(result: NudgeRunResult) -> str:
@@ -130,7 +153,7 @@ def monthly_nudge(
         month: The month to look back on, as YYYY-MM (e.g. 2026-08); default the last completed one.
         source: An .xlsx export or a Google Sheets URL/key; default the configured source.
         programs: Program IDs or names to include; default every program.
-        send: Email the nudges (False only says what would be sent).
+        send: Email the nudges (False writes each nudge that would go as a preview .eml, and records nothing).
         force_resend: Send even if the same nudge was already sent.
         output_dir: Where the outbox goes; default a folder per month in reports/nudges/, e.g. reports/nudges/2026-08/.
     """
@@ -161,17 +184,15 @@ def _nudge_leads(
     nudges = plan_nudges(valid, target, today)
 
     # Each lead separately: a refused or lost send for one lead does not stop the others.
-    outcomes = tuple(_nudge(nudge, settings, adapters.mailer, adapters.ledger, force_resend) for nudge in nudges)
+    outcomes = tuple(
+        _nudge(nudge, settings, adapters.mailer, adapters.ledger, force_resend, folder) for nudge in nudges
+    )
     result = NudgeRunResult(str(target), folder, outcomes)
     for outcome in outcomes:
         (logger.warning if outcome.status in ("skipped", "unknown", "failed") else logger.info)(outcome.line)
     logger.info(result.summary)
     publish_markdown(f"nudge-{target}", _summary_markdown(result), f"Monthly coaching nudge for {target}")
-    label_run(outcome_word(outcome.status for outcome in outcomes))
-    missed = [outcome.line for outcome in outcomes if outcome.status in ("unknown", "failed")]
-    if missed:
-        raise DeliveryIncomplete(f"{result.summary} " + " ".join(missed))
-    return Completed(message=result.summary, data=result)
+    return finish_run(result, _deliveries(outcomes), f"Monthly coaching nudge for {target}", result.summary)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,6 @@ from prefect.states import State
 from pydantic import Field
 
 from adapters.ledger import DeliveryReport, Outcome
-from adapters.mailers import build_mime_message
 from coaching.history import history_frame
 from coaching.outputs import csv_bytes, data_quality_frame, scorecard_frame
 from coaching.quarterly import previous_scores, require_sessions_in, resolve_quarter, select_programs
@@ -41,7 +40,7 @@ from tasks.history import reconcile_history, record_delivery
 from tasks.notify import send_data_quality_notice
 from tasks.proposals import write_back_proposals
 from tasks.records import extract_records, validate_records
-from tasks.report import QuarterlyReport, render_quarterly_report, write_files
+from tasks.report import QuarterlyReport, render_quarterly_report, write_files, write_preview
 from tasks.scoring import recommend_actions, score_quarters
 
 
@@ -86,9 +85,7 @@ def _preview(settings: Settings, report: QuarterlyReport, quarter: str, folder: 
         email = _report_email(settings, report, quarter, recipients)
     except RecipientError as error:
         return f"No preview of the email: {error}"
-    # Nothing is sent or recorded: the email as it would go, as an .eml file beside the report.
-    (path,) = write_files(folder, {f"preview-{email.kind}-{email.period}.eml": bytes(build_mime_message(email))})
-    return f"The email that would go is in {path}."
+    return f"The email that would go is in {write_preview(folder, email)}."
 
 
 def _propose_in_sheet(adapters: RunAdapters, settings: Settings, rows: list[dict[str, object]]) -> None:

@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from adapters.ledger import DeliveryLedger, DeliveryReport
 from adapters.mailers import Mailer
+from coaching.email import OutgoingEmail
 from coaching.notices import build_notice
 from coaching.outputs import csv_bytes, data_quality_frame
 from coaching.recipients import check_recipients
@@ -35,6 +36,37 @@ def steward_recipients(settings: Settings) -> tuple[str, ...]:
     )
 
 
+def data_quality_notice_email(
+    settings: Settings,
+    checked: CheckedRecords,
+    *,
+    source_label: str,
+    run_date: dt.date,
+    held_back: str | None = None,
+) -> OutgoingEmail | None:
+    """The data stewards' notice of the open errors and warnings (kind "data_quality", period =
+    `run_date`); None when there is nothing to fix. `held_back` names the quarter whose leadership
+    report this notice replaces: the blocking reasons (`checked.blocking`) then open the notice.
+    Raises RecipientError when the stewards are not configured or not allowed."""
+    notice = build_notice(
+        checked, settings.tabs.model_dump(), organisation=settings.organisation,
+        source_label=source_label, held_back=held_back,
+    )
+    if not notice.has_issues:
+        return None
+    return data_quality_email(
+        notice,
+        sender=settings.email_from,
+        recipients=steward_recipients(settings),
+        period=run_date.isoformat(),
+        data_quality_csv=csv_bytes(data_quality_frame(checked.issues)),
+        tags={**run_tags(), **({"quarter": held_back} if held_back else {})},
+    )
+
+
+NO_ISSUES = "No data-quality notice: the records have no errors or warnings."
+
+
 def send_data_quality_notice(
     settings: Settings,
     checked: CheckedRecords,
@@ -46,28 +78,17 @@ def send_data_quality_notice(
     force_resend: bool = False,
     held_back: str | None = None,
 ) -> tuple[str, DeliveryReport | None]:
-    """Email the data stewards the open errors and warnings; one sentence saying what happened.
+    """Email the data stewards the notice (`data_quality_notice_email`); one sentence saying what happened.
 
     Not sent when there is nothing to fix, or when the newest notice sent to the same stewards had
-    the very same content (unless `force_resend`). `held_back` names the quarter whose leadership
-    report this notice replaces: the blocking reasons (`checked.blocking`) then open the notice.
-    The email goes through the run's mailer and ledger (kind "data_quality", period = `run_date`);
-    the report is None when nothing was attempted.
+    the very same content (unless `force_resend`). The email goes through the run's mailer and
+    ledger; the report is None when nothing was attempted.
     """
-    notice = build_notice(
-        checked, settings.tabs.model_dump(), organisation=settings.organisation,
-        source_label=source_label, held_back=held_back,
+    email = data_quality_notice_email(
+        settings, checked, source_label=source_label, run_date=run_date, held_back=held_back
     )
-    if not notice.has_issues:
-        return "No data-quality notice: the records have no errors or warnings.", None
-    email = data_quality_email(
-        notice,
-        sender=settings.email_from,
-        recipients=steward_recipients(settings),
-        period=run_date.isoformat(),
-        data_quality_csv=csv_bytes(data_quality_frame(checked.issues)),
-        tags={**run_tags(), **({"quarter": held_back} if held_back else {})},
-    )
+    if email is None:
+        return NO_ISSUES, None
     if not force_resend:
         last = unchanged_notice(ledger, email.kind, email.recipients, email.content_hash, mailer.channel)
         if last is not None:

@@ -8,6 +8,8 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from adapters.mailers import build_mime_message
+from coaching.email import OutgoingEmail
 from coaching.history import History
 from coaching.recommendations import Improvement, Recommendation
 from coaching.records import CheckedRecords
@@ -15,7 +17,7 @@ from coaching.report.assemble import QuarterlyReport, build_quarterly_report
 from coaching.scoring import Targets
 from config.settings import Settings
 
-__all__ = ["QuarterlyReport", "render_quarterly_report", "write_files"]
+__all__ = ["QuarterlyReport", "render_quarterly_report", "write_files", "write_preview"]
 
 
 @task(name="render", cache_policy=NO_CACHE)
@@ -55,3 +57,11 @@ def write_files(output_dir: Path, files: dict[str, bytes]) -> list[Path]:
         path.write_bytes(content)
         written.append(path)
     return written
+
+
+def write_preview(folder: Path, email: OutgoingEmail, name: str = "") -> Path:
+    """The email as it would go, as an .eml file in `folder` (`preview-<kind>-<period>[-name].eml`), for
+    a run that sends nothing: nothing is sent, and nothing is recorded in the ledger."""
+    suffix = f"-{name}" if name else ""
+    (path,) = write_files(folder, {f"preview-{email.kind}-{email.period}{suffix}.eml": bytes(build_mime_message(email))})
+    return path

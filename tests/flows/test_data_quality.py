@@ -127,3 +127,21 @@ def test_every_run_leaves_the_open_issues_as_a_table_in_the_prefect_ui(tmp_path,
     table = json.loads(Artifact.get("data-quality-issues").data)
     bad_date = next(row for row in table if row["tab"] == "Coaching Log" and row["row"] == 402)
     assert bad_date["value"] == "8/32/2026" and bad_date["severity"] == "error"
+
+
+def test_without_sending_the_notice_is_written_as_a_preview_and_the_real_notice_still_goes_afterwards(
+    tmp_path, state_dir, capsys
+):
+    out = tmp_path / "dq"
+    assert main(["--output-dir", str(out), "--no-send"]) == 0
+    printed = capsys.readouterr().out
+    (preview_path,) = out.glob("preview-data_quality-*.eml")
+    assert f"The email that would go is in {preview_path}." in printed
+    preview = email.message_from_bytes(preview_path.read_bytes(), policy=email.policy.default)
+    assert preview["To"] == STEWARDS
+    assert preview["Subject"] == "Data quality: 6 errors and 2 warnings to fix in sample_workbook.xlsx"
+    assert not outbox(out)
+    # Nothing was recorded: the next run with sending on sends the notice.
+    sent = data_quality(output_dir=str(out))
+    assert sent.delivery.startswith("Sent the data-quality notice")
+    assert len(outbox(out)) == 1

@@ -68,3 +68,25 @@ def test_through_sendgrid_each_nudge_is_one_call_to_its_lead_only(tmp_path, stat
 def test_a_bad_month_ends_with_one_clear_line(capsys):
     assert main(["--month", "2026-13"]) == 2
     assert "error: '2026-13' is not a month: write it as YYYY-MM, like 2026-08" in capsys.readouterr().err
+
+
+def test_without_sending_each_nudge_is_written_as_a_preview_and_the_real_nudges_still_go_afterwards(
+    tmp_path, state_dir, capsys
+):
+    import email
+    import email.policy
+
+    out = tmp_path / "nudges"
+    assert main(["--month", "2026-08", "--output-dir", str(out), "--no-send"]) == 0
+    assert "2026-08: 4 program(s): 2 not sent (sending off), 2 skipped." in capsys.readouterr().out
+    previews = {path.name: email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                for path in out.glob("preview-*.eml")}
+    assert {name: message["To"] for name, message in previews.items()} == {
+        "preview-monthly_nudge-2026-08-FP.eml": "fiona.jones@brightpath.example.org",
+        "preview-monthly_nudge-2026-08-YM.eml": "wesley.flores@brightpath.example.org",
+    }
+    assert not outbox(out)
+    # Nothing was recorded: the next run with sending on nudges both leads.
+    assert main(["--month", "2026-08", "--output-dir", str(out)]) == 0
+    assert "2 sent, 2 skipped" in capsys.readouterr().out
+    assert len(outbox(out)) == 2
