@@ -326,8 +326,10 @@ def _with_derived_columns(
                 checked.index
             ).astype("string")
         elif "pasted" in recipe:
-            values = checked[recipe["pasted"]]
-            pasted = values.dropna().map(_pasted).reindex(checked.index, fill_value=False).astype(bool)
+            values = checked[recipe["pasted"]].dropna()
+            pasted = pd.Series([_pasted(v) for v in values], index=values.index, dtype=bool).reindex(
+                checked.index, fill_value=False
+            )
             checked[name] = pasted.astype("boolean").mask(~pasted)
         else:
             ids = known[recipe["among"]]

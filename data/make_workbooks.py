@@ -161,15 +161,26 @@ GENERAL_HELP: tuple[str, ...] = (
     "This workbook holds the coaching records the coaching-effectiveness report is made from. "
     "Every quarter the report scores each program on four coaching best practices and is emailed "
     "to leadership.",
-    "Keep the tab names and the header row (row 1) as they are. Columns may be in any order; "
-    "extra columns are ignored. Blank rows are skipped. This Instructions tab is ignored.",
+    "Keep the tab names and the header row (row 1) as they are, with no title row above it. Columns "
+    "may be in any order; extra columns are ignored. Blank rows are skipped. This Instructions tab is "
+    "ignored.",
+    "Type dates, IDs, yes/no values, scores and ratings as values, never as formulas (=TODAY(), =A2): "
+    "a formula there puts the row aside, because its result changes whenever the sheet recalculates. "
+    "Formulas in free-text columns (names, notes, comments) are fine.",
     "Dates: a date cell, or text written month/day/year (7/14/2026) or year-month-day "
     "(2026-07-14). A date that does not exist (8/32/2026) puts the row aside. (If your "
     "administrator set the day/month/year format, write 14/7/2026 instead.)",
     "Yes/no columns (ending in ?): TRUE or FALSE. yes/no, y/n, 1/0 and x also work; blank means "
     "FALSE. Anything else (maybe, ?) puts the row aside.",
     "IDs (Program ID, Staff ID, Coach ID …) are text: 00123 stays 00123. Use exactly the IDs of "
-    "the Programs and Staff tabs.",
+    "the Programs and Staff tabs, capitals included and without an apostrophe in front: fp or '00155 "
+    "is not FP or 00155.",
+    "Enter each person once on Staff: two rows with the same email, or the same name and start "
+    "date, are flagged as one person entered twice (who would be counted twice).",
+    "Satisfaction surveys from Google Forms: the form's responses tab (\"Form Responses 1\") can be "
+    "used as it is. Your administrator sets its tab name and which question is which column in the "
+    "settings; the program question may list the programs by their names, exactly as on the "
+    "Programs tab.",
     "Lists (Component, Subject Type, Status) ignore capitals and spaces: \"In progress\" is "
     "in_progress. The dropdowns show the allowed values.",
     "A row with a mistake is left out of the scores and listed in the data-quality file, with its "

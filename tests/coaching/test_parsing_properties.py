@@ -33,6 +33,7 @@ FAST = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
 WHOLE_RUN = settings(FAST, max_examples=12)
+ONE_RULE = settings(FAST, max_examples=30)  # a property about one rule, beside the general one
 
 FORMULA_ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#ERROR!", "#SPILL!", "#CALC!",
                   "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#GETTING_DATA"}
@@ -109,16 +110,45 @@ def fitting(column: Column) -> st.SearchStrategy:
     }[column.kind]
 
 
+FORMULAS = ["=TODAY()", "=A2", '=VLOOKUP(B2,Staff!A:B,2,FALSE)', "=1/0", '=CONCAT("a";"b")']
+
+
 @st.composite
-def workbooks(draw) -> RawWorkbook:
-    """Every contract tab with its full header (the labels an office worker types) and up to six rows."""
+def workbooks(draw, mapped: bool = False, with_formulas: bool = False) -> RawWorkbook:
+    """Every contract tab with its full header (the labels an office worker types) and up to six rows.
+
+    `mapped`: some headers are question texts, given to the parser by `column_mapping(raw)`.
+    `with_formulas`: some cells hold a formula, with the value the sheet stored for it or none.
+    """
     tabs = {}
     for spec in TABS:
-        header = [column.label for column in spec.columns]
+        header = [
+            f"Question {position}: which {column.name.replace('_', ' ')}?" if mapped and draw(st.booleans()) else column.label
+            for position, column in enumerate(spec.columns)
+        ]
         row = st.tuples(*(st.one_of(fitting(c), fitting(c), cells) for c in spec.columns)).map(list)
         rows = draw(st.lists(row, min_size=1 if spec.required else 0, max_size=6))
-        tabs[spec.default_title] = RawTab(spec.default_title, [header, *rows])
+        formulas = {}
+        if with_formulas and rows:
+            at = st.tuples(st.integers(2, len(rows) + 1), st.integers(1, len(spec.columns)))
+            formulas = draw(st.dictionaries(at, st.sampled_from(FORMULAS), max_size=4))
+            for (row_number, column_number) in formulas:
+                if draw(st.booleans()):  # saved by a program that does not calculate: no stored value
+                    rows[row_number - 2][column_number - 1] = None
+        tabs[spec.default_title] = RawTab(spec.default_title, [header, *rows], formulas=formulas)
     return RawWorkbook(tabs, "generated.xlsx")
+
+
+def column_mapping(raw: RawWorkbook) -> dict[str, dict[str, str]]:
+    """The settings' `columns` for the question-text headers of `raw`."""
+    return {
+        spec.key: {
+            column.name: header
+            for column, header in zip(spec.columns, raw.tabs[spec.default_title].rows[0])
+            if header != column.label
+        }
+        for spec in TABS
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,9 +210,12 @@ def date_from_text(text: str) -> dt.datetime | object:
     return stamp if in_range(stamp) else UNREADABLE
 
 
-def expected(column: Column, cell) -> object:
-    """The typed value the contract gives the cell (None for blank), or UNREADABLE."""
+def expected(column: Column, cell, formula: str | None = None) -> object:
+    """The typed value the contract gives the cell (None for blank), or UNREADABLE; a formula where a
+    typed value belongs is unreadable, and so is one in free text without a stored value."""
     text = shown(cell)
+    if formula is not None and (column.kind not in (Kind.TEXT, Kind.EMAIL) or text is None):
+        return UNREADABLE
     kind = column.kind
     if kind is Kind.ID and text is not None and text.upper() in FORMULA_ERRORS:
         return UNREADABLE  # a formula's error value is never an identifier
@@ -242,7 +275,11 @@ def same(value, wanted) -> bool:
 
 
 def non_blank_rows(tab: RawTab) -> list[int]:
-    return [number for number, row in enumerate(tab.rows[1:], start=2) if any(shown(c) is not None for c in row)]
+    """Rows with a value or a formula (a formula is content, even without a stored value)."""
+    return [
+        number for number, row in enumerate(tab.rows[1:], start=2)
+        if any(shown(c) is not None for c in row) or any(r == number for r, _ in tab.formulas)
+    ]
 
 
 def without_data(raw: RawWorkbook) -> list[str]:
@@ -262,13 +299,11 @@ def run(raw: RawWorkbook):
 # ---------------------------------------------------------------------------------------------
 
 
-@FAST
-@given(workbooks())
-def test_any_cell_is_read_by_the_rules_or_listed_as_a_problem_of_its_row(raw):
+def assert_read_by_the_rules(raw: RawWorkbook, columns: dict[str, dict[str, str]] | None = None) -> None:
     from coaching.parsing import parse_workbook
 
     try:
-        parsed = parse_workbook(raw, {})
+        parsed = parse_workbook(raw, {}, columns=columns)
     except WorkbookError as stop:
         assert without_data(raw) and "has no data rows" in str(stop)
         return
@@ -280,19 +315,45 @@ def test_any_cell_is_read_by_the_rules_or_listed_as_a_problem_of_its_row(raw):
         for row in tab.frame.index:
             cells_of_row = raw_tab.rows[row - 1]
             for position, column in enumerate(spec.columns):
-                wanted = expected(column, cells_of_row[position])
-                issue = listed.get((row, column.label))
+                cell = cells_of_row[position] if position < len(cells_of_row) else None
+                formula = raw_tab.formulas.get((row, position + 1))
+                wanted = expected(column, cell, formula)
+                # Messages name the column by the sheet's own header (a mapped question text included).
+                issue = listed.get((row, raw_tab.rows[0][position]))
                 if wanted is UNREADABLE:
-                    assert issue is not None, (row, column.name, cells_of_row[position])
-                    assert issue.severity is (Severity.WARNING if column.unreadable_is_warning else Severity.ERROR)
+                    assert issue is not None, (row, column.name, cell, formula)
+                    if formula is not None:
+                        assert issue.value == formula and f"'{formula}' is a formula" in issue.problem
+                    elif column.unreadable_is_warning:
+                        assert issue.severity is Severity.WARNING
+                    else:
+                        assert issue.severity is Severity.ERROR
                     assert issue.cell.endswith(str(row))
                 else:
                     assert issue is None, issue
-                    assert same(tab.frame.at[row, column.name], wanted), (row, column.name, cells_of_row[position])
+                    assert same(tab.frame.at[row, column.name], wanted), (row, column.name, cell)
+
+
+@FAST
+@given(workbooks())
+def test_any_cell_is_read_by_the_rules_or_listed_as_a_problem_of_its_row(raw):
+    assert_read_by_the_rules(raw)
+
+
+@ONE_RULE
+@given(workbooks(with_formulas=True))
+def test_a_formula_reads_as_its_value_only_in_free_text_and_is_otherwise_listed_naming_it(raw):
+    assert_read_by_the_rules(raw)
+
+
+@ONE_RULE
+@given(workbooks(mapped=True))
+def test_mapped_headers_read_exactly_as_the_contracts_own_headers(raw):
+    assert_read_by_the_rules(raw, column_mapping(raw))
 
 
 @WHOLE_RUN
-@given(workbooks())
+@given(workbooks(with_formulas=True))
 def test_a_whole_check_and_scoring_never_raises_and_every_row_is_valid_or_listed(raw):
     try:
         checked = run(raw)
@@ -313,6 +374,49 @@ def test_a_whole_check_and_scoring_never_raises_and_every_row_is_valid_or_listed
                 if (row, column.label) in warned:  # a warned-about value is treated as blank
                     assert same(checked.valid[spec.key].at[row, column.name], None)
                     continue
-                wanted = expected(column, raw.tabs[title].rows[row - 1][position])
+                wanted = expected(column, raw.tabs[title].rows[row - 1][position], raw.tabs[title].formulas.get((row, position + 1)))
                 assert wanted is not UNREADABLE
                 assert same(checked.valid[spec.key].at[row, column.name], wanted), (title, row, column.name)
+
+
+# A program's name stands for its ID in the survey (a Google Forms dropdown shows names).
+PROGRAM_NAMES = ["Home Visiting", "Family Support", "Youth Mentoring"]
+
+
+@st.composite
+def surveys_by_name(draw) -> tuple[RawWorkbook, list[str]]:
+    """Programs P1..Pn with names drawn from a short list (so some repeat), and survey answers naming
+    a program by ID, by name (in any case, with spaces around) or by something else."""
+    names = draw(st.lists(st.sampled_from(PROGRAM_NAMES), min_size=1, max_size=4))
+    programs = [["Program ID", "Program Name", "Coaching Lead ID"], *([f"P{n}", name, ""] for n, name in enumerate(names, 1))]
+    answer = st.one_of(
+        st.sampled_from([f"P{n}" for n in range(1, len(names) + 1)]),
+        st.sampled_from(PROGRAM_NAMES).map(lambda name: f" {name.upper()} "),
+        st.sampled_from(PROGRAM_NAMES),
+        st.just("Parent Education"),
+    )
+    answers = draw(st.lists(answer, min_size=1, max_size=8))
+    staff = [["Staff ID", "Name", "Email", "Program ID", "Requires Coaching?", "Start Date", "End Date"],
+             ["S1", "Ann", "ann@agency.org", "P1", "no", "1/1/2025", ""]]
+    log = [[column.label for column in TABS[2].columns], ["C1", "7/14/2026", "P1", "S1", "S1", 60, "yes", "yes", "", "", ""]]
+    survey = [["Timestamp", "Program ID", "Satisfaction"], *(["7/14/2026 9:31:05", a, 4] for a in answers)]
+    tabs = {"Programs": programs, "Staff": staff, "Coaching Log": log, "Satisfaction Survey": survey}
+    return RawWorkbook({t: RawTab(t, rows) for t, rows in tabs.items()}, "forms.xlsx"), names
+
+
+@WHOLE_RUN
+@given(surveys_by_name())
+def test_a_program_named_in_the_survey_reads_as_its_id_and_a_shared_or_unknown_name_is_an_error(case):
+    raw, names = case
+    checked = run(raw)
+    ids_by_name: dict[str, list[str]] = {}
+    for n, name in enumerate(names, 1):
+        ids_by_name.setdefault(name.casefold(), []).append(f"P{n}")
+    errors = {i.row for i in checked.issues if i.tab == "Satisfaction Survey" and i.severity is Severity.ERROR}
+    valid = checked.valid["satisfaction"]["program_id"]
+    for row, (_, answer, _) in enumerate(raw.tabs["Satisfaction Survey"].rows[1:], start=2):
+        ids = [answer] if re.fullmatch(r"P[0-9]+", answer) else ids_by_name.get(answer.strip().casefold(), [])
+        if len(ids) == 1:
+            assert row not in errors and valid[row] == ids[0], (row, answer)
+        else:
+            assert row in errors and row not in valid.index, (row, answer)
