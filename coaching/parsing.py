@@ -405,7 +405,7 @@ def _headers_lower_down(spec: Tab, raw_tab: RawTab, wanted: Mapping[str, str]) -
     needed = {normalise_name for normalise_name, column in wanted.items() if spec.column(column).in_header}
 
     def names(row: list[object]) -> set[str]:
-        return {normalise(cell) for cell in row if cell is not None}
+        return {normalise(str(cell)) for cell in row if cell is not None}
 
     if not raw_tab.rows or needed <= names(raw_tab.rows[0]):
         return
@@ -480,15 +480,17 @@ def _formula_problem(column: Column, formula: str, stored: object) -> tuple[str,
     if not column.free_text:
         now = f" (it shows '{stored}' now)" if stored else ""
         return (
-            f"'{formula}' is a formula{now}, and its result changes whenever the sheet recalculates: "
-            "type the value itself in this cell", severity,
+            (f"'{formula}' is a formula{now}, and its result changes whenever the sheet recalculates: "
+             "type the value itself in this cell"),
+            severity,
         )
     if stored:
         return None
     return (
-        f"'{formula}' is a formula with no value stored in the file (a program that does not calculate "
-        "formulas saved it), so it reads as blank: open and save the file in Excel or Google Sheets, or "
-        "type the value itself", Severity.ERROR if column.filled else Severity.WARNING,
+        (f"'{formula}' is a formula with no value stored in the file (a program that does not calculate "
+         "formulas saved it), so it reads as blank: open and save the file in Excel or Google Sheets, or "
+         "type the value itself"),
+        Severity.ERROR if column.filled else Severity.WARNING,
     )
 
 
@@ -507,10 +509,10 @@ def parse_tab(
     columns = [_sheet_column(cells) for cells in _grid(data_rows, width).T]
     blank = np.column_stack([c.blank() for c in columns]) if width else np.ones((len(data_rows), 0), dtype=bool)
     formulas: dict[int, dict[int, str]] = {}  # position -> {sheet row -> formula}
-    for (row, column_number), formula in raw_tab.formulas.items():
-        if 2 <= row <= len(data_rows) + 1 and 1 <= column_number <= width:
-            formulas.setdefault(column_number - 1, {})[row] = formula
-            blank[row - 2, column_number - 1] = False  # a formula is content, even with no value stored
+    for (sheet_row, column_number), formula in raw_tab.formulas.items():
+        if 2 <= sheet_row <= len(data_rows) + 1 and 1 <= column_number <= width:
+            formulas.setdefault(column_number - 1, {})[sheet_row] = formula
+            blank[sheet_row - 2, column_number - 1] = False  # a formula is content, even with no value stored
     positions = _header_map(raw_tab, [not b.all() for b in blank.T], wanted)
     missing = [c for c in spec.columns if c.in_header and c.name not in positions]
     if missing:
@@ -540,22 +542,22 @@ def parse_tab(
         value = sheet_column.spread(typed, keep, index)
         text = sheet_column.spread(shown.fillna(""), keep, index)
         problem = sheet_column.spread(problems, keep, index)
-        severity = pd.Series(
-            Severity.WARNING if column.unreadable_is_warning else Severity.ERROR, index=index, dtype=object
-        )
-        for row, formula in formulas.get(position, {}).items():
-            said = _formula_problem(column, formula, text.at[row])
+        severity: dict[int, Severity] = {}  # where a formula makes it other than the column's
+        for sheet_row, formula in formulas.get(position, {}).items():
+            said = _formula_problem(column, formula, text.at[sheet_row])
             if said is None:
                 continue
-            problem.at[row], severity.at[row] = said
-            value.at[row] = _empty_value(column)
-            text.at[row] = formula
+            problem.at[sheet_row], severity[sheet_row] = said
+            value.at[sheet_row] = _empty_value(column)  # type: ignore[assignment]  # the column's blank
+            text.at[sheet_row] = formula
         values[column.name], texts[column.name] = value, text
-        for row, sentence in problem.dropna().items():
+        usual = Severity.WARNING if column.unreadable_is_warning else Severity.ERROR
+        listed = problem.dropna()
+        for row, sentence in zip(listed.index.astype(int).tolist(), listed.tolist()):
             issues.append(
                 DataIssue(
-                    raw_tab.title, int(row), headers[column.name], str(text[row]),
-                    str(sentence), severity[row], f"{letters[column.name]}{row}",
+                    raw_tab.title, row, headers[column.name], str(text.at[row]),
+                    str(sentence), severity.get(row, usual), f"{letters[column.name]}{row}",
                 )
             )
     frame = pd.DataFrame(values, index=index)
@@ -590,7 +592,7 @@ def _look_alike(raw: RawWorkbook, spec: Tab, taken: set[str], mapping: Mapping[s
         if title in taken:
             continue
         forms = spec is SATISFACTION and re.fullmatch(FORMS_RESPONSES, normalise(title)) is not None
-        header = {normalise(cell) for cell in (tab.rows[0] if tab.rows else []) if cell is not None}
+        header = {normalise(str(cell)) for cell in (tab.rows[0] if tab.rows else []) if cell is not None}
         if forms or needed <= header:
             return title
     return None

@@ -26,6 +26,7 @@ import pandas as pd
 from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.datasource.fluent import PandasDatasource
+
 # GX's own class behind `Batch.validate`, imported from its module (not part of GX's public API):
 # pinned with great-expectations==1.24.1, and imported here only.
 from great_expectations.validator.v1_validator import Validator
@@ -200,11 +201,12 @@ def _names_read_as_ids(
     letter = tab.letters.get(column, "")
     issues = [
         DataIssue(
-            tab.title, int(row), header, str(tab.text.at[row, column]),
-            f"'{tab.text.at[row, column]}' is the name of {len(ids)} programs ({', '.join(ids)}): write the "
-            "program's ID instead, or give the programs different names", Severity.ERROR, f"{letter}{row}",
+            tab.title, row, header, name,
+            f"'{name}' is the name of {len(ids)} programs ({', '.join(ids)}): write the program's ID instead, "
+            "or give the programs different names", Severity.ERROR, f"{letter}{row}",
         )
-        for row, ids in several.items()
+        for row, ids in zip(several.index.astype(int).tolist(), several.tolist())
+        for name in [str(tab.text.at[row, column])]
     ]
     return replace(tab, frame=frame), issues
 

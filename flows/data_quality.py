@@ -27,7 +27,7 @@ from coaching.records import CheckedRecords, Severity
 from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
-from flows.cli import hide_tracebacks_of_pipeline_errors, data_quality_command
+from flows.cli import data_quality_command, hide_tracebacks_of_pipeline_errors
 from tasks.artifacts import publish_markdown, publish_table
 from tasks.delivery import finish_run
 from tasks.notify import NO_ISSUES, data_quality_notice_email, send_data_quality_notice

@@ -34,8 +34,8 @@ from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
 from flows.cli import hide_tracebacks_of_pipeline_errors, monthly_nudge_command, run_name
-from tasks.delivery import deliver_email, finish_run, run_tags
 from tasks.artifacts import publish_markdown
+from tasks.delivery import deliver_email, finish_run, run_tags
 from tasks.records import extract_records, validate_records
 from tasks.report import write_preview
 

@@ -13,7 +13,7 @@ from coaching.parsing import parse_workbook
 from coaching.quarterly import check_records
 from coaching.quarters import Quarter
 from coaching.records import CheckedRecords, DataIssue, RawTab, RawWorkbook, Severity, WorkbookError
-from tests.coaching.workbooks import HEADERS, LOG_HEADER, PROGRAMS, STAFF, workbook
+from tests.coaching.workbooks import LOG_HEADER, PROGRAMS, STAFF, workbook
 
 RUN_DATE = dt.date(2026, 11, 25)
 LOG_ROW = ["C1", dt.datetime(2026, 7, 14), "P1", "S2", "S1", 60, True, True, False, False, "went well"]
@@ -170,8 +170,8 @@ def test_a_missing_survey_tab_names_the_forms_tab_and_the_setting_beside_the_sco
     assert set(notes) == {3, 4}  # no Coaching Plan (3); no Fidelity, survey or actions (4)
     assert any("'Form Responses 1' looks like it" in line for line in notes[4])
     assert notes[3] == (
-        "The 'Coaching Plan' tab is not in the workbook, so it counts as empty here; add the tab, or check "
-        "that its title is spelled as in the settings, if you keep these records.",
+        ("The 'Coaching Plan' tab is not in the workbook, so it counts as empty here; add the tab, or check "
+         "that its title is spelled as in the settings, if you keep these records."),
     )
 
 

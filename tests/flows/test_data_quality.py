@@ -4,9 +4,9 @@ while nothing changes, again when an issue changes; through SendGrid; instead of
 from __future__ import annotations
 
 import datetime as dt
-import json
 import email
 import email.policy
+import json
 
 import openpyxl
 import pandas as pd
@@ -23,8 +23,8 @@ from coaching.records import CheckedRecords
 from config.settings import PROJECT_ROOT, load_settings
 from flows.data_quality import data_quality, main
 from tasks.notify import send_data_quality_notice
-from tests.flows.mail import outbox
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
+from tests.flows.mail import outbox
 
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
 STEWARDS = "data-stewards@brightpath.example.org"

@@ -7,14 +7,10 @@ names no lead, so those two are skipped. The settings allow the sample's domain.
 
 from __future__ import annotations
 
-
-
 from coaching.nudges import NO_ALLOWED_DOMAINS
 from flows.monthly_nudge import main, monthly_nudge
-from tests.flows.mail import outbox
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
-
-
+from tests.flows.mail import outbox
 
 
 def test_each_reachable_lead_gets_one_nudge_and_a_rerun_sends_nothing(tmp_path, state_dir, capsys):
