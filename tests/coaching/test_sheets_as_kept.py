@@ -254,3 +254,33 @@ def test_the_report_says_beside_the_score_it_lowers_that_a_tab_is_missing():
            "'Form Responses 1' looks like it" in detail
     plan = words[words.index("3. A written coaching service delivery plan"):words.index("4. Coaching effectiveness reviewed")]
     assert "The 'Coaching Plan' tab is not in the workbook" in plan
+
+
+@pytest.mark.parametrize("value_render", ["UNFORMATTED_VALUE", "FORMATTED_VALUE"])
+def test_a_forms_responses_tab_read_from_the_loopback_sheets_gives_the_survey_by_program_id(value_render):
+    """As a linked Google Form leaves it: "Form Responses 1", question texts as headers, an email
+    column, text timestamps in the sheet's locale and programs chosen by name."""
+    import json
+
+    from adapters.google_sheets import GoogleSheetsSource, load_service_account_info
+    from tests.fakes.google_api import FakeGoogle, new_private_key
+
+    answers = [["7/14/2026 9:31:05", "a@agency.org", "Home Visiting", "S2", 5, "Helpful", ""],
+               ["7/15/2026 16:02:44", "b@agency.org", "Home Visiting", "", 4, "", ""]]
+    tabs = {"Programs": PROGRAMS, "Staff": STAFF, "Coaching Log": [LOG_HEADER, LOG_ROW],
+            "Form Responses 1": [FORM_HEADERS, *answers]}
+    with FakeGoogle() as google:
+        account = load_service_account_info(
+            text=json.dumps(google.new_service_account("reader@x.iam.gserviceaccount.com", new_private_key()))
+        )
+        google.add_spreadsheet("K" * 44, "Coaching records", tabs, {"reader@x.iam.gserviceaccount.com": "reader"})
+        raw = GoogleSheetsSource("K" * 44, account, api_url=google.url, value_render=value_render).read()
+    checked = check_records(
+        raw, {"satisfaction": "Form Responses 1"}, date_format="M/D/YYYY", run_date=RUN_DATE,
+        quarter=Quarter.parse("2026-Q3"), max_error_share=1.0, min_log_volume_ratio=0.0,
+        columns={"satisfaction": {k: v for k, v in FORMS_MAPPING["satisfaction"].items() if k != "comments"}},
+    )
+    survey = checked.valid["satisfaction"]
+    assert survey["program_id"].tolist() == ["P1", "P1"]
+    assert survey["timestamp"].tolist() == [pd.Timestamp("2026-07-14 09:31:05"), pd.Timestamp("2026-07-15 16:02:44")]
+    assert not [i for i in checked.issues if i.tab == "Form Responses 1" and i.row]
