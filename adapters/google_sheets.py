@@ -1,8 +1,9 @@
 """The live Google spreadsheet as a record source, and the write-back of proposals to it.
 
-Reads cost two Sheets calls whatever the number of tabs (one for the tab list, one `values:batchGet`),
-because the Sheets quota is 60 reads per minute per user and gspread's per-worksheet helpers cost
-a call each. Every call has a total deadline, and transient faults are retried a bounded number of
+A read costs one Sheets call whatever the number of tabs, because the Sheets quota counts requests
+(60 reads per minute per user), not cells: one `spreadsheets.get` with the grid data, restricted by
+a `fields` mask to the tabs' titles, ids and merges and, per cell, the value the parser reads and
+the formula when the cell holds one. Every call has a total deadline, and transient faults are retried a bounded number of
 times, honouring `Retry-After` and long enough to wait out a one-minute quota window (gspread's own
 BackOffHTTPClient never gives up on a persistent fault and ignores `Retry-After`). Reads retry any
 transient fault, a cut-off body included; the append of proposals retries only when it provably did
@@ -17,7 +18,7 @@ import math
 import numbers
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -29,6 +30,7 @@ from google.auth.crypt import RSASigner
 from google.oauth2.service_account import Credentials
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient, ParamsType
+from gspread.urls import SPREADSHEET_URL
 from gspread.utils import absolute_range_name
 
 from adapters.retry import DeadlineExceeded, GaveUp, RetryRule, is_transient, with_retries
@@ -43,9 +45,17 @@ WRITE_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
 REQUIRED_KEY_FIELDS = ("client_email", "private_key", "token_uri")
 # What identifies a proposal: leadership changes its status, owner and due date when deciding on
 # it, and a decided proposal must not come back as a new one on the next run.
-# The metadata call asks for the tabs and their merged cells only (a merge hides values from the
-# values call, so the parser must know it), never for the cells themselves.
-METADATA_PARAMS = {"includeGridData": "false", "fields": "properties.title,sheets(properties,merges)"}
+# The one read: each tab's title, id and kind, its merged cells (a merge hides values, so the parser
+# must know it) and per cell the value (as typed and computed, or as shown) and the formula if any.
+GRID_FIELDS = (
+    "properties.title,sheets(properties(sheetId,title,sheetType),merges,"
+    "data(rowData(values({value},userEnteredValue/formulaValue))))"
+)
+# What an error value's type (`effectiveValue.errorValue.type`) shows in the sheet.
+ERROR_TEXT = {
+    "ERROR": "#ERROR!", "NULL_VALUE": "#NULL!", "DIVIDE_BY_ZERO": "#DIV/0!", "VALUE": "#VALUE!", "REF": "#REF!",
+    "NAME": "#NAME?", "NUM": "#NUM!", "N_A": "#N/A", "LOADING": "Loading...",
+}
 PROPOSAL_KEY = ("quarter", "program_id", "best_practice", "action")
 
 _KEY_IN_URL = re.compile(r"^https?://docs\.google\.com/spreadsheets/(?:u/\d+/)?d/([A-Za-z0-9_-]+)")
@@ -326,40 +336,26 @@ class GoogleSheetsSource:
         return f"GoogleSheetsSource({self.key!r}, {self.account.client_email!r})"
 
     def read(self) -> RawWorkbook:
-        meta = self._call(
-            "reading the spreadsheet's list of tabs",
-            lambda: self._http.fetch_sheet_metadata(self.key, params=METADATA_PARAMS),
+        value = "formattedValue" if self.value_render == "FORMATTED_VALUE" else "effectiveValue"
+        params: ParamsType = {"includeGridData": "true", "fields": GRID_FIELDS.format(value=value)}
+        body = self._call(
+            "reading the spreadsheet's tabs and cells",
+            lambda: self._http.request("get", SPREADSHEET_URL % self.key, params=params).content,
         )
-        grids = [
-            sheet
-            for sheet in meta.get("sheets", [])
-            if sheet["properties"].get("sheetType", "GRID") == "GRID"  # charts have no cells
-        ]
-        sheets = [grid["properties"] for grid in grids]
-        params: ParamsType = {"valueRenderOption": self.value_render, "majorDimension": "ROWS"}
-        if self.value_render == "UNFORMATTED_VALUE":
-            params["dateTimeRenderOption"] = "SERIAL_NUMBER"
-        ranges = [absolute_range_name(sheet["title"]) for sheet in sheets]
-        answer = (
-            self._call(
-                "reading the cells of every tab",
-                lambda: self._http.values_batch_get(self.key, ranges, params),
+        try:
+            meta, grids = _decoded(body.decode("utf-8"), value)
+        except (UnicodeDecodeError, ValueError, IndexError, KeyError, StopIteration) as exc:
+            raise WorkbookError(f"Google Sheets answered something that is not a spreadsheet for {self.url} ({exc})") from None
+        tabs = {}
+        for sheet in meta.get("sheets", []):
+            properties = sheet["properties"]
+            if properties.get("sheetType", "GRID") != "GRID":  # charts have no cells
+                continue
+            rows, formulas = next(grids) if any("rowData" in data for data in sheet.get("data", [])) else ([], {})
+            tabs[properties["title"]] = RawTab(
+                properties["title"], rows, sheet_id=properties.get("sheetId", 0),
+                merges=tuple(map(_cell_range, sheet.get("merges", []))), formulas=formulas,
             )
-            if ranges
-            else {}
-        )
-        value_ranges = answer.get("valueRanges", [])
-        if len(value_ranges) != len(sheets):
-            raise WorkbookError(
-                f"Google Sheets answered {len(value_ranges)} ranges for {len(sheets)} tabs of {self.url}"
-            )
-        tabs = {
-            sheet["title"]: RawTab(
-                sheet["title"], values.get("values", []), sheet_id=sheet["sheetId"],
-                merges=tuple(map(_cell_range, grid.get("merges", []))),
-            )
-            for sheet, grid, values in zip(sheets, grids, value_ranges)
-        }
         title = meta.get("properties", {}).get("title") or self.key
         return RawWorkbook(tabs=tabs, label=f"Google Sheet {title}", url=self.url)
 
@@ -477,6 +473,50 @@ class GoogleSheetsSource:
                 f"{self.account.origin} {message}".rstrip()
             )
         return f"Google Sheets refused {doing}: HTTP {status} {message}".rstrip()
+
+
+_ROW_DATA = re.compile(r'"rowData"\s*:\s*\[')
+_SPACE = re.compile(r"\s*")
+Grid = tuple[list[list[object]], dict[tuple[int, int], str]]
+
+
+def _decoded(text: str, value: str) -> tuple[dict[str, Any], Iterator[Grid]]:
+    """The answer of `spreadsheets.get` with grid data: its metadata (each `rowData` emptied) and,
+    in the order of the tabs, each tab's rows of values and its formulas.
+
+    The rows are decoded one at a time and reduced to their values at once, so the answer never
+    exists as millions of cell objects together. A JSON key cannot occur unescaped inside a string,
+    so each `"rowData": [` found in the text is one.
+    """
+    decoder = json.JSONDecoder()
+    skeleton: list[str] = []
+    grids: list[Grid] = []
+    position = 0
+    while found := _ROW_DATA.search(text, position):
+        skeleton.append(text[position : found.end()])
+        rows: list[list[object]] = []
+        formulas: dict[tuple[int, int], str] = {}
+        position = _SPACE.match(text, found.end()).end()  # type: ignore[union-attr]
+        while text[position] != "]":
+            row, end = decoder.raw_decode(text, position)
+            cells = row.get("values", ())
+            values = [cell.get(value) for cell in cells]
+            if value == "effectiveValue":
+                values = [None if typed is None else typed.popitem()[1] for typed in values]
+                if text.find('"errorValue"', position, end) >= 0:
+                    values = [ERROR_TEXT.get(v.get("type"), "#ERROR!") if isinstance(v, dict) else v for v in values]
+            if text.find('"formulaValue"', position, end) >= 0:
+                for column, cell in enumerate(cells, start=1):
+                    formula = cell.get("userEnteredValue", {}).get("formulaValue")
+                    if formula is not None:
+                        formulas[(len(rows) + 1, column)] = formula
+            rows.append(values)
+            position = _SPACE.match(text, end).end()  # type: ignore[union-attr]
+            if text[position] == ",":
+                position = _SPACE.match(text, position + 1).end()  # type: ignore[union-attr]
+        grids.append((rows, formulas))
+    skeleton.append(text[position:])
+    return json.loads("".join(skeleton)), iter(grids)
 
 
 def _cell_range(grid_range: Mapping[str, int]) -> CellRange:
