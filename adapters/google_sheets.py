@@ -18,7 +18,7 @@ import math
 import numbers
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -68,6 +68,7 @@ __all__ = [
     "ServiceAccount",
     "cell_link",
     "load_service_account_info",
+    "read_params",
     "spreadsheet_key_from",
     "spreadsheet_url",
 ]
@@ -82,6 +83,12 @@ def spreadsheet_key_from(reference: str) -> str | None:
     if _BARE_KEY.match(text) and not text.lower().endswith(".xlsx"):
         return text
     return None
+
+
+def read_params(value_render: str) -> dict[str, str]:
+    """The query of the one read (`spreadsheets.get`): the grid data, restricted to what the parser reads."""
+    value = "formattedValue" if value_render == "FORMATTED_VALUE" else "effectiveValue"
+    return {"includeGridData": "true", "fields": GRID_FIELDS.format(value=value), "prettyPrint": "false"}
 
 
 def spreadsheet_url(key: str) -> str:
@@ -336,22 +343,24 @@ class GoogleSheetsSource:
         return f"GoogleSheetsSource({self.key!r}, {self.account.client_email!r})"
 
     def read(self) -> RawWorkbook:
+        params = read_params(self.value_render)
         value = "formattedValue" if self.value_render == "FORMATTED_VALUE" else "effectiveValue"
-        params: ParamsType = {"includeGridData": "true", "fields": GRID_FIELDS.format(value=value)}
         body = self._call(
             "reading the spreadsheet's tabs and cells",
             lambda: self._http.request("get", SPREADSHEET_URL % self.key, params=params).content,
         )
         try:
             meta, grids = _decoded(body.decode("utf-8"), value)
-        except (UnicodeDecodeError, ValueError, IndexError, KeyError, StopIteration) as exc:
-            raise WorkbookError(f"Google Sheets answered something that is not a spreadsheet for {self.url} ({exc})") from None
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            raise WorkbookError(
+                f"Google Sheets answered something that is not a spreadsheet for {self.url} ({exc})"
+            ) from None
         tabs = {}
         for sheet in meta.get("sheets", []):
             properties = sheet["properties"]
             if properties.get("sheetType", "GRID") != "GRID":  # charts have no cells
                 continue
-            rows, formulas = next(grids) if any("rowData" in data for data in sheet.get("data", [])) else ([], {})
+            rows, formulas = grids[properties["title"]]
             tabs[properties["title"]] = RawTab(
                 properties["title"], rows, sheet_id=properties.get("sheetId", 0),
                 merges=tuple(map(_cell_range, sheet.get("merges", []))), formulas=formulas,
@@ -475,48 +484,108 @@ class GoogleSheetsSource:
         return f"Google Sheets refused {doing}: HTTP {status} {message}".rstrip()
 
 
+_JSON_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_JSON_TOKEN = r'[^{}\[\]",\s]+'  # a number, true or false
+# A cell holding one plain value and nothing else: {"effectiveValue":{"numberValue":7}} or
+# {"formattedValue":"7"}. Replaced by the value itself before the JSON is parsed, so that the
+# millions of plain cells never become Python dicts; formulas, errors and blanks keep their object.
+_PLAIN_CELL = {
+    "effectiveValue": re.compile(
+        r'\{\s*"effectiveValue"\s*:\s*\{\s*"(?:numberValue|stringValue|boolValue)"\s*:\s*('
+        + _JSON_STRING + "|" + _JSON_TOKEN + r")\s*\}\s*\}"
+    ),
+    "formattedValue": re.compile(r'\{\s*"formattedValue"\s*:\s*(' + _JSON_STRING + r")\s*\}"),
+}
 _ROW_DATA = re.compile(r'"rowData"\s*:\s*\[')
+_AFTER_ROWS = re.compile(r'"(?:rowMetadata|columnMetadata|startRow|startColumn|properties|merges|data)"\s*:')
 _SPACE = re.compile(r"\s*")
+_SLICE = 1 << 24  # characters of rows read at a time
 Grid = tuple[list[list[object]], dict[tuple[int, int], str]]
 
 
-def _decoded(text: str, value: str) -> tuple[dict[str, Any], Iterator[Grid]]:
-    """The answer of `spreadsheets.get` with grid data: its metadata (each `rowData` emptied) and,
-    in the order of the tabs, each tab's rows of values and its formulas.
+def _decoded(text: str, value: str) -> tuple[dict[str, Any], dict[str, Grid]]:
+    """The answer of `spreadsheets.get` with grid data: its metadata and, by sheet title, the rows
+    of values and the formulas.
 
-    The rows are decoded one at a time and reduced to their values at once, so the answer never
-    exists as millions of cell objects together. A JSON key cannot occur unescaped inside a string,
-    so each `"rowData": [` found in the text is one.
+    Each tab's rows are cut out of the text and read a slice of rows at a time (so the answer never
+    exists as millions of objects at once); in each slice, every plain cell is reduced to its value
+    in the text itself (`split` and `join`, in C) before the slice is parsed (in C). Python looks
+    only at the rows that still hold an object: a formula, an error value or a blank cell.
     """
-    decoder = json.JSONDecoder()
     skeleton: list[str] = []
     grids: list[Grid] = []
     position = 0
     while found := _ROW_DATA.search(text, position):
         skeleton.append(text[position : found.end()])
-        rows: list[list[object]] = []
-        formulas: dict[tuple[int, int], str] = {}
-        position = _SPACE.match(text, found.end()).end()  # type: ignore[union-attr]
-        while text[position] != "]":
-            row, end = decoder.raw_decode(text, position)
-            cells = row.get("values", ())
-            values = [cell.get(value) for cell in cells]
-            if value == "effectiveValue":
-                values = [None if typed is None else typed.popitem()[1] for typed in values]
-                if text.find('"errorValue"', position, end) >= 0:
-                    values = [ERROR_TEXT.get(v.get("type"), "#ERROR!") if isinstance(v, dict) else v for v in values]
-            if text.find('"formulaValue"', position, end) >= 0:
-                for column, cell in enumerate(cells, start=1):
-                    formula = cell.get("userEnteredValue", {}).get("formulaValue")
-                    if formula is not None:
-                        formulas[(len(rows) + 1, column)] = formula
-            rows.append(values)
-            position = _SPACE.match(text, end).end()  # type: ignore[union-attr]
-            if text[position] == ",":
-                position = _SPACE.match(text, position + 1).end()  # type: ignore[union-attr]
-        grids.append((rows, formulas))
+        end = _rows_end(text, found.end())
+        grids.append(_rows_read(text, found.end(), end, value))
+        position = end
     skeleton.append(text[position:])
-    return json.loads("".join(skeleton)), iter(grids)
+    document = json.loads("".join(skeleton))
+    by_title: dict[str, Grid] = {}
+    remaining = iter(grids)
+    for sheet in document.get("sheets", []):
+        has_rows = any("rowData" in data for data in sheet.get("data", []))
+        by_title[sheet["properties"]["title"]] = next(remaining) if has_rows else ([], {})
+    return document, by_title
+
+
+def _rows_end(text: str, start: int) -> int:
+    """Where the rowData array that starts at `start` closes (at its "]")."""
+    # A row is {"values":[...]} or {}; the array ends at the first "]" after a row's end that is
+    # not followed by another row. A JSON key cannot occur unescaped inside a string, so each
+    # '{"values"' found is a row; the last row's end is found by parsing that row alone.
+    last = text.rfind('{"values"', start, _next_key(text, start))
+    position = start if last < 0 else json.JSONDecoder().raw_decode(text, last)[1]
+    position = _SPACE.match(text, position).end()  # type: ignore[union-attr]
+    while text[position] != "]":  # blank rows ({}) after the last row with values
+        position = _SPACE.match(text, text.index("}", position) + 1).end()  # type: ignore[union-attr]
+        if text[position] == ",":
+            position = _SPACE.match(text, position + 1).end()  # type: ignore[union-attr]
+    return position
+
+
+def _next_key(text: str, start: int) -> int:
+    """Where the JSON after a rowData array goes on: its sheet's next member, or the next sheet."""
+    found = _AFTER_ROWS.search(text, start)
+    return found.start() if found else len(text)
+
+
+def _rows_read(text: str, start: int, end: int, value: str) -> Grid:
+    rows: list[list[object]] = []
+    formulas: dict[tuple[int, int], str] = {}
+    plain = _PLAIN_CELL[value]
+    while start < end:
+        cut = text.find('{"values"', min(start + _SLICE, end), end)
+        stop = end if cut < 0 else cut
+        piece = text[start:stop].rstrip().rstrip(",")
+        for row in json.loads("[" + "".join(plain.split(piece)) + "]"):
+            cells = row.get("values", [])
+            if dict in map(type, cells):
+                cells = _objects_read(cells, value, len(rows) + 1, formulas)
+            rows.append(cells)
+        start = stop
+    return rows, formulas
+
+
+def _objects_read(cells: list[Any], value: str, row: int, formulas: dict[tuple[int, int], str]) -> list[object]:
+    """A row's cells that are still objects: a blank cell is None, a formula's value the one it
+    computed (its formula noted in `formulas`), an error value the text the sheet shows."""
+    read: list[object] = []
+    for column, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict):
+            read.append(cell)
+            continue
+        formula = cell.get("userEnteredValue", {}).get("formulaValue")
+        if formula is not None:
+            formulas[(row, column)] = formula
+        shown = cell.get(value)
+        if isinstance(shown, dict):  # an effectiveValue
+            ((kind, shown),) = shown.items() or ((None, None),)
+            if kind == "errorValue":
+                shown = ERROR_TEXT.get(shown.get("type"), "#ERROR!")
+        read.append(shown)
+    return read
 
 
 def _cell_range(grid_range: Mapping[str, int]) -> CellRange:

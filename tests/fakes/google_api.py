@@ -249,40 +249,42 @@ def _extended(value: object) -> dict[str, object]:
     return {"stringValue": str(value)}
 
 
-def cell_data(value: object) -> dict[str, object]:
-    """A CellData with its three values (a blank cell is `{}`)."""
+def cell_data(value: object, parts: dict[str, dict] | None = None) -> dict[str, object]:
+    """A CellData (a blank cell is `{}`) with the parts a `fields` mask asks for (`parts`: the tree
+    under `values`; None or {} for all three values)."""
     if value is None or value == "":
         return {}
-    if isinstance(value, Formula):
-        computed = value.value
-        effective = (
-            {"errorValue": {"type": "NAME", "message": "Unknown function."}} if computed is None
-            else _extended(computed)
+    parts = parts or {"userEnteredValue": {}, "effectiveValue": {}, "formattedValue": {}}
+    cell: dict[str, object] = {}
+    if "userEnteredValue" in parts:
+        entered = {"formulaValue": value.text} if isinstance(value, Formula) else _extended(value)
+        if parts["userEnteredValue"]:
+            entered = {k: v for k, v in entered.items() if k in parts["userEnteredValue"]}
+        if entered:
+            cell["userEnteredValue"] = entered
+    if "effectiveValue" in parts:
+        computed = value.value if isinstance(value, Formula) else value
+        cell["effectiveValue"] = (
+            {"errorValue": {"type": "NAME", "message": "Unknown function."}} if computed is None else _extended(computed)
         )
-        return {
-            "userEnteredValue": {"formulaValue": value.text},
-            "effectiveValue": effective,
-            "formattedValue": render(value, "FORMATTED_VALUE", "FORMATTED_STRING"),
-        }
-    extended = _extended(value)
-    return {
-        "userEnteredValue": extended,
-        "effectiveValue": extended,
-        "formattedValue": render(value, "FORMATTED_VALUE", "FORMATTED_STRING"),
-    }
+    if "formattedValue" in parts:
+        cell["formattedValue"] = render(value, "FORMATTED_VALUE", "FORMATTED_STRING")
+    return cell
 
 
-def grid_data(rows: list[list[object]]) -> dict[str, object]:
-    """A tab's GridData from A1: rowData with trailing blank cells and rows left out, a blank row `{}`."""
-    row_data = []
+def grid_json(rows: list[list[object]], parts: dict[str, dict] | None, separators: tuple[str, str]) -> str:
+    """A tab's GridData from A1 as JSON, encoded a row at a time: rowData with trailing blank cells
+    and rows left out, a blank row `{}`; `parts` as for cell_data."""
+    encoded = []
     for row in rows:
-        cells = [cell_data(v) for v in row]
+        cells = [cell_data(v, parts) for v in row]
         while cells and not cells[-1]:
             cells.pop()
-        row_data.append({"values": cells} if cells else {})
-    while row_data and not row_data[-1]:
-        row_data.pop()
-    return {"rowData": row_data} if row_data else {}
+        encoded.append(json.dumps({"values": cells}, separators=separators) if cells else "{}")
+    while encoded and encoded[-1] == "{}":
+        encoded.pop()
+    comma, colon = separators
+    return f'{{"rowData"{colon}[' + comma.join(encoded) + "]}" if encoded else "{}"
 
 
 def parse_fields(mask: str) -> dict[str, dict]:
@@ -560,21 +562,32 @@ class FakeGoogle:
         to the `fields` mask as Google does. Encoded JSON (kept when the spreadsheet keeps answers)."""
         grid = query.get("includeGridData", ["false"])[0] == "true"
         fields = query.get("fields", [""])[0]
-        remembered = (str(grid), fields)
+        # Google indents its JSON unless asked not to (prettyPrint=false): here, spaces or none.
+        separators = (",", ":") if query.get("prettyPrint", ["true"])[0] == "false" else (", ", ": ")
+        remembered = (str(grid), fields, separators[0])
         if grid and sheet.keep_answers and remembered in sheet.answers:
             return sheet.answers[remembered]
+        tree = parse_fields(fields) if fields else {}
         answer: dict = self.metadata(key, sheet)
-        if grid:
+        data_tree = tree.get("sheets", {}).get("data") if tree else {}
+        grids: list[str] = []
+        if grid and data_tree is not None:
+            parts = data_tree.get("rowData", {}).get("values") if data_tree else None
             with self._lock:
-                grids = {title: [list(row) for row in rows] for title, rows in sheet.tabs.items()}
+                tabs = {title: [list(row) for row in rows] for title, rows in sheet.tabs.items()}
             for entry in answer["sheets"]:
-                entry["data"] = [grid_data(grids[entry["properties"]["title"]])]
-        if fields:
-            answer = pruned(answer, parse_fields(fields))  # type: ignore[assignment]
-        encoded = json.dumps(answer).encode()
+                entry["data"] = [f"@grid{len(grids)}@"]  # a placeholder for the JSON of its cells
+                grids.append(grid_json(tabs[entry["properties"]["title"]], parts if data_tree else None, separators))
+        if tree:
+            answer = pruned(answer, {**tree, "sheets": {**tree["sheets"], "data": {}}} if grids else tree)  # type: ignore[assignment]
+        pieces, rest = [], json.dumps(answer, separators=separators)
+        for index, encoded in enumerate(grids):
+            before, _, rest = rest.partition(f'"@grid{index}@"')
+            pieces += [before, encoded]
+        body = "".join([*pieces, rest]).encode()
         if grid and sheet.keep_answers:
-            sheet.answers[remembered] = encoded
-        return encoded
+            sheet.answers[remembered] = body
+        return body
 
     def metadata(self, key: str, sheet: Spreadsheet) -> dict:
         """The spreadsheet's properties and every sheet's properties and merges (a mask prunes them)."""
