@@ -53,8 +53,15 @@ GRID_FIELDS = (
 )
 # What an error value's type (`effectiveValue.errorValue.type`) shows in the sheet.
 ERROR_TEXT = {
-    "ERROR": "#ERROR!", "NULL_VALUE": "#NULL!", "DIVIDE_BY_ZERO": "#DIV/0!", "VALUE": "#VALUE!", "REF": "#REF!",
-    "NAME": "#NAME?", "NUM": "#NUM!", "N_A": "#N/A", "LOADING": "Loading...",
+    "ERROR": "#ERROR!",
+    "NULL_VALUE": "#NULL!",
+    "DIVIDE_BY_ZERO": "#DIV/0!",
+    "VALUE": "#VALUE!",
+    "REF": "#REF!",
+    "NAME": "#NAME?",
+    "NUM": "#NUM!",
+    "N_A": "#N/A",
+    "LOADING": "Loading...",
 }
 PROPOSAL_KEY = ("quarter", "program_id", "best_practice", "action")
 
@@ -165,11 +172,9 @@ def load_service_account_info(
     if missing:
         raise WorkbookError(f"Google credentials: {origin} has no {', '.join(missing)}")
     try:
-        RSASigner.from_service_account_info(info)
+        RSASigner.from_service_account_info(info)  # type: ignore[no-untyped-call]
     except (ValueError, TypeError):
-        raise WorkbookError(
-            f"Google credentials: the private_key in {origin} is not a readable private key"
-        ) from None
+        raise WorkbookError(f"Google credentials: the private_key in {origin} is not a readable private key") from None
     return ServiceAccount(info=info, origin=origin)
 
 
@@ -250,7 +255,7 @@ class _BoundedHTTPClient(HTTPClient):
                 return replacement + url[len(real) :]
         return url
 
-    def request(self, method: str, endpoint: str, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, endpoint: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         url = self._redirect(endpoint)
         writing = method.upper() not in ("GET", "HEAD")
         try:
@@ -263,8 +268,10 @@ class _BoundedHTTPClient(HTTPClient):
             )
         except GaveUp as gave_up:
             raise _GaveUp(
-                _transport_problem(gave_up.last, url, self.rule.call_deadline), gave_up.attempts,
-                gave_up.seconds, _at_token_endpoint(gave_up.last),
+                _transport_problem(gave_up.last, url, self.rule.call_deadline),
+                gave_up.attempts,
+                gave_up.seconds,
+                _at_token_endpoint(gave_up.last),
             ) from None
         except Exception as exc:
             if writing and _retryable_read(exc):  # transient, but the request may have been applied
@@ -330,7 +337,7 @@ class GoogleSheetsSource:
         self.value_render = value_render
         self.write_back = write_back
         # The token request goes to the key's token_uri, as google-auth does.
-        credentials = Credentials.from_service_account_info(
+        credentials = Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
             service_account.info, scopes=[WRITE_SCOPE if write_back else READ_SCOPE]
         )
         # Eight attempts with waits doubling from 1 s (each drawn from the upper half of its
@@ -362,8 +369,11 @@ class GoogleSheetsSource:
                 continue
             rows, formulas = grids[properties["title"]]
             tabs[properties["title"]] = RawTab(
-                properties["title"], rows, sheet_id=properties.get("sheetId", 0),
-                merges=tuple(map(_cell_range, sheet.get("merges", []))), formulas=formulas,
+                properties["title"],
+                rows,
+                sheet_id=properties.get("sheetId", 0),
+                merges=tuple(map(_cell_range, sheet.get("merges", []))),
+                formulas=formulas,
             )
         title = meta.get("properties", {}).get("title") or self.key
         return RawWorkbook(tabs=tabs, label=f"Google Sheet {title}", url=self.url)
@@ -394,9 +404,7 @@ class GoogleSheetsSource:
         required = [c.name for c in IMPROVEMENT_ACTIONS.columns if c.in_header]
         missing = [name for name in required if name not in header]
         if missing:
-            raise WorkbookError(
-                f"cannot add proposals: the tab '{tab_title}' has no column {', '.join(missing)}"
-            )
+            raise WorkbookError(f"cannot add proposals: the tab '{tab_title}' has no column {', '.join(missing)}")
         key_positions = [header.index(name) for name in PROPOSAL_KEY if name in header]
         seen = {_proposal_key(row, key_positions) for row in current[1:]}
         for proposal in proposals:
@@ -467,10 +475,7 @@ class GoogleSheetsSource:
                 "be written back; share it as Editor, or turn write-back off, and re-run"
             )
         if status == 403:
-            return (
-                f"the spreadsheet {self.url} is not shared with {email_address}; share it as Viewer "
-                "and re-run"
-            )
+            return f"the spreadsheet {self.url} is not shared with {email_address}; share it as Viewer and re-run"
         if status == 404:
             return (
                 f"there is no Google spreadsheet with the key {self.key} that the service account "
@@ -492,7 +497,10 @@ _JSON_TOKEN = r'[^{}\[\]",\s]+'  # a number, true or false
 _PLAIN_CELL = {
     "effectiveValue": re.compile(
         r'\{\s*"effectiveValue"\s*:\s*\{\s*"(?:numberValue|stringValue|boolValue)"\s*:\s*('
-        + _JSON_STRING + "|" + _JSON_TOKEN + r")\s*\}\s*\}"
+        + _JSON_STRING
+        + "|"
+        + _JSON_TOKEN
+        + r")\s*\}\s*\}"
     ),
     "formattedValue": re.compile(r'\{\s*"formattedValue"\s*:\s*(' + _JSON_STRING + r")\s*\}"),
 }
@@ -580,10 +588,13 @@ def _objects_read(cells: list[Any], value: str, row: int, formulas: dict[tuple[i
         if formula is not None:
             formulas[(row, column)] = formula
         shown = cell.get(value)
-        if isinstance(shown, dict):  # an effectiveValue
-            ((kind, shown),) = shown.items() or ((None, None),)
-            if kind == "errorValue":
-                shown = ERROR_TEXT.get(shown.get("type"), "#ERROR!")
+        if isinstance(shown, dict):  # an effectiveValue: {"errorValue": {"type": "REF", …}}, or another kind
+            error = shown.get("errorValue")
+            shown = (
+                ERROR_TEXT.get(str(error.get("type")), "#ERROR!")
+                if isinstance(error, dict)
+                else next(iter(shown.values()), None)
+            )
         read.append(shown)
     return read
 
@@ -616,6 +627,4 @@ def _raw_value(value: object) -> object:
 
 def _proposal_key(row: Sequence[object], positions: Sequence[int]) -> tuple[str, ...]:
     """The identifying cells as text the sheet shows, whitespace and case folded."""
-    return tuple(
-        " ".join(str(row[i] if i < len(row) else "").split()).casefold() for i in positions
-    )
+    return tuple(" ".join(str(row[i] if i < len(row) else "").split()).casefold() for i in positions)

@@ -9,7 +9,7 @@ import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 from xml.etree import ElementTree
 
 from coaching.records import CellRange, RawTab, RawWorkbook, UsageError, WorkbookError
@@ -89,8 +89,10 @@ class XlsxSource:
         # Imported here so that a Sheets-only deployment never loads the reader.
         from python_calamine import CalamineError, CalamineWorkbook
 
-        damaged = (f"cannot read {self.path.name} as an .xlsx workbook, it is damaged ({{}}): "
-                   "open it in Excel or Google Sheets and export it again as .xlsx")
+        damaged = (
+            f"cannot read {self.path.name} as an .xlsx workbook, it is damaged ({{}}): "
+            "open it in Excel or Google Sheets and export it again as .xlsx"
+        )
         failures = (*_DAMAGED, CalamineError)
         try:
             book = CalamineWorkbook.from_path(str(self.path))
@@ -104,7 +106,7 @@ class XlsxSource:
             for title in book.sheet_names:
                 try:
                     sheet = book.get_sheet_by_name(title)
-                    rows: list[list[object]] = sheet.to_python(skip_empty_area=False)
+                    rows: list[list[Any]] = sheet.to_python(skip_empty_area=False)
                     _as_stored(rows)
                     merges = tuple(
                         CellRange(first[0] + 1, last[0] + 1, first[1] + 1, last[1] + 1)
@@ -117,14 +119,13 @@ class XlsxSource:
         return RawWorkbook(tabs=tabs, label=self.path.name)
 
 
-def _as_stored(rows: list[list[object]]) -> None:
+def _as_stored(rows: list[list[Any]]) -> None:
     """calamine gives every number as a float and a blank cell as "": a whole number becomes an int,
     as Excel shows it and as the Sheets API gives it (an ID typed 7 is "7", never "7.0"), and a blank
     cell None. Row by row, in place (one list per row alive at a time)."""
     for index, row in enumerate(rows):
         rows[index] = [
-            (int(v) if v.is_integer() else v) if v.__class__ is float else (None if v == "" else v)  # type: ignore[attr-defined]
-            for v in row
+            (int(v) if v.is_integer() else v) if v.__class__ is float else (None if v == "" else v) for v in row
         ]
 
 
@@ -134,17 +135,20 @@ def _sheet_parts(path: Path) -> dict[str, str]:
         names = set(archive.namelist())
         book_path = _office_document(archive, names)
         rels_path = posixpath.join(posixpath.dirname(book_path), "_rels", posixpath.basename(book_path) + ".rels")
-        targets = {
-            rel.get("Id"): rel.get("Target", "")
-            for rel in ElementTree.fromstring(archive.read(rels_path))
-        } if rels_path in names else {}
+        targets = (
+            {rel.get("Id"): rel.get("Target", "") for rel in ElementTree.fromstring(archive.read(rels_path))}
+            if rels_path in names
+            else {}
+        )
         parts: dict[str, str] = {}
         for sheet in ElementTree.fromstring(archive.read(book_path)).iter():
             if not sheet.tag.endswith("}sheet"):
                 continue
             target = targets.get(sheet.get(_RELATIONSHIP_NS), "")
-            sheet_path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
-                posixpath.join(posixpath.dirname(book_path), target)
+            sheet_path = (
+                target.lstrip("/")
+                if target.startswith("/")
+                else posixpath.normpath(posixpath.join(posixpath.dirname(book_path), target))
             )
             if sheet_path in names:
                 parts[sheet.get("name", "")] = sheet_path
@@ -160,7 +164,7 @@ def _office_document(archive: zipfile.ZipFile, names: set[str]) -> str:
     return "xl/workbook.xml"
 
 
-def _formulas_and_errors(path: Path, part: str | None, rows: list[list[object]]) -> dict[tuple[int, int], str]:
+def _formulas_and_errors(path: Path, part: str | None, rows: list[list[Any]]) -> dict[tuple[int, int], str]:
     """The sheet's formulas, (sheet row, column from A = 1) -> "=TEXT"; `rows` is corrected in
     place where calamine's values differ from what the cell stores: an error value (`#REF!`) is
     put back, and a formula with no stored value is None.
@@ -208,8 +212,8 @@ class _CellScan:
         self.worksheet_end = b"</" + prefix + b"worksheet>"
         # A formula, or an error value: two searches for a literal start each, which run at memory speed.
         self._hits = (re.compile(rb"<" + tag + rb"f[ />]"), re.compile(rb"t=[\"']e[\"']"))
-        self._formula = re.compile(rb"<" + tag + rb"f\b([^>]*?)(?:/>|>(.*?)</" + tag + rb"f>)", re.S)
-        self._value = re.compile(rb"<" + tag + rb"v>(.*?)</" + tag + rb"v>", re.S)
+        self._formula = re.compile(rb"<" + tag + rb"f\b([^>]*?)(?:/>|>(.*?)</" + tag + rb"f>)", re.DOTALL)
+        self._value = re.compile(rb"<" + tag + rb"v>(.*?)</" + tag + rb"v>", re.DOTALL)
         self.formulas: dict[tuple[int, int], str] = {}
         self.values: dict[tuple[int, int], object] = {}
         self._shared: dict[str, tuple[str, str]] = {}  # si -> (the master's cell, its formula)
@@ -256,11 +260,11 @@ class _CellScan:
         master = self._shared.get(si)
         if master is None:
             return ""
-        from openpyxl.formula.translate import Translator, TranslatorError
+        from openpyxl.formula.translate import Translator, TranslatorError  # type: ignore[import-untyped]
 
         origin, text = master
         try:
-            return Translator("=" + text, origin=origin).translate_formula(cell).removeprefix("=")
+            return str(Translator("=" + text, origin=origin).translate_formula(cell)).removeprefix("=")
         except TranslatorError:
             return text
 

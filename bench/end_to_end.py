@@ -65,12 +65,22 @@ def run_command(
     folder.mkdir(parents=True, exist_ok=True)
     marks_path = folder / "marks.json"
     command = [
-        sys.executable, "-m", "bench.timed_run", str(marks_path), "--",
-        "--source", source, "--no-send", "--quarter", QUARTER, "--output-dir", str(folder / "report"),
+        sys.executable,
+        "-m",
+        "bench.timed_run",
+        str(marks_path),
+        "--",
+        "--source",
+        source,
+        "--no-send",
+        "--quarter",
+        QUARTER,
+        "--output-dir",
+        str(folder / "report"),
     ]
     started = time.time()
     finished = subprocess.run(
-        command, cwd=PROJECT, env=dict(environment), capture_output=True, text=True, timeout=timeout
+        command, cwd=PROJECT, env=dict(environment), capture_output=True, text=True, timeout=timeout, check=False
     )
     ended = time.time()
     if finished.returncode != 0 or not marks_path.exists():
@@ -111,7 +121,10 @@ def core_only(cells: int, seed: int) -> dict[str, float]:
     """`bench.pipeline` on the same workbook, in memory, as a process of its own."""
     finished = subprocess.run(
         [sys.executable, "-m", "bench.pipeline", "--cells", str(cells), "--seed", str(seed)],
-        cwd=PROJECT, capture_output=True, text=True, check=True,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     figures = json.loads(finished.stdout.strip().splitlines()[-1])
     floor = figures["seconds_floor_parse"] + figures["seconds_floor_validate"] + figures["seconds_floor_score"]
@@ -160,7 +173,9 @@ def _table(figures: Mapping[str, object], sources: tuple[str, ...]) -> str:
         row = "".join(f"{figures[source][stage]:>10}" for source in sources)  # type: ignore[index]
         lines.append(f"  {stage:<16}{row}")
     if "core_seconds" in figures:
-        lines.append(f"  core only (bench.pipeline) {figures['core_seconds']} s, its floor {figures['floor_seconds']} s")
+        lines.append(
+            f"  core only (bench.pipeline) {figures['core_seconds']} s, its floor {figures['floor_seconds']} s"
+        )
     return "\n".join(lines)
 
 

@@ -100,13 +100,17 @@ def main(argv: list[str]) -> int:
 
     def command() -> int:
         code = flows.cli.quarterly_report_command(command_args)
-        marks_path.write_text(json.dumps({
-            "seconds": clock.seconds,
-            "run_started": clock.run_started,
-            "run_ended": clock.run_ended,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "exit_code": code,
-        }))
+        marks_path.write_text(
+            json.dumps(
+                {
+                    "seconds": clock.seconds,
+                    "run_started": clock.run_started,
+                    "run_ended": clock.run_ended,
+                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                    "exit_code": code,
+                }
+            )
+        )
         return code
 
     flows.cli.run_as_main(command)

@@ -72,7 +72,9 @@ def write_xlsx(raw: RawWorkbook, path: Path) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as package:
         for number, tab in enumerate(raw.tabs.values(), start=1):
             width = max(map(len, tab.rows), default=0)
-            styles = [f' s="{style}"' if style else "" for style in _date_styles(tab.title, tab.rows[0] if tab.rows else [])]
+            styles = [
+                f' s="{style}"' if style else "" for style in _date_styles(tab.title, tab.rows[0] if tab.rows else [])
+            ]
             styles += [""] * (width - len(styles))
             letters = [_column_letters(i) for i in range(1, width + 1)]
             with package.open(f"xl/worksheets/sheet{number}.xml", "w") as out:
@@ -95,7 +97,7 @@ def write_xlsx(raw: RawWorkbook, path: Path) -> Path:
                             cells.append(f'<c r="{ref}" t="s"><v>{index}</v></c>')
                     out.write(f'<row r="{row_number}">{"".join(cells)}</row>'.encode())
                 out.write(b"</sheetData></worksheet>")
-        shared = "".join(f"<si><t xml:space=\"preserve\">{escape(text)}</t></si>" for text in strings)
+        shared = "".join(f'<si><t xml:space="preserve">{escape(text)}</t></si>' for text in strings)
         package.writestr(
             "xl/sharedStrings.xml",
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -105,11 +107,13 @@ def write_xlsx(raw: RawWorkbook, path: Path) -> Path:
         titles = list(raw.tabs)
         package.writestr(
             "[Content_Types].xml",
-            _CONTENT_TYPES.format(sheets="".join(
-                f'<Override PartName="/xl/worksheets/sheet{n}.xml" '
-                'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-                for n in range(1, len(titles) + 1)
-            )),
+            _CONTENT_TYPES.format(
+                sheets="".join(
+                    f'<Override PartName="/xl/worksheets/sheet{n}.xml" '
+                    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+                    for n in range(1, len(titles) + 1)
+                )
+            ),
         )
         package.writestr("_rels/.rels", _ROOT_RELS)
         package.writestr("xl/styles.xml", _STYLES)
@@ -119,7 +123,8 @@ def write_xlsx(raw: RawWorkbook, path: Path) -> Path:
             '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
             + "".join(
-                f'<sheet name={quoteattr(title)} sheetId="{n}" r:id="rId{n}"/>' for n, title in enumerate(titles, start=1)
+                f'<sheet name={quoteattr(title)} sheetId="{n}" r:id="rId{n}"/>'
+                for n, title in enumerate(titles, start=1)
             )
             + "</sheets></workbook>",
         )

@@ -25,8 +25,8 @@ from coaching.parsing import parse_workbook
 from coaching.records import RawWorkbook, WorkbookError
 from tests.deadlines import scaled
 from tests.fakes.google_api import (
-    Fault,
     FakeGoogle,
+    Fault,
     Formula,
     new_private_key,
     service_account_json,
