@@ -14,6 +14,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from coaching.contract import TABS, Kind
+from coaching.parsing import column_letter
 from coaching.records import RawWorkbook
 
 _DATE_STYLE, _DATETIME_STYLE = 1, 2
@@ -51,14 +52,6 @@ _STYLES = (
 )
 
 
-def _column_letters(number: int) -> str:
-    letters = ""
-    while number:
-        number, remainder = divmod(number - 1, 26)
-        letters = chr(65 + remainder) + letters
-    return letters
-
-
 def _date_styles(title: str, header: list[object]) -> list[int]:
     """Per column, the date style its numbers get (0: none), from the contract's column kinds."""
     labels = {column.label: column.kind for tab in TABS if tab.default_title == title for column in tab.columns}
@@ -76,7 +69,7 @@ def write_xlsx(raw: RawWorkbook, path: Path) -> Path:
                 f' s="{style}"' if style else "" for style in _date_styles(tab.title, tab.rows[0] if tab.rows else [])
             ]
             styles += [""] * (width - len(styles))
-            letters = [_column_letters(i) for i in range(1, width + 1)]
+            letters = [column_letter(i) for i in range(width)]
             with package.open(f"xl/worksheets/sheet{number}.xml", "w") as out:
                 out.write(
                     b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
