@@ -1,8 +1,9 @@
 """The live Google spreadsheet as a record source, and the write-back of proposals to it.
 
-Reads cost two Sheets calls whatever the number of tabs (one for the tab list, one `values:batchGet`),
-because the Sheets quota is 60 reads per minute per user and gspread's per-worksheet helpers cost
-a call each. Every call has a total deadline, and transient faults are retried a bounded number of
+A read costs one Sheets call whatever the number of tabs, because the Sheets quota counts requests
+(60 reads per minute per user), not cells: one `spreadsheets.get` with the grid data, restricted by
+a `fields` mask to the tabs' titles, ids and merges and, per cell, the value the parser reads and
+the formula when the cell holds one. Every call has a total deadline, and transient faults are retried a bounded number of
 times, honouring `Retry-After` and long enough to wait out a one-minute quota window (gspread's own
 BackOffHTTPClient never gives up on a persistent fault and ignores `Retry-After`). Reads retry any
 transient fault, a cut-off body included; the append of proposals retries only when it provably did
@@ -29,6 +30,7 @@ from google.auth.crypt import RSASigner
 from google.oauth2.service_account import Credentials
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient, ParamsType
+from gspread.urls import SPREADSHEET_URL
 from gspread.utils import absolute_range_name
 
 from adapters.retry import DeadlineExceeded, GaveUp, RetryRule, is_transient, with_retries
@@ -43,9 +45,24 @@ WRITE_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
 REQUIRED_KEY_FIELDS = ("client_email", "private_key", "token_uri")
 # What identifies a proposal: leadership changes its status, owner and due date when deciding on
 # it, and a decided proposal must not come back as a new one on the next run.
-# The metadata call asks for the tabs and their merged cells only (a merge hides values from the
-# values call, so the parser must know it), never for the cells themselves.
-METADATA_PARAMS = {"includeGridData": "false", "fields": "properties.title,sheets(properties,merges)"}
+# The one read: each tab's title, id and kind, its merged cells (a merge hides values, so the parser
+# must know it) and per cell the value (as typed and computed, or as shown) and the formula if any.
+GRID_FIELDS = (
+    "properties.title,sheets(properties(sheetId,title,sheetType),merges,"
+    "data(rowData(values({value},userEnteredValue/formulaValue))))"
+)
+# What an error value's type (`effectiveValue.errorValue.type`) shows in the sheet.
+ERROR_TEXT = {
+    "ERROR": "#ERROR!",
+    "NULL_VALUE": "#NULL!",
+    "DIVIDE_BY_ZERO": "#DIV/0!",
+    "VALUE": "#VALUE!",
+    "REF": "#REF!",
+    "NAME": "#NAME?",
+    "NUM": "#NUM!",
+    "N_A": "#N/A",
+    "LOADING": "Loading...",
+}
 PROPOSAL_KEY = ("quarter", "program_id", "best_practice", "action")
 
 _KEY_IN_URL = re.compile(r"^https?://docs\.google\.com/spreadsheets/(?:u/\d+/)?d/([A-Za-z0-9_-]+)")
@@ -58,6 +75,7 @@ __all__ = [
     "ServiceAccount",
     "cell_link",
     "load_service_account_info",
+    "read_params",
     "spreadsheet_key_from",
     "spreadsheet_url",
 ]
@@ -72,6 +90,12 @@ def spreadsheet_key_from(reference: str) -> str | None:
     if _BARE_KEY.match(text) and not text.lower().endswith(".xlsx"):
         return text
     return None
+
+
+def read_params(value_render: str) -> dict[str, str]:
+    """The query of the one read (`spreadsheets.get`): the grid data, restricted to what the parser reads."""
+    value = "formattedValue" if value_render == "FORMATTED_VALUE" else "effectiveValue"
+    return {"includeGridData": "true", "fields": GRID_FIELDS.format(value=value), "prettyPrint": "false"}
 
 
 def spreadsheet_url(key: str) -> str:
@@ -148,11 +172,9 @@ def load_service_account_info(
     if missing:
         raise WorkbookError(f"Google credentials: {origin} has no {', '.join(missing)}")
     try:
-        RSASigner.from_service_account_info(info)
+        RSASigner.from_service_account_info(info)  # type: ignore[no-untyped-call]
     except (ValueError, TypeError):
-        raise WorkbookError(
-            f"Google credentials: the private_key in {origin} is not a readable private key"
-        ) from None
+        raise WorkbookError(f"Google credentials: the private_key in {origin} is not a readable private key") from None
     return ServiceAccount(info=info, origin=origin)
 
 
@@ -233,7 +255,7 @@ class _BoundedHTTPClient(HTTPClient):
                 return replacement + url[len(real) :]
         return url
 
-    def request(self, method: str, endpoint: str, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, endpoint: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         url = self._redirect(endpoint)
         writing = method.upper() not in ("GET", "HEAD")
         try:
@@ -246,8 +268,10 @@ class _BoundedHTTPClient(HTTPClient):
             )
         except GaveUp as gave_up:
             raise _GaveUp(
-                _transport_problem(gave_up.last, url, self.rule.call_deadline), gave_up.attempts,
-                gave_up.seconds, _at_token_endpoint(gave_up.last),
+                _transport_problem(gave_up.last, url, self.rule.call_deadline),
+                gave_up.attempts,
+                gave_up.seconds,
+                _at_token_endpoint(gave_up.last),
             ) from None
         except Exception as exc:
             if writing and _retryable_read(exc):  # transient, but the request may have been applied
@@ -313,7 +337,7 @@ class GoogleSheetsSource:
         self.value_render = value_render
         self.write_back = write_back
         # The token request goes to the key's token_uri, as google-auth does.
-        credentials = Credentials.from_service_account_info(
+        credentials = Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
             service_account.info, scopes=[WRITE_SCOPE if write_back else READ_SCOPE]
         )
         # Eight attempts with waits doubling from 1 s (each drawn from the upper half of its
@@ -326,40 +350,31 @@ class GoogleSheetsSource:
         return f"GoogleSheetsSource({self.key!r}, {self.account.client_email!r})"
 
     def read(self) -> RawWorkbook:
-        meta = self._call(
-            "reading the spreadsheet's list of tabs",
-            lambda: self._http.fetch_sheet_metadata(self.key, params=METADATA_PARAMS),
+        params = read_params(self.value_render)
+        value = "formattedValue" if self.value_render == "FORMATTED_VALUE" else "effectiveValue"
+        body = self._call(
+            "reading the spreadsheet's tabs and cells",
+            lambda: self._http.request("get", SPREADSHEET_URL % self.key, params=params).content,
         )
-        grids = [
-            sheet
-            for sheet in meta.get("sheets", [])
-            if sheet["properties"].get("sheetType", "GRID") == "GRID"  # charts have no cells
-        ]
-        sheets = [grid["properties"] for grid in grids]
-        params: ParamsType = {"valueRenderOption": self.value_render, "majorDimension": "ROWS"}
-        if self.value_render == "UNFORMATTED_VALUE":
-            params["dateTimeRenderOption"] = "SERIAL_NUMBER"
-        ranges = [absolute_range_name(sheet["title"]) for sheet in sheets]
-        answer = (
-            self._call(
-                "reading the cells of every tab",
-                lambda: self._http.values_batch_get(self.key, ranges, params),
-            )
-            if ranges
-            else {}
-        )
-        value_ranges = answer.get("valueRanges", [])
-        if len(value_ranges) != len(sheets):
+        try:
+            meta, grids = _decoded(body.decode("utf-8"), value)
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
             raise WorkbookError(
-                f"Google Sheets answered {len(value_ranges)} ranges for {len(sheets)} tabs of {self.url}"
+                f"Google Sheets answered something that is not a spreadsheet for {self.url} ({exc})"
+            ) from None
+        tabs = {}
+        for sheet in meta.get("sheets", []):
+            properties = sheet["properties"]
+            if properties.get("sheetType", "GRID") != "GRID":  # charts have no cells
+                continue
+            rows, formulas = grids[properties["title"]]
+            tabs[properties["title"]] = RawTab(
+                properties["title"],
+                rows,
+                sheet_id=properties.get("sheetId", 0),
+                merges=tuple(map(_cell_range, sheet.get("merges", []))),
+                formulas=formulas,
             )
-        tabs = {
-            sheet["title"]: RawTab(
-                sheet["title"], values.get("values", []), sheet_id=sheet["sheetId"],
-                merges=tuple(map(_cell_range, grid.get("merges", []))),
-            )
-            for sheet, grid, values in zip(sheets, grids, value_ranges)
-        }
         title = meta.get("properties", {}).get("title") or self.key
         return RawWorkbook(tabs=tabs, label=f"Google Sheet {title}", url=self.url)
 
@@ -389,9 +404,7 @@ class GoogleSheetsSource:
         required = [c.name for c in IMPROVEMENT_ACTIONS.columns if c.in_header]
         missing = [name for name in required if name not in header]
         if missing:
-            raise WorkbookError(
-                f"cannot add proposals: the tab '{tab_title}' has no column {', '.join(missing)}"
-            )
+            raise WorkbookError(f"cannot add proposals: the tab '{tab_title}' has no column {', '.join(missing)}")
         key_positions = [header.index(name) for name in PROPOSAL_KEY if name in header]
         seen = {_proposal_key(row, key_positions) for row in current[1:]}
         for proposal in proposals:
@@ -462,10 +475,7 @@ class GoogleSheetsSource:
                 "be written back; share it as Editor, or turn write-back off, and re-run"
             )
         if status == 403:
-            return (
-                f"the spreadsheet {self.url} is not shared with {email_address}; share it as Viewer "
-                "and re-run"
-            )
+            return f"the spreadsheet {self.url} is not shared with {email_address}; share it as Viewer and re-run"
         if status == 404:
             return (
                 f"there is no Google spreadsheet with the key {self.key} that the service account "
@@ -477,6 +487,116 @@ class GoogleSheetsSource:
                 f"{self.account.origin} {message}".rstrip()
             )
         return f"Google Sheets refused {doing}: HTTP {status} {message}".rstrip()
+
+
+_JSON_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_JSON_TOKEN = r'[^{}\[\]",\s]+'  # a number, true or false
+# A cell holding one plain value and nothing else: {"effectiveValue":{"numberValue":7}} or
+# {"formattedValue":"7"}. Replaced by the value itself before the JSON is parsed, so that the
+# millions of plain cells never become Python dicts; formulas, errors and blanks keep their object.
+_PLAIN_CELL = {
+    "effectiveValue": re.compile(
+        r'\{\s*"effectiveValue"\s*:\s*\{\s*"(?:numberValue|stringValue|boolValue)"\s*:\s*('
+        + _JSON_STRING
+        + "|"
+        + _JSON_TOKEN
+        + r")\s*\}\s*\}"
+    ),
+    "formattedValue": re.compile(r'\{\s*"formattedValue"\s*:\s*(' + _JSON_STRING + r")\s*\}"),
+}
+_ROW_DATA = re.compile(r'"rowData"\s*:\s*\[')
+_AFTER_ROWS = re.compile(r'"(?:rowMetadata|columnMetadata|startRow|startColumn|properties|merges|data)"\s*:')
+_SPACE = re.compile(r"\s*")
+_SLICE = 1 << 24  # characters of rows read at a time
+Grid = tuple[list[list[object]], dict[tuple[int, int], str]]
+
+
+def _decoded(text: str, value: str) -> tuple[dict[str, Any], dict[str, Grid]]:
+    """The answer of `spreadsheets.get` with grid data: its metadata and, by sheet title, the rows
+    of values and the formulas.
+
+    Each tab's rows are cut out of the text and read a slice of rows at a time (so the answer never
+    exists as millions of objects at once); in each slice, every plain cell is reduced to its value
+    in the text itself (`split` and `join`, in C) before the slice is parsed (in C). Python looks
+    only at the rows that still hold an object: a formula, an error value or a blank cell.
+    """
+    skeleton: list[str] = []
+    grids: list[Grid] = []
+    position = 0
+    while found := _ROW_DATA.search(text, position):
+        skeleton.append(text[position : found.end()])
+        end = _rows_end(text, found.end())
+        grids.append(_rows_read(text, found.end(), end, value))
+        position = end
+    skeleton.append(text[position:])
+    document = json.loads("".join(skeleton))
+    by_title: dict[str, Grid] = {}
+    remaining = iter(grids)
+    for sheet in document.get("sheets", []):
+        has_rows = any("rowData" in data for data in sheet.get("data", []))
+        by_title[sheet["properties"]["title"]] = next(remaining) if has_rows else ([], {})
+    return document, by_title
+
+
+def _rows_end(text: str, start: int) -> int:
+    """Where the rowData array that starts at `start` closes (at its "]")."""
+    # A row is {"values":[...]} or {}; the array ends at the first "]" after a row's end that is
+    # not followed by another row. A JSON key cannot occur unescaped inside a string, so each
+    # '{"values"' found is a row; the last row's end is found by parsing that row alone.
+    last = text.rfind('{"values"', start, _next_key(text, start))
+    position = start if last < 0 else json.JSONDecoder().raw_decode(text, last)[1]
+    position = _SPACE.match(text, position).end()  # type: ignore[union-attr]
+    while text[position] != "]":  # blank rows ({}) after the last row with values
+        position = _SPACE.match(text, text.index("}", position) + 1).end()  # type: ignore[union-attr]
+        if text[position] == ",":
+            position = _SPACE.match(text, position + 1).end()  # type: ignore[union-attr]
+    return position
+
+
+def _next_key(text: str, start: int) -> int:
+    """Where the JSON after a rowData array goes on: its sheet's next member, or the next sheet."""
+    found = _AFTER_ROWS.search(text, start)
+    return found.start() if found else len(text)
+
+
+def _rows_read(text: str, start: int, end: int, value: str) -> Grid:
+    rows: list[list[object]] = []
+    formulas: dict[tuple[int, int], str] = {}
+    plain = _PLAIN_CELL[value]
+    while start < end:
+        cut = text.find('{"values"', min(start + _SLICE, end), end)
+        stop = end if cut < 0 else cut
+        piece = text[start:stop].rstrip().rstrip(",")
+        for row in json.loads("[" + "".join(plain.split(piece)) + "]"):
+            cells = row.get("values", [])
+            if dict in map(type, cells):
+                cells = _objects_read(cells, value, len(rows) + 1, formulas)
+            rows.append(cells)
+        start = stop
+    return rows, formulas
+
+
+def _objects_read(cells: list[Any], value: str, row: int, formulas: dict[tuple[int, int], str]) -> list[object]:
+    """A row's cells that are still objects: a blank cell is None, a formula's value the one it
+    computed (its formula noted in `formulas`), an error value the text the sheet shows."""
+    read: list[object] = []
+    for column, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict):
+            read.append(cell)
+            continue
+        formula = cell.get("userEnteredValue", {}).get("formulaValue")
+        if formula is not None:
+            formulas[(row, column)] = formula
+        shown = cell.get(value)
+        if isinstance(shown, dict):  # an effectiveValue: {"errorValue": {"type": "REF", …}}, or another kind
+            error = shown.get("errorValue")
+            shown = (
+                ERROR_TEXT.get(str(error.get("type")), "#ERROR!")
+                if isinstance(error, dict)
+                else next(iter(shown.values()), None)
+            )
+        read.append(shown)
+    return read
 
 
 def _cell_range(grid_range: Mapping[str, int]) -> CellRange:
@@ -507,6 +627,4 @@ def _raw_value(value: object) -> object:
 
 def _proposal_key(row: Sequence[object], positions: Sequence[int]) -> tuple[str, ...]:
     """The identifying cells as text the sheet shows, whitespace and case folded."""
-    return tuple(
-        " ".join(str(row[i] if i < len(row) else "").split()).casefold() for i in positions
-    )
+    return tuple(" ".join(str(row[i] if i < len(row) else "").split()).casefold() for i in positions)

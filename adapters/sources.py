@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import posixpath
 import re
 import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 from xml.etree import ElementTree
 
 from coaching.records import CellRange, RawTab, RawWorkbook, UsageError, WorkbookError
@@ -16,7 +17,6 @@ from coaching.records import CellRange, RawTab, RawWorkbook, UsageError, Workboo
 # An encrypted (password-protected) .xlsx is not a zip but an OLE2 compound file holding the
 # encrypted package: it starts with these eight bytes.
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_MERGE_REF = re.compile(rb"<(?:\w+:)?mergeCell\b[^>]*?\bref=\"([A-Za-z]+)(\d+)(?::([A-Za-z]+)(\d+))?\"")
 # What reading a damaged package raises (ElementTree's ParseError is a SyntaxError).
 _DAMAGED = (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, ValueError, TypeError, SyntaxError)
 _RELATIONSHIP_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
@@ -74,66 +74,85 @@ def check_readable_workbook(path: Path) -> None:
 
 
 class XlsxSource:
-    """An `.xlsx` export of the workbook (the embedded default)."""
+    """An `.xlsx` export of the workbook (the embedded default).
+
+    The cells are read by calamine (Rust), which gives each formula's stored value; the formulas
+    themselves, and the error values (`#REF!`) calamine leaves blank, are found by one pass over each
+    sheet's XML looking only at the cells that hold a `<f>` or `t="e"`.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
     def read(self) -> RawWorkbook:
         check_readable_workbook(self.path)
-        # Imported here so that a Sheets-only deployment never needs to load openpyxl.
-        import openpyxl
+        # Imported here so that a Sheets-only deployment never loads the reader.
+        from python_calamine import CalamineError, CalamineWorkbook
 
-        damaged = (f"cannot read {self.path.name} as an .xlsx workbook, it is damaged ({{}}): "
-                   "open it in Excel or Google Sheets and export it again as .xlsx")
+        damaged = (
+            f"cannot read {self.path.name} as an .xlsx workbook, it is damaged ({{}}): "
+            "open it in Excel or Google Sheets and export it again as .xlsx"
+        )
+        failures = (*_DAMAGED, CalamineError)
         try:
-            # data_only: a formula cell gives its last computed value, never the formula text.
-            book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
-        except _DAMAGED as exc:
+            book = CalamineWorkbook.from_path(str(self.path))
+            sheet_parts = _sheet_parts(self.path)
+        except failures as exc:
             raise WorkbookError(damaged.format(exc)) from None
-        try:
-            if not book.worksheets:
+        with book:
+            if not book.sheet_names:
                 raise WorkbookError(f"{self.path.name} has no sheets: export the whole workbook with its tabs")
-            try:
-                merges = _merged_ranges(self.path)
-            except _DAMAGED as exc:
-                raise WorkbookError(damaged.format(exc)) from None
             tabs = {}
-            for sheet in book.worksheets:
+            for title in book.sheet_names:
                 try:
-                    # Exporters sometimes record wrong dimensions; read every row from row 1.
-                    sheet.reset_dimensions()
-                    rows = [list(values) for values in sheet.iter_rows(min_row=1, values_only=True)]
-                except _DAMAGED as exc:
-                    raise WorkbookError(damaged.format(f"tab '{sheet.title}': {exc}")) from None
-                tabs[sheet.title] = RawTab(title=sheet.title, rows=rows, merges=merges.get(sheet.title, ()))
-        finally:
-            book.close()
+                    sheet = book.get_sheet_by_name(title)
+                    rows: list[list[Any]] = sheet.to_python(skip_empty_area=False)
+                    _as_stored(rows)
+                    merges = tuple(
+                        CellRange(first[0] + 1, last[0] + 1, first[1] + 1, last[1] + 1)
+                        for first, last in sheet.merged_cell_ranges or ()
+                    )
+                    formulas = _formulas_and_errors(self.path, sheet_parts.get(title), rows)
+                except failures as exc:
+                    raise WorkbookError(damaged.format(f"tab '{title}': {exc}")) from None
+                tabs[title] = RawTab(title=title, rows=rows, merges=merges, formulas=formulas)
         return RawWorkbook(tabs=tabs, label=self.path.name)
 
 
-def _merged_ranges(path: Path) -> dict[str, tuple[CellRange, ...]]:
-    """Each sheet's merged ranges, from the `<mergeCells>` of its XML (openpyxl's read-only mode
-    does not expose them): sheet title -> ranges."""
+def _as_stored(rows: list[list[Any]]) -> None:
+    """calamine gives every number as a float and a blank cell as "": a whole number becomes an int,
+    as Excel shows it and as the Sheets API gives it (an ID typed 7 is "7", never "7.0"), and a blank
+    cell None. Row by row, in place (one list per row alive at a time)."""
+    for index, row in enumerate(rows):
+        rows[index] = [
+            (int(v) if v.is_integer() else v) if v.__class__ is float else (None if v == "" else v) for v in row
+        ]
+
+
+def _sheet_parts(path: Path) -> dict[str, str]:
+    """Where each sheet's XML is inside the package: sheet title -> member name."""
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
         book_path = _office_document(archive, names)
         rels_path = posixpath.join(posixpath.dirname(book_path), "_rels", posixpath.basename(book_path) + ".rels")
-        targets = {
-            rel.get("Id"): rel.get("Target", "")
-            for rel in ElementTree.fromstring(archive.read(rels_path))
-        } if rels_path in names else {}
-        merges: dict[str, tuple[CellRange, ...]] = {}
+        targets = (
+            {rel.get("Id"): rel.get("Target", "") for rel in ElementTree.fromstring(archive.read(rels_path))}
+            if rels_path in names
+            else {}
+        )
+        parts: dict[str, str] = {}
         for sheet in ElementTree.fromstring(archive.read(book_path)).iter():
             if not sheet.tag.endswith("}sheet"):
                 continue
             target = targets.get(sheet.get(_RELATIONSHIP_NS), "")
-            sheet_path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
-                posixpath.join(posixpath.dirname(book_path), target)
+            sheet_path = (
+                target.lstrip("/")
+                if target.startswith("/")
+                else posixpath.normpath(posixpath.join(posixpath.dirname(book_path), target))
             )
             if sheet_path in names:
-                merges[sheet.get("name", "")] = _ranges_in(archive.read(sheet_path))
-    return merges
+                parts[sheet.get("name", "")] = sheet_path
+    return parts
 
 
 def _office_document(archive: zipfile.ZipFile, names: set[str]) -> str:
@@ -145,23 +164,114 @@ def _office_document(archive: zipfile.ZipFile, names: set[str]) -> str:
     return "xl/workbook.xml"
 
 
-def _ranges_in(sheet_xml: bytes) -> tuple[CellRange, ...]:
-    # <mergeCells> follows <sheetData>: search after its end only, not through every cell.
-    start = max(sheet_xml.rfind(b"sheetData>"), 0)
-    ranges = []
-    for first_letters, first_row, last_letters, last_row in _MERGE_REF.findall(sheet_xml, start):
-        ranges.append(
-            CellRange(
-                int(first_row), int(last_row or first_row),
-                _column_number(first_letters), _column_number(last_letters or first_letters),
-            )
-        )
-    return tuple(ranges)
+def _formulas_and_errors(path: Path, part: str | None, rows: list[list[Any]]) -> dict[tuple[int, int], str]:
+    """The sheet's formulas, (sheet row, column from A = 1) -> "=TEXT"; `rows` is corrected in
+    place where calamine's values differ from what the cell stores: an error value (`#REF!`) is
+    put back, and a formula with no stored value is None.
+
+    The XML is streamed in chunks and searched in C for the few cells that matter, so a sheet of
+    millions of plain cells costs one pass at memory speed and no Python per cell.
+    """
+    if part is None:
+        return {}
+    scan: _CellScan | None = None
+    carried = b""
+    with zipfile.ZipFile(path) as archive, archive.open(part) as stream:
+        while chunk := stream.read(_CHUNK):
+            data = carried + chunk
+            scan = scan or _CellScan(data)
+            cut = max(data.rfind(scan.cell_start), 0)  # the last cell may be cut: it waits for the next chunk
+            scan.cells(data[:cut])
+            carried = data[cut:]
+    if scan is None or scan.worksheet_end not in carried:
+        raise ValueError("the sheet's XML stops before its end")
+    scan.cells(carried)
+    for (row, column), value in scan.values.items():
+        rows.extend([] for _ in range(row - len(rows)))
+        cells = rows[row - 1]
+        cells.extend(None for _ in range(column - len(cells)))
+        cells[column - 1] = value
+    return scan.formulas
 
 
-def _column_number(letters: bytes) -> int:
-    """b"A" → 1, b"AA" → 27."""
+_CHUNK = 1 << 24
+_CELL_REF = re.compile(rb"\br=[\"']([A-Za-z]+)([0-9]+)[\"']")
+_CELL_TYPE = re.compile(rb"\bt=[\"']([a-zA-Z]+)[\"']")
+_ATTRIBUTE = re.compile(rb"\b(t|si|ref)=[\"']([^\"']*)[\"']")
+
+
+class _CellScan:
+    """What the cells of one sheet's XML hold beyond calamine's values (see _formulas_and_errors)."""
+
+    def __init__(self, first_chunk: bytes) -> None:
+        found = re.search(rb"<(\w+:)?worksheet\b", first_chunk)
+        prefix = (found.group(1) or b"") if found else b""  # a namespace prefix, as in <x:c>, or none
+        tag = re.escape(prefix)
+        self.cell_start = b"<" + prefix + b"c "
+        self.cell_end = b"</" + prefix + b"c>"
+        self.worksheet_end = b"</" + prefix + b"worksheet>"
+        # A formula, or an error value: two searches for a literal start each, which run at memory speed.
+        self._hits = (re.compile(rb"<" + tag + rb"f[ />]"), re.compile(rb"t=[\"']e[\"']"))
+        self._formula = re.compile(rb"<" + tag + rb"f\b([^>]*?)(?:/>|>(.*?)</" + tag + rb"f>)", re.DOTALL)
+        self._value = re.compile(rb"<" + tag + rb"v>(.*?)</" + tag + rb"v>", re.DOTALL)
+        self.formulas: dict[tuple[int, int], str] = {}
+        self.values: dict[tuple[int, int], object] = {}
+        self._shared: dict[str, tuple[str, str]] = {}  # si -> (the master's cell, its formula)
+
+    def cells(self, data: bytes) -> None:
+        seen = -1
+        for hit in sorted(found.start() for pattern in self._hits for found in pattern.finditer(data)):
+            start = data.rfind(self.cell_start, 0, hit + 1)
+            if start <= seen:
+                continue  # the same cell again (an error value computed by a formula)
+            seen = start
+            open_end = data.find(b">", start)
+            if data[open_end - 1 : open_end] != b"/":  # not an empty cell
+                self._cell(data[start : open_end + 1], data[open_end + 1 : data.find(self.cell_end, open_end)])
+
+    def _cell(self, opening: bytes, body: bytes) -> None:
+        ref = _CELL_REF.search(opening)
+        if ref is None:
+            return
+        letters, row = ref.group(1).decode().upper(), int(ref.group(2))
+        place = (row, _column_number(letters))
+        kind = _CELL_TYPE.search(opening)
+        value = self._value.search(body)
+        stored = html.unescape(value.group(1).decode("utf-8")) if value else ""
+        if kind is not None and kind.group(1) == b"e" and stored:
+            self.values[place] = stored
+        formula = self._formula.search(body)
+        if formula is None:
+            return
+        attributes = {name.decode(): text.decode() for name, text in _ATTRIBUTE.findall(formula.group(1))}
+        text = html.unescape((formula.group(2) or b"").decode("utf-8"))
+        cell = f"{letters}{row}"
+        if attributes.get("t") == "shared" and "si" in attributes:
+            if text:
+                self._shared[attributes["si"]] = (cell, text)
+            else:
+                text = self._follower(attributes["si"], cell)
+        self.formulas[place] = "=" + text if text else "=(a formula)"
+        if not stored:
+            self.values[place] = None
+
+    def _follower(self, si: str, cell: str) -> str:
+        """A shared formula's text in a later cell: the master's, moved as Excel moves it."""
+        master = self._shared.get(si)
+        if master is None:
+            return ""
+        from openpyxl.formula.translate import Translator, TranslatorError  # type: ignore[import-untyped]
+
+        origin, text = master
+        try:
+            return str(Translator("=" + text, origin=origin).translate_formula(cell)).removeprefix("=")
+        except TranslatorError:
+            return text
+
+
+def _column_number(letters: str) -> int:
+    """A → 1, AA → 27."""
     number = 0
-    for letter in letters.upper():
-        number = number * 26 + letter - 64
+    for letter in letters:
+        number = number * 26 + ord(letter) - 64
     return number

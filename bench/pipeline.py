@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 import platform
 import resource
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import pandas as pd

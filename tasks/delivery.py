@@ -30,7 +30,7 @@ class DeliveryIncomplete(PipelineError):
 
 # Retries live in the mailer (bounded, and never once the request has left). A Prefect retry
 # here would go through the ledger again and find the first attempt's record anyway.
-@task(name="deliver", cache_policy=NO_CACHE)
+@task(name="deliver", cache_policy=NO_CACHE, persist_result=False)
 def deliver_email(
     mailer: Mailer, ledger: DeliveryLedger, email: OutgoingEmail, force_resend: bool
 ) -> DeliveryReport:

@@ -13,7 +13,7 @@ from coaching.history import History, quarter_record, reconcile
 from coaching.scoring import QuarterScores, Targets
 
 
-@task(name="read-report-history", cache_policy=NO_CACHE)
+@task(name="read-report-history", cache_policy=NO_CACHE, persist_result=False)
 def reconcile_history(
     store: ReportHistory, valid: Mapping[str, pd.DataFrame], recomputed: Sequence[QuarterScores], targets: Targets
 ) -> History:
@@ -22,7 +22,7 @@ def reconcile_history(
     return reconcile(valid, recomputed, as_reported, targets)
 
 
-@task(name="record-delivered-report", cache_policy=NO_CACHE)
+@task(name="record-delivered-report", cache_policy=NO_CACHE, persist_result=False)
 def record_delivery(
     store: ReportHistory, valid: Mapping[str, pd.DataFrame], history: History, content_hash: str
 ) -> History:

@@ -20,7 +20,7 @@ from config.settings import Settings
 __all__ = ["QuarterlyReport", "render_quarterly_report", "write_files", "write_preview"]
 
 
-@task(name="render", cache_policy=NO_CACHE)
+@task(name="render", cache_policy=NO_CACHE, persist_result=False)
 def render_quarterly_report(
     history: History,
     recommendations: list[Recommendation],
@@ -48,7 +48,7 @@ def render_quarterly_report(
     )
 
 
-@task(name="write-files", cache_policy=NO_CACHE)
+@task(name="write-files", cache_policy=NO_CACHE, persist_result=False)
 def write_files(output_dir: Path, files: dict[str, bytes]) -> list[Path]:
     output_dir.mkdir(parents=True, exist_ok=True)
     written = []

@@ -12,12 +12,12 @@ from coaching.recommendations import Improvement, Recommendation, declines, impr
 from coaching.scoring import QuarterScores, Targets
 
 
-@task(name="score", cache_policy=NO_CACHE)
+@task(name="score", cache_policy=NO_CACHE, persist_result=False)
 def score_quarters(valid: dict[str, pd.DataFrame], quarter: Quarter, targets: Targets) -> list[QuarterScores]:
     return score_history(valid, quarter, targets)
 
 
-@task(name="recommend", cache_policy=NO_CACHE)
+@task(name="recommend", cache_policy=NO_CACHE, persist_result=False)
 def recommend_actions(
     history: list[QuarterScores], targets: Targets, *, name_staff: bool, quarter_over: bool
 ) -> tuple[list[Recommendation], list[Improvement], list[Improvement]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import zipfile
 from pathlib import Path
@@ -80,3 +81,70 @@ def test_a_formula_error_cell_in_the_staff_id_column_of_an_export_is_an_error_on
     (issue,) = [i for i in parsed.issues if i.tab == "Staff" and i.row == 2]
     assert (issue.column, issue.value, issue.cell, issue.severity) == ("Staff ID", "#REF!", "A2", Severity.ERROR)
     assert "is a formula error, not an ID" in issue.problem
+
+
+def _with_cells(tmp_path: Path, member: str, cells: dict[str, str]) -> Path:
+    """The sample with some cells of one sheet's XML replaced by raw XML, as Excel would write them."""
+
+    def change(data: bytes) -> bytes:
+        for ref, xml in cells.items():
+            data, count = re.subn(rb'<c r="' + ref.encode() + rb'"[^>]*?(?:/>|>.*?</c>)', xml.encode(), data, count=1)
+            assert count == 1, ref
+        return data
+
+    return _rewritten(SAMPLE, tmp_path / "formulas.xlsx", member, change)
+
+
+def test_formulas_are_reported_with_the_value_excel_last_computed_for_them(tmp_path):
+    path = _with_cells(tmp_path, "xl/worksheets/sheet4.xml", {  # the Coaching Log
+        "B2": '<c r="B2" s="6"><f>TODAY()</f><v>46275</v></c>',  # a date format
+        "D2": '<c r="D2" t="str"><f>Staff!A2&amp;""</f><v>00101</v></c>',
+        "D3": '<c r="D3" t="e"><f>#REF!</f><v>#REF!</v></c>',
+        "G2": '<c r="G2" t="b"><f>1&lt;2</f><v>1</v></c>',
+    })
+    tab = XlsxSource(path).read().tabs["Coaching Log"]
+
+    assert tab.formulas == {(2, 2): "=TODAY()", (2, 4): '=Staff!A2&""', (3, 4): "=#REF!", (2, 7): "=1<2"}
+    assert tab.rows[1][1] == dt.date(1899, 12, 30) + dt.timedelta(days=46275)  # the day it was saved
+    assert (tab.rows[1][3], tab.rows[2][3], tab.rows[1][6]) == ("00101", "#REF!", True)
+
+
+def test_a_formula_saved_without_a_computed_value_reads_as_none_with_its_formula(tmp_path):
+    book = openpyxl.load_workbook(SAMPLE)
+    staff = book["Staff"]
+    staff["G2"] = "=TODAY()"  # openpyxl stores the formula and no value, as a script would
+    staff["A200"] = "=A2"  # beyond the last row with a value
+    book.save(tmp_path / "typed.xlsx")
+
+    tab = XlsxSource(tmp_path / "typed.xlsx").read().tabs["Staff"]
+
+    assert tab.formulas == {(2, 7): "=TODAY()", (200, 1): "=A2"}
+    assert tab.rows[1][6] is None and tab.rows[199][0] is None
+    assert all(cell is None for row in tab.rows[61:199] for cell in row)
+
+
+def test_a_shared_formula_is_reported_in_every_cell_with_its_own_references(tmp_path):
+    path = _with_cells(tmp_path, "xl/worksheets/sheet4.xml", {
+        "E2": '<c r="E2" t="str"><f t="shared" ref="E2:E4" si="0">C2&amp;"x"</f><v>YMx</v></c>',
+        "E3": '<c r="E3" t="str"><f t="shared" si="0"/><v>YMx</v></c>',
+        "E4": '<c r="E4" t="str"><f t="shared" si="0"/><v>YMx</v></c>',
+    })
+    tab = XlsxSource(path).read().tabs["Coaching Log"]
+
+    assert tab.formulas == {(2, 5): '=C2&"x"', (3, 5): '=C3&"x"', (4, 5): '=C4&"x"'}
+    assert [tab.rows[r][4] for r in (1, 2, 3)] == ["YMx"] * 3
+
+
+def test_a_workbook_of_plain_values_has_no_formulas_and_reads_as_openpyxl_reads_it():
+    raw = XlsxSource(SAMPLE).read()
+    book = openpyxl.load_workbook(SAMPLE, read_only=True, data_only=True)
+    for sheet in book.worksheets:
+        expected = [list(row) for row in sheet.iter_rows(values_only=True)]
+        got = raw.tabs[sheet.title].rows
+        assert len(got) == len(expected), sheet.title
+        for mine, theirs in zip(got, expected):
+            # openpyxl gives a date-formatted cell as a date-time at midnight; the day is the same.
+            theirs = [v.date() if isinstance(v, dt.datetime) and v.time() == dt.time() else v for v in theirs]
+            assert [(v, type(v)) for v in mine] == [(v, type(v)) for v in theirs], sheet.title
+        assert raw.tabs[sheet.title].formulas == {}
+    book.close()

@@ -5,11 +5,16 @@ gspread and google-auth talk to it over sockets exactly as they would to Google:
 
 - `POST /token` checks the service-account JWT's RS256 signature against the public key of a key
   made by `new_service_account`, and issues a Bearer token carrying the JWT's scopes;
-- `GET /v4/spreadsheets/<id>`, `GET …/values/<range>`, `GET …/values:batchGet` and
-  `POST …/values/<range>:append` answer with Google's JSON and error envelopes, trailing blank
-  cells and rows trimmed, in FORMATTED_VALUE or UNFORMATTED_VALUE (serial dates or text).
+- `GET /v4/spreadsheets/<id>` (with `includeGridData=true`: every cell's userEnteredValue,
+  effectiveValue and formattedValue, as `spreadsheets.get` gives them, pruned to the `fields` mask),
+  `GET …/values/<range>`, `GET …/values:batchGet` and `POST …/values/<range>:append` answer with
+  Google's JSON and error envelopes, trailing blank cells and rows trimmed, in FORMATTED_VALUE or
+  UNFORMATTED_VALUE (serial dates or text).
 
-Tests program faults (`fail_next`) and read the call log (`calls`, `sheets_calls`).
+Tests program faults (`fail_next`) and read the call log (`calls`, `sheets_calls`). `reads` counts
+the read requests (every GET of the Sheets API, refused ones too); `FakeGoogle(read_quota=N)`
+enforces Google's per-user read quota: more than N reads by one user within `quota_window`
+seconds (60, as Google counts them) are refused with 429 RESOURCE_EXHAUSTED, Google's envelope.
 """
 
 from __future__ import annotations
@@ -57,9 +62,11 @@ _A1_BOX = re.compile(r"^([A-Z]*)(\d*)(?::([A-Z]*)(\d*))?$")
 
 @dataclass(frozen=True)
 class Formula:
-    """A cell Sheets would compute: what a USER_ENTERED write of text starting with '=' becomes."""
+    """A cell Sheets computes: what a USER_ENTERED write of text starting with '=' becomes.
+    `value` is what it computes (a date, a number, text, a bool); None is the error #NAME?."""
 
     text: str
+    value: object = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,9 @@ class Spreadsheet:
     shared_with: dict[str, str] = field(default_factory=dict)  # client_email -> "reader" | "writer"
     # tab title -> merged ranges as the API gives them: GridRange, 0-based, end exclusive
     merges: dict[str, list[dict[str, int]]] = field(default_factory=dict)
+    # For a benchmark whose cells never change: each grid answer is encoded once and kept.
+    keep_answers: bool = False
+    answers: dict[tuple[str, ...], bytes] = field(default_factory=dict, repr=False)
 
 
 def new_private_key() -> rsa.RSAPrivateKey:
@@ -206,7 +216,9 @@ def render(value: object, value_render: str, date_render: str) -> object:
     if value is None:
         return ""
     if isinstance(value, Formula):
-        return value.text if value_render == "FORMULA" else "#NAME?"
+        if value_render == "FORMULA":
+            return value.text
+        return "#NAME?" if value.value is None else render(value.value, value_render, date_render)
     formatted = value_render == "FORMATTED_VALUE"
     if isinstance(value, bool):
         return ("TRUE" if value else "FALSE") if formatted else value
@@ -228,10 +240,107 @@ def _is_blank(value: object) -> bool:
     return value == ""
 
 
+def _extended(value: object) -> dict[str, object]:
+    """An ExtendedValue, as `spreadsheets.get` gives a cell's userEnteredValue or effectiveValue."""
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, (int, float, dt.date)):
+        return {"numberValue": render(value, "UNFORMATTED_VALUE", "SERIAL_NUMBER")}
+    return {"stringValue": str(value)}
+
+
+def cell_data(value: object, parts: dict[str, dict] | None = None) -> dict[str, object]:
+    """A CellData (a blank cell is `{}`) with the parts a `fields` mask asks for (`parts`: the tree
+    under `values`; None or {} for all three values)."""
+    if value is None or value == "":
+        return {}
+    parts = parts or {"userEnteredValue": {}, "effectiveValue": {}, "formattedValue": {}}
+    cell: dict[str, object] = {}
+    if "userEnteredValue" in parts:
+        entered = {"formulaValue": value.text} if isinstance(value, Formula) else _extended(value)
+        if parts["userEnteredValue"]:
+            entered = {k: v for k, v in entered.items() if k in parts["userEnteredValue"]}
+        if entered:
+            cell["userEnteredValue"] = entered
+    if "effectiveValue" in parts:
+        computed = value.value if isinstance(value, Formula) else value
+        cell["effectiveValue"] = (
+            {"errorValue": {"type": "NAME", "message": "Unknown function."}} if computed is None else _extended(computed)
+        )
+    if "formattedValue" in parts:
+        cell["formattedValue"] = render(value, "FORMATTED_VALUE", "FORMATTED_STRING")
+    return cell
+
+
+def grid_json(rows: list[list[object]], parts: dict[str, dict] | None, separators: tuple[str, str]) -> str:
+    """A tab's GridData from A1 as JSON, encoded a row at a time: rowData with trailing blank cells
+    and rows left out, a blank row `{}`; `parts` as for cell_data."""
+    encoded = []
+    for row in rows:
+        cells = [cell_data(v, parts) for v in row]
+        while cells and not cells[-1]:
+            cells.pop()
+        encoded.append(json.dumps({"values": cells}, separators=separators) if cells else "{}")
+    while encoded and encoded[-1] == "{}":
+        encoded.pop()
+    comma, colon = separators
+    return f'{{"rowData"{colon}[' + comma.join(encoded) + "]}" if encoded else "{}"
+
+
+def parse_fields(mask: str) -> dict[str, dict]:
+    """A `fields` mask (`a.b,c(d,e/f)`) as a tree: name -> the tree of its sub-fields ({} = all)."""
+    tree: dict[str, dict] = {}
+    position = _parse_fields(mask.replace(" ", ""), 0, tree)
+    if position != len(mask.replace(" ", "")):
+        raise BadRequest(f"Invalid field selection {mask}")
+    return tree
+
+
+def _parse_fields(mask: str, position: int, tree: dict[str, dict]) -> int:
+    while position < len(mask):
+        match = re.compile(r"[A-Za-z_]+(?:[./][A-Za-z_]+)*").match(mask, position)
+        if match is None:
+            raise BadRequest(f"Invalid field selection {mask}")
+        node = tree
+        for name in re.split(r"[./]", match.group()):
+            node = node.setdefault(name, {})
+        position = match.end()
+        if mask[position : position + 1] == "(":
+            position = _parse_fields(mask, position + 1, node)
+            if mask[position : position + 1] != ")":
+                raise BadRequest(f"Invalid field selection {mask}")
+            position += 1
+        if mask[position : position + 1] == ",":
+            position += 1
+        elif mask[position : position + 1] == ")":
+            return position
+    return position
+
+
+def pruned(answer: object, tree: dict[str, dict]) -> object:
+    """The part of `answer` the mask asks for; an object left empty stays `{}` (a blank cell)."""
+    if not tree:
+        return answer
+    if isinstance(answer, list):
+        return [pruned(item, tree) for item in answer]
+    if isinstance(answer, dict):
+        kept = {key: pruned(value, tree[key]) for key, value in answer.items() if key in tree}
+        # A member whose asked-for parts are all absent is left out (a number's userEnteredValue
+        # under `userEnteredValue/formulaValue`).
+        return {key: value for key, value in kept.items() if value != {} or answer[key] == {}}
+    return answer
+
+
 class FakeGoogle:
     """Google's token endpoint and Sheets v4 API on 127.0.0.1. Use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, read_quota: int | None = None, quota_window: float = 60.0) -> None:
+        """`read_quota`: read requests allowed per user in each `quota_window` seconds (Google: 60
+        a minute per user); None enforces none."""
+        self.read_quota = read_quota
+        self.quota_window = quota_window
+        self.reads = 0  # read requests received (GET), whatever their answer
+        self._read_windows: dict[str, tuple[float, int]] = {}  # user -> (window start, reads in it)
         self._lock = threading.Lock()
         self._public_keys: dict[str, rsa.RSAPublicKey] = {}
         self._tokens: dict[str, tuple[str, frozenset[str]]] = {}  # token -> (email, scopes)
@@ -288,11 +397,14 @@ class FakeGoogle:
         title: str,
         tabs: dict[str, list[list[object]]],
         shared_with: dict[str, str] | None = None,
+        keep_answers: bool = False,
     ) -> Spreadsheet:
+        """`keep_answers`: the cells will not change (a benchmark), so each grid answer is encoded
+        once and served again as it is."""
         # Sheets gives the first tab gid 0 and the others large arbitrary ids.
         sheet_ids = {name: 0 if i == 0 else 100_000_000 + 7919 * i for i, name in enumerate(tabs)}
         sheet = Spreadsheet(title, {k: [list(r) for r in v] for k, v in tabs.items()}, sheet_ids,
-                            dict(shared_with or {}))
+                            dict(shared_with or {}), keep_answers=keep_answers)
         with self._lock:
             self.spreadsheets[key] = sheet
         return sheet
@@ -360,6 +472,22 @@ class FakeGoogle:
     def take_fault(self) -> Fault | None:
         with self._lock:
             return self._faults.popleft() if self._faults else None
+
+    def over_read_quota(self, email: str) -> bool:
+        """Count a read by `email`; True when it is over the quota of its window (not counted there)."""
+        with self._lock:
+            self.reads += 1
+            if self.read_quota is None:
+                return False
+            now = time.monotonic()
+            start, count = self._read_windows.get(email, (now, 0))
+            if now - start >= self.quota_window:
+                start, count = now, 0
+            if count >= self.read_quota:
+                self._read_windows[email] = (start, count)
+                return True
+            self._read_windows[email] = (start, count + 1)
+            return False
 
     def caller(self, authorization: str | None) -> tuple[str, frozenset[str]] | None:
         if not authorization or not authorization.startswith("Bearer "):
@@ -429,10 +557,40 @@ class FakeGoogle:
             },
         }
 
-    def metadata(self, key: str, sheet: Spreadsheet, query: dict[str, list[str]] | None = None) -> dict:
-        # Without `fields` the API returns every sheet's merges; with it, only when asked for.
-        fields = (query or {}).get("fields", [""])[0]
-        with_merges = not fields or "merges" in fields
+    def spreadsheet(self, key: str, sheet: Spreadsheet, query: dict[str, list[str]]) -> bytes:
+        """`spreadsheets.get`: the metadata, and with includeGridData=true every tab's cells; pruned
+        to the `fields` mask as Google does. Encoded JSON (kept when the spreadsheet keeps answers)."""
+        grid = query.get("includeGridData", ["false"])[0] == "true"
+        fields = query.get("fields", [""])[0]
+        # Google indents its JSON unless asked not to (prettyPrint=false): here, spaces or none.
+        separators = (",", ":") if query.get("prettyPrint", ["true"])[0] == "false" else (", ", ": ")
+        remembered = (str(grid), fields, separators[0])
+        if grid and sheet.keep_answers and remembered in sheet.answers:
+            return sheet.answers[remembered]
+        tree = parse_fields(fields) if fields else {}
+        answer: dict = self.metadata(key, sheet)
+        data_tree = tree.get("sheets", {}).get("data") if tree else {}
+        grids: list[str] = []
+        if grid and data_tree is not None:
+            parts = data_tree.get("rowData", {}).get("values") if data_tree else None
+            with self._lock:
+                tabs = {title: [list(row) for row in rows] for title, rows in sheet.tabs.items()}
+            for entry in answer["sheets"]:
+                entry["data"] = [f"@grid{len(grids)}@"]  # a placeholder for the JSON of its cells
+                grids.append(grid_json(tabs[entry["properties"]["title"]], parts if data_tree else None, separators))
+        if tree:
+            answer = pruned(answer, {**tree, "sheets": {**tree["sheets"], "data": {}}} if grids else tree)  # type: ignore[assignment]
+        pieces, rest = [], json.dumps(answer, separators=separators)
+        for index, encoded in enumerate(grids):
+            before, _, rest = rest.partition(f'"@grid{index}@"')
+            pieces += [before, encoded]
+        body = "".join([*pieces, rest]).encode()
+        if grid and sheet.keep_answers:
+            sheet.answers[remembered] = body
+        return body
+
+    def metadata(self, key: str, sheet: Spreadsheet) -> dict:
+        """The spreadsheet's properties and every sheet's properties and merges (a mask prunes them)."""
         answer = {
             "spreadsheetId": key,
             "properties": {"title": sheet.title, "locale": "en_US", "timeZone": "America/New_York"},
@@ -455,7 +613,7 @@ class FakeGoogle:
         }
         for entry in answer["sheets"]:
             merges = sheet.merges.get(entry["properties"]["title"])
-            if merges and with_merges:
+            if merges:
                 entry["merges"] = [{"sheetId": entry["properties"]["sheetId"], **grid} for grid in merges]
         return answer
 
@@ -510,7 +668,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.dropped:
             self.close_connection = True
             return
-        data = json.dumps(payload).encode()
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))
@@ -535,7 +693,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(
         self, method: str, path: str, query: dict[str, list[str]], body: bytes, fault: Fault | None
-    ) -> tuple[int, dict, dict[str, str]]:
+    ) -> tuple[int, dict | bytes, dict[str, str]]:
         google = self.google
         if path == "/token" and method == "POST":
             outage = google.take_token_fault()
@@ -566,9 +724,11 @@ class _Handler(BaseHTTPRequestHandler):
         role = sheet.shared_with.get(email)
         if role is None or (writing and role != "writer"):
             return _error(403, "The caller does not have permission")
+        if not writing and google.over_read_quota(email):
+            return _quota_exceeded()
         try:
             if method == "GET" and tail == "":
-                return 200, google.metadata(key, sheet, query), {}
+                return 200, google.spreadsheet(key, sheet, query), {}
             if method == "GET" and tail == "values:batchGet":
                 ranges = [google.values(sheet, r, query) for r in query.get("ranges", [])]
                 return 200, {"spreadsheetId": key, "valueRanges": ranges}, {}
@@ -585,3 +745,33 @@ class _Handler(BaseHTTPRequestHandler):
 def _error(code: int, message: str) -> tuple[int, dict, dict[str, str]]:
     status = _STATUS_NAMES.get(code, "UNKNOWN")
     return code, {"error": {"code": code, "message": message, "status": status}}, {}
+
+
+def _quota_exceeded() -> tuple[int, dict, dict[str, str]]:
+    """Google's answer to a read over the per-user quota (no Retry-After: it does not say when)."""
+    quota = "Read requests per minute per user"
+    code, payload, headers = _error(
+        429,
+        f"Quota exceeded for quota metric 'Read requests' and limit '{quota}' of service "
+        "'sheets.googleapis.com' for consumer 'project_number:100000000001'.",
+    )
+    payload["error"]["details"] = [
+        {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "RATE_LIMIT_EXCEEDED",
+            "domain": "googleapis.com",
+            "metadata": {
+                "quota_limit": "ReadRequestsPerMinutePerUser",
+                "quota_metric": "sheets.googleapis.com/read_requests",
+                "quota_limit_value": "60",
+                "quota_location": "global",
+                "service": "sheets.googleapis.com",
+                "consumer": "projects/100000000001",
+            },
+        },
+        {"@type": "type.googleapis.com/google.rpc.Help", "links": [{
+            "description": "Request a higher quota limit.",
+            "url": "https://cloud.google.com/docs/quotas/help/request_increase",
+        }]},
+    ]
+    return code, payload, headers

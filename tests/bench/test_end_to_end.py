@@ -1,0 +1,17 @@
+"""`python -m bench.end_to_end`: the stages of the real command add up to the whole run."""
+
+from __future__ import annotations
+
+from bench.end_to_end import STAGES, measure
+from tests.deadlines import scaled
+
+
+def test_the_stages_of_the_command_add_up_to_the_whole_run_and_each_was_clocked():
+    figures = measure(20_000, seed=2, sources=("xlsx",), with_core=False, timeout=scaled(180))
+
+    run = figures["xlsx"]
+    assert abs(sum(run[stage] for stage in STAGES) - run["whole"]) < 0.02
+    assert all(run[stage] >= 0 for stage in STAGES)  # nothing counted twice: Prefect's share is not negative
+    # Each stage's clock found its function (a renamed task would leave it at zero).
+    assert all(run[stage] > 0 for stage in ("start", "read", "parse", "validate", "score", "render", "deliver"))
+    assert run["peak_rss_mb"] > 0
