@@ -6,24 +6,45 @@ One pure function, so that the flow's render task and the scale benchmark run th
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+import pandas as pd
 
 from coaching.history import History
 from coaching.metrics import satisfaction_by_coach, satisfaction_by_program
-from coaching.outputs import csv_bytes, data_quality_frame, scorecard_frame
+from coaching.outputs import csv_bytes, data_quality_frame, leadership_scorecard_frame, scorecard_frame
 from coaching.quarterly import previous_scores
+from coaching.quarters import Quarter
 from coaching.recommendations import Improvement, Recommendation, recommendations_frame
 from coaching.records import CheckedRecords
 from coaching.report.model import ReportData
-from coaching.report.render import RenderedReport, render_report
+from coaching.report.render import MIN_COACHES, RenderedReport, render_report
 from coaching.scoring import QuarterScores, Targets
 
 
 # data_quality.csv holds the cells' values (names, notes): the data stewards get it, leadership does not.
 NOT_FOR_LEADERSHIP = ("data_quality.csv",)
-# scorecard.csv's evidence names each program's coaching lead: kept in the output folder, left out of the
-# leadership email unless the setting report_names_staff is on.
-STAFF_NAME_COLUMNS = ("coaching_lead_name",)
+
+
+OTHER_PROGRAMS = "Other programs"
+
+
+def satisfaction_groups(valid: Mapping[str, pd.DataFrame], quarter: Quarter, min_responses: int) -> pd.DataFrame:
+    """Satisfaction per program (see coaching.metrics.satisfaction_by_program), with the programs too
+    small to show on their own (fewer than MIN_COACHES coaches or `min_responses` responses) merged into
+    one row "Other programs: A, B" when there are two or more of them; the report then shows or hides
+    each row by the same two limits."""
+    by_program = satisfaction_by_program(valid, quarter, min_responses)
+    small = by_program["coaches"].lt(MIN_COACHES) | by_program["responses"].lt(min_responses)
+    if small.sum() < 2:
+        return by_program
+    merged = f"{OTHER_PROGRAMS}: " + ", ".join(by_program.loc[small, "program_name"])
+    survey = valid["satisfaction"]
+    relabelled = survey.assign(program_id=survey["program_id"].mask(survey["program_id"].isin(by_program.loc[small, "program_id"]), merged))
+    programs = pd.concat([valid["programs"], pd.DataFrame({"program_id": [merged], "program_name": [merged]})])
+    grouped = satisfaction_by_program({**valid, "satisfaction": relabelled, "programs": programs}, quarter, min_responses)
+    return grouped.assign(last=grouped["program_id"].eq(merged)).sort_values("last", kind="stable").drop(columns="last")
 
 
 @dataclass
@@ -70,7 +91,7 @@ def build_quarterly_report(
         targets=targets,
         min_responses_per_coach=min_responses_per_coach,
         blocking=checked.blocking,
-        satisfaction_by_program=satisfaction_by_program(checked.valid, current.quarter, min_responses_per_coach),
+        satisfaction_by_program=satisfaction_groups(checked.valid, current.quarter, min_responses_per_coach),
         declines=list(declines or []),
         name_staff=name_staff,
         reported_on={} if record is None else {q: v.delivered_on for q, v in record.as_reported.items()},
@@ -86,6 +107,6 @@ def build_quarterly_report(
         "report.html": rendered.html_file.encode("utf-8"),
     }
     attachments = {name: content for name, content in files.items() if name not in NOT_FOR_LEADERSHIP}
-    if not name_staff:
-        attachments["scorecard.csv"] = csv_bytes(scorecard.drop(columns=list(STAFF_NAME_COLUMNS)))
+    # scorecard.csv's evidence says who each program's coaching lead is: kept whole in the output folder.
+    attachments["scorecard.csv"] = csv_bytes(leadership_scorecard_frame(current, name_staff))
     return QuarterlyReport(rendered, files, attachments)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import mimetypes
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from coaching.contract import BEST_PRACTICES, PLAN_COMPONENTS, SCORE_WORDS
 from coaching.report.jinja import environment
 from coaching.email import Attachment, OutgoingEmail
 from coaching.history import Restatement
+from coaching.outputs import problem_without_values
 from coaching.records import DataIssue, Severity
 from coaching.recommendations import lead_evidence
 from coaching.report.charts import coverage_chart, scores_chart
@@ -27,6 +27,9 @@ from coaching.report.model import ReportData
 from coaching.scoring import BP_COLUMNS, EFFECTIVENESS_SOURCES, QuarterScores
 
 SHOWN_ISSUES = 15  # the rest are in data_quality.csv
+# With staff not named, a satisfaction average is shown only when it cannot be one person's ratings:
+# at least this many coaches rated (and at least min_responses_per_coach responses).
+MIN_COACHES = 2
 SHORT_NAMES = {1: "Accountable lead", 2: "Monthly coaching", 3: "Written plan", 4: "Effectiveness review"}
 
 
@@ -305,18 +308,23 @@ def _recommendations(data: ReportData) -> list[RecommendationView]:
 
 
 def _satisfaction(data: ReportData) -> list[SatisfactionView]:
-    """By coach when staff may be named; otherwise by program, with how many coaches were rated."""
+    """By coach when staff may be named; otherwise by program (small programs merged), with how many
+    coaches were rated, an average shown only where it cannot be one person's ratings."""
+    least = data.min_responses_per_coach
     if data.name_staff:
         frame = data.satisfaction
-        names, coaches = frame["coach_name"], [1] * len(frame)
+        names, coaches = frame["coach_name"], pd.Series(1, index=frame.index)
+        notice = f"not shown: fewer than {least} responses"
+        hidden = frame["responses"].lt(least)
     else:
         frame = data.satisfaction_by_program
         if frame.empty:
             return []
         names, coaches = frame["program_name"], frame["coaches"]
+        notice = f"not shown: fewer than {MIN_COACHES} coaches or {least} responses"
+        hidden = frame["responses"].lt(least) | coaches.lt(MIN_COACHES)
     # Hidden here too, whatever the frame says: an average of one or two answers identifies people.
-    hidden = frame["responses"].lt(data.min_responses_per_coach) | frame["mean_satisfaction"].isna()
-    notice = f"fewer than {data.min_responses_per_coach} responses – not shown"
+    hidden = hidden | frame["mean_satisfaction"].isna()
     return [
         SatisfactionView(str(name), int(count), int(responses), notice if hide else f"{mean:.1f} of 5")
         for name, count, responses, mean, hide in zip(
@@ -330,21 +338,8 @@ def _issue(issue: DataIssue) -> IssueView:
     link = issue.link if issue.link.startswith("https://") else ""
     return IssueView(
         issue.tab, "—" if issue.row is None else str(issue.row), issue.column or "—",
-        _without_value(issue), "Error" if issue.severity is Severity.ERROR else "Warning", link,
+        problem_without_values(issue), "Error" if issue.severity is Severity.ERROR else "Warning", link,
     )
-
-
-def _without_value(issue: DataIssue) -> str:
-    """The problem in words, with the cell's value (a name, an email, a note) left to data_quality.csv."""
-    value = str(issue.value)
-    if not value.strip():
-        return issue.problem
-    # The checks quote the value ('31/31/2026'); only a problem that does not is searched for it standing
-    # alone. Never inside a word or another value: "did you mean '00202'?" keeps its suggestion and a
-    # cell holding "a" leaves "is not a date" whole.
-    if f"'{value}'" in issue.problem:
-        return issue.problem.replace(f"'{value}'", "“…”")
-    return re.sub(rf"(?<![\w']){re.escape(value)}(?![\w'])", "…", issue.problem)
 
 
 def _restatement(item: Restatement) -> RestatementView:

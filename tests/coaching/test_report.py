@@ -91,7 +91,7 @@ def test_the_scorecard_names_each_rating_in_words_not_only_in_colour(report):
 def test_satisfaction_of_a_coach_with_two_responses_is_hidden_and_with_three_it_is_shown(report):
     section = _section(report.html_email, "Satisfaction with coaching, by coach")
     assert "Ana Coach 3 4.7 of 5" in section  # 4, 5, 5
-    assert "&lt;/script&gt; 2 fewer than 3 responses – not shown" in section
+    assert "&lt;/script&gt; 2 not shown: fewer than 3 responses" in section
     assert "1.5" not in section  # the hidden coach's answers were 1 and 2
 
 
@@ -241,8 +241,24 @@ def test_without_the_names_setting_the_report_gives_counts_and_satisfaction_per_
         for name in ("Ana Coach", "Ben Worker", "Cal Worker", "Dee Coach"):
             assert name not in body
     assert "Not coached: 1 staff member in 2 staff-months." in _section(report.html_email, "Recommendations")
+
+
+def test_without_the_names_setting_a_program_with_one_coach_is_merged_with_another_never_shown_alone():
+    """Each program here has one coach: its average would be that coach's ratings. Together they
+    have two coaches and five responses (4, 5, 5 and 1, 2)."""
+    report = render_report(report_data(small_tabs(), "2026-Q3", name_staff=False))
     by_program = _section(report.html_email, "Satisfaction with coaching, by program")
-    assert "Home Visiting 1 3 4.7 of 5" in by_program
+    assert "Other programs: Family &amp; &lt;Youth&gt; Services, Home Visiting 2 5 3.4 of 5" in by_program
+    assert "4.7" not in by_program and "1.5" not in by_program  # neither coach's own average
+
+
+def test_without_the_names_setting_a_lone_program_with_one_coach_has_no_average():
+    tabs = small_tabs()
+    tabs["Satisfaction Survey"] = [row for row in tabs["Satisfaction Survey"] if row[1] == "P1"]
+    report = render_report(report_data(tabs, "2026-Q3", name_staff=False))
+    by_program = _section(report.html_email, "Satisfaction with coaching, by program")
+    assert "Home Visiting 1 3 not shown: fewer than 2 coaches or 3 responses" in by_program
+    assert "4.7" not in report.html_email and "4.7" not in report.text
 
 
 def test_a_quarter_that_is_over_gets_advice_for_next_quarter():
@@ -306,13 +322,38 @@ def test_without_the_names_setting_no_staff_name_is_anywhere_in_the_email_leader
 @pytest.mark.parametrize(("value", "problem", "shown"), [
     ("a", "'a' is not a date: write it as 7/14/2026", "“…” is not a date: write it as 7/14/2026"),
     ("202", "'202' is not on the Staff tab; did you mean '00202'? Format the column as Plain text",
-     "“…” is not on the Staff tab; did you mean '00202'? Format the column as Plain text"),
+     "“…” is not on the Staff tab; did you mean “…”? Format the column as Plain text"),
     ("Ben Worker", "Ben Worker is not a date", "… is not a date"),
+    ("2026-03-08", "The end date 2026-03-08 is before the start date 2026-08-03; correct one of the two dates",
+     "The end date … is before the start date …; correct one of the two dates"),
+    ("00135", "Staff ID '00135' is already listed for session '1323' on row 430; delete this repeated row or "
+     "correct the session or staff ID",
+     "Staff ID “…” is already listed for session “…” on row 430; delete this repeated row or correct the session"),
 ])
-def test_a_problem_loses_the_cells_value_but_keeps_its_other_words_and_the_suggested_fix(data, value, problem, shown):
+def test_a_problem_loses_every_cells_value_but_keeps_its_other_words(data, value, problem, shown):
     issue = DataIssue("Coaching Log", 7, "Session Date", value, problem, Severity.ERROR, "B7", "")
     report = render_report(dataclasses.replace(data, issues=[issue]))
     assert shown in report.text
+
+
+def test_no_check_of_any_tab_can_put_a_cells_value_into_what_leadership_and_the_prefect_ui_see():
+    """Every problem template of every suite, filled with recognisable values in every cell it names."""
+    from string import Formatter
+
+    from coaching.contract import TABS
+    from coaching.outputs import redacted_data_quality_frame
+    from coaching.validation import suite_definition
+
+    templates = {rule["meta"]["problem"] for spec in TABS for rule in suite_definition(spec.key)["expectations"]}
+    issues = []
+    for template in sorted(templates):
+        names = {name for _, name, _, _ in Formatter().parse(template) if name}
+        cells = {name: "12" if name == "found" else f"Zq{n}x" for n, name in enumerate(sorted(names))}
+        issues.append(DataIssue("Tab", 3, "Column", cells.get("value", ""), template.format_map(cells), Severity.ERROR))
+    shown = redacted_data_quality_frame(issues)
+    assert list(shown.columns) == ["tab", "row", "column", "problem", "severity", "cell", "link"]
+    assert len(shown) == len(templates) > 20
+    assert not shown["problem"].str.contains("Zq").any(), shown.loc[shown["problem"].str.contains("Zq"), "problem"]
 
 
 def test_with_nothing_to_compare_the_html_and_the_text_say_the_same_thing(data):
