@@ -155,7 +155,8 @@ def _report(
         history.shown, targets, name_staff=settings.report_names_staff, quarter_over=today > target.end
     )
     report = render_quarterly_report(
-        history, recommendations, improved, worsened, checked, settings, targets, raw.label, today
+        history, recommendations, improved, worsened, checked, settings, targets, raw.label, today,
+        sending=adapters.mailer is not None and not checked.blocked, force_resend=force_resend,
     )
     write_files(folder, report.files)
     if settings.sheets_write_back:

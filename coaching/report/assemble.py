@@ -19,7 +19,7 @@ from coaching.quarters import Quarter
 from coaching.recommendations import Improvement, Recommendation, recommendations_frame
 from coaching.records import CheckedRecords
 from coaching.report.model import ReportData
-from coaching.report.render import MIN_COACHES, RenderedReport, render_report
+from coaching.report.render import MIN_COACHES, RenderedReport, render_report, report_content_hash, report_subject
 from coaching.scoring import QuarterScores, Targets
 
 
@@ -68,11 +68,15 @@ def build_quarterly_report(
     declines: list[Improvement] | None = None,
     name_staff: bool = False,
     record: History | None = None,
+    sending: bool = False,
+    force_resend: bool = False,
 ) -> QuarterlyReport:
     """The report as emailed, and scorecard.csv, data_quality.csv, recommendations.csv, report.html.
 
-    With `record`, `history` is its `shown` list: earlier quarters as reported, restatements and,
-    for a quarter delivered before, what changed since.
+    With `record`, `history` is its `shown` list: earlier quarters as reported and restatements.
+    A quarter delivered before opens with "Updated version" and what changed only when this version
+    is `sending` and will go again: its figures differ from the version sent, or `force_resend`.
+    A re-run of the same figures, or one that does not send, reads as the report itself.
     """
     current = history[-1]
     data = ReportData(
@@ -96,17 +100,21 @@ def build_quarterly_report(
         name_staff=name_staff,
         reported_on={} if record is None else {q: v.delivered_on for q, v in record.as_reported.items()},
         restatements=[] if record is None else record.restatements,
-        since_last_sent=None if record is None else record.since_last_sent,
     )
-    rendered = render_report(data)
-    scorecard = scorecard_frame(current)
     files = {
-        "scorecard.csv": csv_bytes(scorecard),
+        "scorecard.csv": csv_bytes(scorecard_frame(current)),
         "data_quality.csv": csv_bytes(data_quality_frame(checked.issues)),
         "recommendations.csv": csv_bytes(recommendations_frame(recommendations)),
-        "report.html": rendered.html_file.encode("utf-8"),
     }
     attachments = {name: content for name, content in files.items() if name not in NOT_FOR_LEADERSHIP}
     # scorecard.csv's evidence says who each program's coaching lead is: kept whole in the output folder.
     attachments["scorecard.csv"] = csv_bytes(leadership_scorecard_frame(current, name_staff))
+    last = None if record is None else record.last_sent
+    if record is not None and last is not None and sending and (
+        force_resend or report_content_hash(report_subject(data), attachments) != last.content_hash
+    ):
+        data.since_last_sent = record.since_last_sent or []
+        data.resent_on_request = force_resend
+    rendered = render_report(data)
+    files["report.html"] = attachments["report.html"] = rendered.html_file.encode("utf-8")
     return QuarterlyReport(rendered, files, attachments)

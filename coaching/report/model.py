@@ -35,4 +35,6 @@ class ReportData:
     name_staff: bool = False  # the setting report_names_staff: counts per program unless it is on
     reported_on: dict[str, str] = field(default_factory=dict)  # quarter label -> YYYY-MM-DD of the version shown
     restatements: list[Restatement] = field(default_factory=list)  # earlier quarters recomputed differently
-    since_last_sent: list[Restatement] | None = None  # this quarter was delivered before: what changed since
+    # Set only on a version that is sent again (new figures, or forced): what changed since the last one sent.
+    since_last_sent: list[Restatement] | None = None
+    resent_on_request: bool = False  # that version goes again because an admin forced it

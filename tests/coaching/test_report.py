@@ -97,11 +97,12 @@ def test_satisfaction_of_a_coach_with_two_responses_is_hidden_and_with_three_it_
 
 def test_the_headline_and_subject_give_the_score_and_its_change_since_the_previous_quarter(report):
     # 2026-Q3: 8 + 2 of 16 points; 2026-Q2: 5 + 1 of 16.
-    assert report.subject == "Coaching effectiveness 2026-Q3: 62.5 % (+25 points)"
+    assert report.subject == "Coaching effectiveness 2026-Q3: 62.5 % (▲ 25 points)"
     top = _words(report.html_email.split(">Scorecard</h2>")[0])
-    assert "62.5 % organisation score 10 of 16 points +25 points since 2026-Q2 (37.5 %)." in top
+    never = "37.5 %, recomputed from today’s records: 2026-Q2 was never reported"
+    assert f"62.5 % organisation score 10 of 16 points ▲ 25 points since 2026-Q2 ({never})." in top
     assert "● In place 4 ◐ Partially 2 ○ Not in place 2" in top
-    assert "Organisation score: 62.5 % (10 of 16 points). +25 points since 2026-Q2 (37.5 %)." in report.text
+    assert f"Organisation score: 62.5 % (10 of 16 points). ▲ 25 points since 2026-Q2 ({never})." in report.text
 
 
 def test_the_first_quarter_on_record_has_no_change_to_report(data):
@@ -121,9 +122,20 @@ def test_recommendations_come_in_priority_order_with_their_evidence(report, data
 def test_program_details_show_counts_behind_each_rate_and_what_is_missing(report):
     details = _section(report.html_email, "Program by program")
     assert "By month: July 1 of 1 (100 %); August 0 of 1 (0 %); September 0 of 1 (0 %)." in details
-    assert "Staff coached each month: 33 % (1 of 3 staff-months; target 90 %)." in details
-    assert "Missing: skill sets, frequency, methods, feedback." in details
-    assert "Missing: practitioner fidelity assessment, coach fidelity assessment." in details
+    assert "1 of 3 staff-months (33 %) had a coaching session (target: at least 90 %)." in details
+    assert "0 of 1 sessions (0 %) had direct observation plus a second source (target: at least 80 %)." in details
+    assert "1 of 5 plan components documented (target: at least 3); missing: skill sets, frequency, methods, feedback." in details
+    assert "missing: practitioner fidelity assessment, coach fidelity assessment." in details
+
+
+def test_each_measure_reads_the_same_in_the_recommendations_and_the_program_detail(report):
+    """One direction, one wording, beside its target: a recommendation's evidence repeats the detail's sentence."""
+    family = _section(report.html_email, "Program by program").split("Family")[1]
+    advice = _section(report.html_email, "Recommendations")
+    for sentence in ("0 of 1 sessions (0 %) had direct observation plus a second source (target: at least 80 %).",
+                     "1 of 3 staff-months (33 %) had a coaching session (target: at least 90 %)."):
+        assert sentence in family and sentence in advice
+    assert "had no direct observation" not in report.html_email + report.text
 
 
 def test_a_rate_with_nothing_to_divide_reads_no_data():
@@ -131,8 +143,8 @@ def test_a_rate_with_nothing_to_divide_reads_no_data():
     tabs["Programs"].append(["P3", "Night Shelter", "S01"])
     report = render_report(report_data(tabs, "2026-Q3"))
     shelter = _section(report.html_email, "Program by program").split("Night Shelter")[1]
-    assert "Staff coached each month: no data (0 of 0 staff-months" in shelter
-    assert "another source: no data (0 of 0 sessions" in shelter
+    assert "No staff member who requires coaching was active in the quarter (target: at least 90 %" in shelter
+    assert "No coaching session was logged in the quarter (target: at least 80 %" in shelter
     assert "nan" not in shelter.lower()
 
 
@@ -279,10 +291,10 @@ def test_restatements_come_before_the_charts_and_a_re_sent_report_opens_with_wha
     html = report.html_email
     opening = _words(html[: html.index("organisation score")])
     assert "This report of 2026-Q3 was already sent on 6 October 2026." in opening
-    assert "Home Visiting : 100 % (8 of 8) then, 75 % (6 of 8) now (▼ -25 points). 1 Coaching Log row" in opening
+    assert "Home Visiting : 100 % (8 of 8) then, 75 % (6 of 8) now (▼ 25 points). 1 Coaching Log row" in opening
     section = _section(html, "Earlier quarters restated")
     assert "2026-Q2 (reported on 6 July 2026)" in section
-    assert "Home Visiting : reported 62.5 % (5 of 8), now 75 % (6 of 8) (▲ +12.5 points). Why: 2 sessions dated" in section
+    assert "Home Visiting : reported 62.5 % (5 of 8), now 75 % (6 of 8) (▲ 12.5 points). Why: 2 sessions dated" in section
     assert html.index("Earlier quarters restated") < html.index(">Charts</h2>")
     assert "as reported on 6 July 2026" in _words(html.split(">Scorecard</h2>")[0])
     assert "2025-Q4, 2026-Q1 recomputed from today" in html  # never reported: marked as such
@@ -383,3 +395,46 @@ def test_a_name_typed_into_any_log_cell_is_not_repeated_in_the_email(typed, colu
     report = render_report(data)
     for body in (report.html_email, report.text, report.html_file):
         assert "Zed" not in body
+
+
+def _quarterly(data, *, sent_hash: str | None, sending: bool, force_resend: bool = False):
+    """The report the quarterly run builds, for a quarter sent before with `sent_hash` (None: never sent)."""
+    from coaching.history import History, ReportedVersion, quarter_record
+    from coaching.records import CheckedRecords
+    from coaching.report.assemble import build_quarterly_report
+    from coaching.scoring import Targets
+    from tests.coaching.report_fixtures import valid_frames
+
+    valid = valid_frames(small_tabs())
+    sent = {} if sent_hash is None else {
+        "2026-Q3": ReportedVersion(quarter_record(valid, data.current), 1, "2026-10-06T07:00:00+00:00", sent_hash)
+    }
+    changed = [Restatement("2026-Q3", "P1", "Home Visiting", 8, 100.0, 6, 75.0, "2026-10-06",
+                           ("1 Coaching Log row of 2026-Q3 corrected",))]
+    record = History(data.history, data.history, sent, since_last_sent=changed if sent else None)
+    return build_quarterly_report(
+        data.history, data.recommendations, data.improvements, CheckedRecords(valid, data.issues, {}, {}),
+        organisation="Riverbend", source_label="test_workbook.xlsx", today=dt.date(2026, 10, 5), targets=Targets(),
+        min_responses_per_coach=3, record=record, sending=sending, force_resend=force_resend,
+    )
+
+
+def test_updated_version_opens_only_a_version_that_is_sent_again_and_says_what_changed(data):
+    from coaching.report.render import report_content_hash
+
+    first = _quarterly(data, sent_hash=None, sending=True)
+    same = report_content_hash(first.rendered.subject, first.attachments)
+    rerun = _quarterly(data, sent_hash=same, sending=True)  # already sent: nothing goes
+    not_sending = _quarterly(data, sent_hash="an earlier version", sending=False)  # --no-send
+    for plain in (first, rerun, not_sending):
+        for body in (plain.rendered.html_email, plain.rendered.text, plain.files["report.html"].decode()):
+            assert "Updated version" not in body and "UPDATED VERSION" not in body and "already sent on" not in body
+
+    updated = _quarterly(data, sent_hash="an earlier version", sending=True)
+    opening = _words(updated.rendered.html_email.split("organisation score")[0])
+    assert "Updated version. This report of 2026-Q3 was already sent on 6 October 2026. What changed since then:" in opening
+    assert "Home Visiting : 100 % (8 of 8) then, 75 % (6 of 8) now (▼ 25 points). 1 Coaching Log row" in opening
+    assert "UPDATED VERSION" in updated.rendered.text and "Updated version" in updated.files["report.html"].decode()
+
+    forced = _quarterly(data, sent_hash=same, sending=True, force_resend=True)
+    assert "UPDATED VERSION: this report of 2026-Q3 was already sent on 6 October 2026" in forced.rendered.text
