@@ -32,7 +32,7 @@ from coaching.recommendations import (
     share,
     sources_fact,
 )
-from coaching.report.charts import coverage_chart, scores_chart
+from coaching.report.charts import ChartImage, coverage_chart, scores_chart
 from coaching.report.model import ReportData
 from coaching.scoring import BP_COLUMNS, EFFECTIVENESS_SOURCES, QuarterScores
 
@@ -151,7 +151,7 @@ class Chart:
     content_id: str
     filename: str
     alt: str
-    png: bytes
+    image: ChartImage
 
 
 @dataclass(frozen=True)
@@ -457,6 +457,7 @@ def _context(data: ReportData) -> dict[str, object]:
         "no_decline": _nothing_changed(data, "lower", "No program and no best practice"),
         "satisfaction": _satisfaction(data),
         "min_responses": data.min_responses_per_coach,
+        "min_coaches": MIN_COACHES,
         "tabs": [TabCount(tab, n, data.rows_quarantined.get(tab, 0)) for tab, n in data.rows_read.items()],
         "errors": errors,
         "warnings": len(data.issues) - errors,
@@ -485,8 +486,12 @@ def render_report(data: ReportData) -> RenderedReport:
         )
     }
     html = environment().get_template("report.html.j2")
-    by_cid = [{"src": f"cid:{c.content_id}", "alt": c.alt} for c in charts]
-    embedded = [{"src": "data:image/png;base64," + base64.b64encode(c.png).decode("ascii"), "alt": c.alt} for c in charts]
+    by_cid = [{"src": f"cid:{c.content_id}", "alt": c.alt, "width": c.image.width} for c in charts]
+    embedded = [
+        {"src": "data:image/png;base64," + base64.b64encode(c.image.png).decode("ascii"), "alt": c.alt,
+         "width": c.image.width}
+        for c in charts
+    ]
     return RenderedReport(
         quarter=data.current.quarter.label,
         subject=report_subject(data),
@@ -494,7 +499,7 @@ def render_report(data: ReportData) -> RenderedReport:
         html_email=html.render(context, charts=by_cid),
         html_file=html.render(context, charts=embedded),
         text=environment().get_template("report.txt.j2").render(context),
-        images=tuple(Attachment(c.filename, c.png, "image/png", content_id=c.content_id) for c in charts),
+        images=tuple(Attachment(c.filename, c.image.png, "image/png", content_id=c.content_id) for c in charts),
     )
 
 
