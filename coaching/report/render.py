@@ -255,7 +255,7 @@ def _headline(data: ReportData) -> tuple[str, str, str]:
         then = _score_percent(data.previous.organisation_percent)
         how = (
             f"{then} as reported on {_day(data.reported_on[before])}" if before in data.reported_on
-            else f"{then}, recomputed from today’s records: {before} was never reported"
+            else f"{then}, recomputed from today’s records: never reported"
         )
         words = change_words(change)
         comparison = f"{words[:1].upper()}{words[1:]} since {before} ({how})."

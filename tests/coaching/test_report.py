@@ -99,7 +99,7 @@ def test_the_headline_and_subject_give_the_score_and_its_change_since_the_previo
     # 2026-Q3: 8 + 2 of 16 points; 2026-Q2: 5 + 1 of 16.
     assert report.subject == "Coaching effectiveness 2026-Q3: 62.5 % (▲ 25 points)"
     top = _words(report.html_email.split(">Scorecard</h2>")[0])
-    never = "37.5 %, recomputed from today’s records: 2026-Q2 was never reported"
+    never = "37.5 %, recomputed from today’s records: never reported"
     assert f"62.5 % organisation score, 10 of 16 points ▲ 25 points since 2026-Q2 ({never})." in top
     assert "● In place 4 ◐ Partially 2 ○ Not in place 2" in top
     assert f"Organisation score: 62.5 % (10 of 16 points). ▲ 25 points since 2026-Q2 ({never})." in report.text
