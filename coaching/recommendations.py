@@ -74,23 +74,24 @@ def listed(joined: str) -> str:
 
 # Each measure is said one way, in one direction, next to its target: in the recommendations'
 # evidence, the report's program detail and recommendations.csv alike.
+def _share_fact(part: int, whole: int, what: str, had: str, target: float, nothing: str) -> str:
+    aim = f"target: at least {percent(target)}"
+    if whole == 0:
+        return f"{nothing} ({aim} of {what})."
+    return f"{share(part, whole, what)} had {had} ({aim})."
+
+
 def coverage_fact(card: pd.Series, targets: Targets) -> str:
-    target = f"target: at least {percent(targets.monthly_coverage)}"
-    if card["eligible_staff_months"] == 0:
-        return f"No staff member who requires coaching was active in the quarter ({target} of staff-months coached)."
-    return (
-        f"{share(card['covered_staff_months'], card['eligible_staff_months'], 'staff-months')} had a coaching "
-        f"session ({target})."
+    return _share_fact(
+        card["covered_staff_months"], card["eligible_staff_months"], "staff-months", "a coaching session",
+        targets.monthly_coverage, "No staff member who requires coaching was active in the quarter",
     )
 
 
 def multi_source_fact(card: pd.Series, targets: Targets) -> str:
-    target = f"target: at least {percent(targets.multi_source_rate)}"
-    if card["sessions"] == 0:
-        return f"No coaching session was logged in the quarter ({target} of sessions from two sources)."
-    return (
-        f"{share(card['multi_source_sessions'], card['sessions'], 'sessions')} had direct observation plus a "
-        f"second source ({target})."
+    return _share_fact(
+        card["multi_source_sessions"], card["sessions"], "sessions", "direct observation plus a second source",
+        targets.multi_source_rate, "No coaching session was logged in the quarter",
     )
 
 
