@@ -63,7 +63,9 @@ def month_days(month: pd.Period) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 def require_sessions_in(log: pd.DataFrame, month: pd.Period, log_title: str) -> None:
     """A month without a single valid session is a missing export, not a month nobody coached."""
-    require_sessions_between(log["session_date"], *month_days(month), str(month), log_title)
+    require_sessions_between(
+        log["session_date"], *month_days(month), str(month), log_title, "month", lambda day: f"{day:%Y-%m}"
+    )
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ and the check that a period has data at all."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
 
@@ -36,17 +37,26 @@ def with_cell_links(issues: list[DataIssue], parsed: ParsedWorkbook) -> list[Dat
 
 
 def require_sessions_between(
-    session_dates: pd.Series, first: pd.Timestamp, last: pd.Timestamp, period: str, log_title: str
+    session_dates: pd.Series,
+    first: pd.Timestamp,
+    last: pd.Timestamp,
+    period: str,
+    log_title: str,
+    option: str,
+    period_of: Callable[[pd.Timestamp], str],
 ) -> None:
     """A period without a single valid coaching-log row is a missing export, not a period nobody
-    coached: stop, instead of reporting zeros."""
+    coached: stop, instead of reporting zeros, naming the option that chooses the period (`option`:
+    "month", "quarter") and, by `period_of`, the period of the latest session as an example."""
     if session_dates.between(first, last).any():
         return
     latest = session_dates.max()
     hint = f" (the latest valid session is dated {latest:%Y-%m-%d})" if pd.notna(latest) else ""
+    example = f", for example --{option} {period_of(latest)}" if pd.notna(latest) else ""
     raise WorkbookError(
         f"Tab '{log_title}' has no valid rows dated in {period}{hint}: no data to report on. "
-        "Choose another period, or check that the sessions were entered and exported."
+        f"Choose another {option} with --{option} (in the Prefect UI: the run's parameter {option}){example}, "
+        "or check that the sessions were entered and exported."
     )
 
 

@@ -120,5 +120,5 @@ def require_sessions_in(valid: Mapping[str, pd.DataFrame], quarter: Quarter, log
     """A quarter without a single valid coaching-log row has no data: never report it as zeros."""
     require_sessions_between(
         valid["coaching_log"]["session_date"], pd.Timestamp(quarter.start), pd.Timestamp(quarter.end),
-        quarter.label, log_title,
+        quarter.label, log_title, "quarter", lambda day: Quarter.containing(day.date(), quarter.start_month).label,
     )

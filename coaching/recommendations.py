@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from coaching.contract import BEST_PRACTICES, SCORE_WORDS
+from coaching.contract import BEST_PRACTICES, PLAN_COMPONENTS, SCORE_WORDS
 from coaching.scoring import (
     BP_COLUMNS,
+    EFFECTIVENESS_SOURCES,
     LEAD_BLANK,
     LEAD_INACTIVE,
     LEAD_NO_EMAIL,
@@ -56,8 +57,68 @@ class Improvement:
         )
 
 
-def _percent(value: float) -> str:
-    return "no data" if pd.isna(value) else f"{100 * value:.0f} %"
+def percent(value: float | None) -> str:
+    """A share as a whole percent; a share with nothing to divide reads "no data"."""
+    return "no data" if value is None or pd.isna(value) else f"{100 * value:.0f} %"
+
+
+def share(part: int, whole: int, what: str = "") -> str:
+    """"31 of 32 staff-months (97 %)": the counts first, the percent of them after."""
+    return f"{part} of {whole}{' ' + what if what else ''} ({percent(part / whole if whole else None)})"
+
+
+def listed(joined: str) -> str:
+    """"skill_sets; feedback" → "skill sets, feedback"."""
+    return ", ".join(part.strip().replace("_", " ") for part in str(joined).split(";") if part.strip())
+
+
+# Each measure is said one way, in one direction, next to its target: in the recommendations'
+# evidence, the report's program detail and recommendations.csv alike.
+def _share_fact(part: int, whole: int, what: str, had: str, target: float, nothing: str) -> str:
+    aim = f"target: at least {percent(target)}"
+    if whole == 0:
+        return f"{nothing} ({aim} of {what})."
+    return f"{share(part, whole, what)} had {had} ({aim})."
+
+
+def coverage_fact(card: pd.Series, targets: Targets) -> str:
+    return _share_fact(
+        card["covered_staff_months"], card["eligible_staff_months"], "staff-months", "a coaching session",
+        targets.monthly_coverage, "No staff member who requires coaching was active in the quarter",
+    )
+
+
+def multi_source_fact(card: pd.Series, targets: Targets) -> str:
+    return _share_fact(
+        card["multi_source_sessions"], card["sessions"], "sessions", "direct observation plus a second source",
+        targets.multi_source_rate, "No coaching session was logged in the quarter",
+    )
+
+
+def plan_fact(card: pd.Series, targets: Targets) -> str:
+    missing = listed(card["missing_plan_components"])
+    return (
+        f"{card['plan_components']} of {len(PLAN_COMPONENTS)} plan components documented (target: at least "
+        f"{targets.plan_components})" + (f"; missing: {missing}." if missing else ".")
+    )
+
+
+def sources_fact(card: pd.Series, targets: Targets, quarter: str) -> str:
+    missing = listed(card["missing_effectiveness_sources"])
+    return (
+        f"{card['effectiveness_sources']} of {len(EFFECTIVENESS_SOURCES)} effectiveness data sources had an "
+        f"entry in {quarter} (target: at least {targets.effectiveness_sources})"
+        + (f"; missing: {missing}." if missing else ".")
+    )
+
+
+def actions_fact(card: pd.Series, previous: str) -> str:
+    count = int(card["improvement_actions"])
+    said = "No improvement action" if count == 0 else f"{count} improvement action{'s' if count != 1 else ''}"
+    return (
+        f"{said} decided on {previous} data (target: at least 1 planned, in progress or done; proposed "
+        "ones do not count)."
+    )
 
 
 def _month_names(months: pd.Series) -> str:
@@ -123,45 +184,28 @@ def _delivery(card: pd.Series, uncovered: dict[str, str], targets: Targets) -> t
     coverage, multi = card["monthly_coverage"], card["multi_source_rate"]
     if not coverage >= targets.monthly_coverage - 1e-9:
         steps.append("Schedule coaching at least monthly for every staff member who requires it")
-        if card["eligible_staff_months"] == 0:
-            evidence.append("No staff member who requires coaching was active in the quarter.")
-        else:
-            evidence.append(
-                f"Monthly coverage {_percent(coverage)} ({card['covered_staff_months']} of "
-                f"{card['eligible_staff_months']} staff-months; target {_percent(targets.monthly_coverage)})."
-            )
-            missed = uncovered.get(card["program_id"], "")
-            if missed:
-                evidence.append(f"Not coached: {missed}.")
+        evidence.append(coverage_fact(card, targets))
+        missed = uncovered.get(card["program_id"], "")
+        if missed:
+            evidence.append(f"Not coached: {missed}.")
     if not multi >= targets.multi_source_rate - 1e-9:
         steps.append(
             "base coaching feedback on direct observation plus at least one other source "
             "(reflection, document review or stakeholder interviews)"
         )
-        if card["sessions"] == 0:
-            evidence.append("No coaching sessions were logged for the program in the quarter.")
-        else:
-            without = card["sessions"] - card["multi_source_sessions"]
-            evidence.append(
-                f"{without} of {card['sessions']} sessions ({_percent(without / card['sessions'])}) had "
-                f"no direct observation plus a second source (target: at least "
-                f"{_percent(targets.multi_source_rate)} with both)."
-            )
+        evidence.append(multi_source_fact(card, targets))
     action = "; ".join(steps)
     return action[0].upper() + action[1:] + ".", " ".join(evidence)
 
 
 def _plan(card: pd.Series, targets: Targets) -> tuple[str, str]:
-    missing = card["missing_plan_components"].replace("_", " ")
     if card["plan_components"] == 0:
         action = "Write a coaching service delivery plan covering skill sets, frequency, methods, feedback and communication."
     else:
-        action = f"Document the missing parts of the coaching service delivery plan: {missing}."
-    evidence = (
-        f"{card['plan_components']} of 5 plan components documented (target {targets.plan_components}); "
-        f"missing: {missing}."
-    )
-    return action, evidence
+        action = (
+            f"Document the missing parts of the coaching service delivery plan: {listed(card['missing_plan_components'])}."
+        )
+    return action, plan_fact(card, targets)
 
 
 def _effectiveness(card: pd.Series, scores: QuarterScores, targets: Targets, quarter_over: bool) -> tuple[str, str]:
@@ -169,20 +213,14 @@ def _effectiveness(card: pd.Series, scores: QuarterScores, targets: Targets, qua
     if card["effectiveness_sources"] < targets.effectiveness_sources:
         when = "next quarter" if quarter_over else "this quarter"
         steps.append(f"Collect {card['missing_effectiveness_sources'].replace(';', ' or')} data {when}")
-        evidence.append(
-            f"{card['effectiveness_sources']} of 3 effectiveness data sources in {scores.quarter.label} "
-            f"(target {targets.effectiveness_sources}); missing: {card['missing_effectiveness_sources']}."
-        )
+        evidence.append(sources_fact(card, targets, scores.quarter.label))
     if card["improvement_actions"] == 0:
         previous = scores.quarter.previous.label
         steps.append(
             f"decide on at least one improvement action based on {previous}'s coaching data "
             "(status planned, in progress or done)"
         )
-        evidence.append(
-            f"No improvement action for {previous} with status planned, in progress or done "
-            "(proposed actions do not count)."
-        )
+        evidence.append(actions_fact(card, previous))
     action = "; ".join(steps)
     return action[0].upper() + action[1:] + ".", " ".join(evidence)
 

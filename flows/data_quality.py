@@ -20,7 +20,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.states import State
 
-from coaching.outputs import csv_bytes, data_quality_frame
+from coaching.outputs import csv_bytes, data_quality_frame, redacted_data_quality_frame
 from coaching.quarters import Quarter
 from coaching.recipients import RecipientError
 from coaching.records import CheckedRecords, Severity
@@ -104,7 +104,9 @@ def _check_and_notify(
         f"{escape_markdown(raw.label)}.\n\n{escape_markdown(delivery)}\n",
         "Data-quality check and notice",
     )
-    publish_table("data-quality-issues", issues, "Data-quality errors and warnings")
+    # Values (names, emails) stay in data_quality.csv and the stewards' notice: the UI follows the
+    # leadership email's rule.
+    publish_table("data-quality-issues", redacted_data_quality_frame(checked.issues), "Data-quality errors and warnings")
     logger.info("data_quality.csv written to %s", folder.resolve())
     return finish_run(result, report, "Data-quality notice", delivery)
 

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from adapters.ledger import DeliveryReport, Outcome
 from coaching.history import history_frame
-from coaching.outputs import csv_bytes, data_quality_frame, scorecard_frame
+from coaching.outputs import csv_bytes, leadership_scorecard_frame, redacted_data_quality_frame
 from coaching.quarterly import previous_scores, require_sessions_in, resolve_quarter, select_programs
 from coaching.email import OutgoingEmail
 from coaching.recipients import RecipientError, check_recipients
@@ -152,7 +152,8 @@ def _report(
         history.shown, targets, name_staff=settings.report_names_staff, quarter_over=today > target.end
     )
     report = render_quarterly_report(
-        history, recommendations, improved, worsened, checked, settings, targets, raw.label, today
+        history, recommendations, improved, worsened, checked, settings, targets, raw.label, today,
+        sending=adapters.mailer is not None and not checked.blocked, force_resend=force_resend,
     )
     write_files(folder, report.files)
     if settings.sheets_write_back:
@@ -187,8 +188,10 @@ def _report(
     summary = summary_markdown(current, previous, recommendations, checked.blocking, delivery, str(folder.resolve()))
     key = f"quarterly-{target.label.lower()}"
     publish_markdown(f"{key}-summary", summary, "Headline and recommendations")
-    publish_table(f"{key}-scorecard", scorecard_frame(current).rename(columns=readable_title), "Scorecard")
-    publish_table(f"{key}-data-quality", data_quality_frame(checked.issues), "Data-quality errors and warnings")
+    # The same rule as the leadership email: no cell's value, no staff name unless report_names_staff.
+    scorecard = leadership_scorecard_frame(current, settings.report_names_staff)
+    publish_table(f"{key}-scorecard", scorecard.rename(columns=readable_title), "Scorecard")
+    publish_table(f"{key}-data-quality", redacted_data_quality_frame(checked.issues), "Data-quality errors and warnings")
     logger.info("Report for %s written to %s", target.label, folder.resolve())
     result = QuarterlyRunResult(target.label, folder, delivery, checked.blocked)
     # Held back, the report itself was not sent, whatever happened to the stewards' notice.

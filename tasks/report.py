@@ -31,7 +31,10 @@ def render_quarterly_report(
     targets: Targets,
     source_label: str,
     today: dt.date,
+    sending: bool = False,
+    force_resend: bool = False,
 ) -> QuarterlyReport:
+    """`sending`: this run emails the report (it opens with "Updated version" only when it goes again)."""
     return build_quarterly_report(
         history.shown,
         recommendations,
@@ -45,6 +48,8 @@ def render_quarterly_report(
         declines=worsened,
         name_staff=settings.report_names_staff,
         record=history,
+        sending=sending,
+        force_resend=force_resend,
     )
 
 

@@ -30,11 +30,13 @@ class ReportData:
     targets: Targets
     min_responses_per_coach: int
     blocking: list[str] = field(default_factory=list)
-    satisfaction_by_program: pd.DataFrame = field(default_factory=pd.DataFrame)  # see coaching.metrics (shown when staff are not named)
+    satisfaction_by_program: pd.DataFrame = field(default_factory=pd.DataFrame)  # see assemble.satisfaction_groups (shown when staff are not named)
     declines: list[Improvement] = field(default_factory=list)  # what got worse since the previous quarter
     name_staff: bool = False  # the setting report_names_staff: counts per program unless it is on
     reported_on: dict[str, str] = field(default_factory=dict)  # quarter label -> YYYY-MM-DD of the version shown
     restatements: list[Restatement] = field(default_factory=list)  # earlier quarters recomputed differently
-    since_last_sent: list[Restatement] | None = None  # this quarter was delivered before: what changed since
+    # Set only on a version that is sent again (new figures, or forced): what changed since the last one sent.
+    since_last_sent: list[Restatement] | None = None
+    resent_on_request: bool = False  # that version goes again because an admin forced it
     # By best practice: a missing optional tab that lowers its score (CheckedRecords.score_notes)
     score_notes: dict[int, tuple[str, ...]] = field(default_factory=dict)

@@ -6,6 +6,7 @@ import re
 
 from coaching.contract import BEST_PRACTICES, SCORE_WORDS
 from coaching.recommendations import Recommendation
+from coaching.report.render import change_words
 from coaching.scoring import QuarterScores
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~])")
@@ -32,8 +33,7 @@ def summary_markdown(
         lines += ["## Report held back", ""] + [f"- {escape_markdown(reason)}" for reason in blocking] + [""]
     headline = f"**Organisation score: {score:.1f} %**" if score is not None else "**No programs scored**"
     if previous is not None and previous.organisation_percent is not None and score is not None:
-        change = score - previous.organisation_percent
-        headline += f" ({change:+.1f} points since {previous.quarter.label})"
+        headline += f" ({change_words(score - previous.organisation_percent)} since {previous.quarter.label})"
     lines += [headline, ""]
     if report_folder:
         lines += [f"Report: {escape_markdown(report_folder)} (report.html and the CSV files)", ""]

@@ -11,10 +11,11 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from coaching.metrics import satisfaction_by_coach, satisfaction_by_program
+from coaching.metrics import satisfaction_by_coach
 from coaching.parsing import parse_workbook
 from coaching.quarters import Quarter
 from coaching.recommendations import declines, improvements, recommend
+from coaching.report.assemble import satisfaction_groups
 from coaching.records import DataIssue, RawTab, RawWorkbook, Severity
 from coaching.report.model import ReportData
 from coaching.scoring import Targets, score_quarter
@@ -76,7 +77,7 @@ def report_data(
         recommendations=recommend(scores, targets, name_staff=name_staff, quarter_over=generated_on > current.end),
         improvements=improvements(scores, previous),
         satisfaction=satisfaction_by_coach(valid, current, min_responses),
-        satisfaction_by_program=satisfaction_by_program(valid, current, min_responses),
+        satisfaction_by_program=satisfaction_groups(valid, current, min_responses),
         declines=declines(scores, previous),
         name_staff=name_staff,
         issues=issues,

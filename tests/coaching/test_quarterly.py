@@ -40,8 +40,9 @@ def test_half_the_previous_quarters_rows_is_not_flagged():
 
 def test_a_quarter_without_a_valid_session_stops_the_run_instead_of_reporting_zeros():
     result = checked(["4/10/2026"])
-    with pytest.raises(WorkbookError, match=r"no valid rows dated in 2026-Q3 \(the latest valid session is dated 2026-04-10\)"):
+    with pytest.raises(WorkbookError, match=r"no valid rows dated in 2026-Q3 \(the latest valid session is dated 2026-04-10\)") as stop:
         require_sessions_in(result.valid, Q3, "Coaching Log")
+    assert "with --quarter (in the Prefect UI: the run's parameter quarter), for example --quarter 2026-Q2" in str(stop.value)
 
 
 def test_programs_can_be_chosen_by_id_or_name_and_an_unknown_one_is_named():

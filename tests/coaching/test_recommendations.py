@@ -24,8 +24,8 @@ def test_coaching_gaps_name_the_staff_and_the_months_they_were_not_coached():
     _, scores = scored(staff, log)
     rec = for_practice(recommend(scores, Targets()), 2)
     assert "Name B2 (B2): August, September" in rec.evidence
-    assert "Monthly coverage 67 % (4 of 6 staff-months; target 90 %)" in rec.evidence
-    assert "1 of 4 sessions (25 %) had no direct observation plus a second source" in rec.evidence
+    assert "4 of 6 staff-months (67 %) had a coaching session (target: at least 90 %)" in rec.evidence
+    assert "3 of 4 sessions (75 %) had direct observation plus a second source (target: at least 80 %)" in rec.evidence
     assert rec.action.startswith("Schedule coaching at least monthly")
 
 
@@ -33,16 +33,16 @@ def test_a_missing_plan_names_the_missing_components():
     _, scores = scored([lead()], [], plan=[["P1", "skill_sets", "yes"], ["P1", "feedback", "yes"]])
     rec = for_practice(recommend(scores, Targets()), 3)
     assert rec.score == 1
-    assert "frequency; methods; communication" in rec.action
-    assert "2 of 5 plan components documented (target 3)" in rec.evidence
+    assert "frequency, methods, communication" in rec.action
+    assert "2 of 5 plan components documented (target: at least 3); missing: frequency" in rec.evidence
 
 
 def test_the_effectiveness_review_names_missing_sources_and_the_lack_of_decided_actions():
     _, scores = scored([lead()], [], survey=[["8/1/2026", "P1", 4]], actions=[["2026-Q2", "P1", "idea", "proposed"]])
     rec = for_practice(recommend(scores, Targets()), 4)
-    assert "missing: practitioner fidelity assessment; coach fidelity assessment" in rec.evidence
-    assert "No improvement action for 2026-Q2 with status planned, in progress or done" in rec.evidence
-    assert "proposed actions do not count" in rec.evidence
+    assert "missing: practitioner fidelity assessment, coach fidelity assessment" in rec.evidence
+    assert "No improvement action decided on 2026-Q2 data (target: at least 1 planned, in progress or done" in rec.evidence
+    assert "proposed ones do not count" in rec.evidence
 
 
 def test_a_lead_who_left_is_named_with_what_to_do():

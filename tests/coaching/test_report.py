@@ -16,7 +16,7 @@ from adapters.mailers import build_mime_message
 from coaching.history import Restatement
 from coaching.records import DataIssue, Severity
 from coaching.report.render import build_report_email, charted_programs, render_report
-from tests.browser import laid_out_width
+from tests.browser import laid_out
 from tests.coaching.report_fixtures import SHEET_URL, report_data, small_tabs
 
 SCRIPT = "<script>alert('hi')</script>"
@@ -91,17 +91,18 @@ def test_the_scorecard_names_each_rating_in_words_not_only_in_colour(report):
 def test_satisfaction_of_a_coach_with_two_responses_is_hidden_and_with_three_it_is_shown(report):
     section = _section(report.html_email, "Satisfaction with coaching, by coach")
     assert "Ana Coach 3 4.7 of 5" in section  # 4, 5, 5
-    assert "&lt;/script&gt; 2 fewer than 3 responses – not shown" in section
+    assert "&lt;/script&gt; 2 not shown: fewer than 3 responses" in section
     assert "1.5" not in section  # the hidden coach's answers were 1 and 2
 
 
 def test_the_headline_and_subject_give_the_score_and_its_change_since_the_previous_quarter(report):
     # 2026-Q3: 8 + 2 of 16 points; 2026-Q2: 5 + 1 of 16.
-    assert report.subject == "Coaching effectiveness 2026-Q3: 62.5 % (+25 points)"
+    assert report.subject == "Coaching effectiveness 2026-Q3: 62.5 % (▲ 25 points)"
     top = _words(report.html_email.split(">Scorecard</h2>")[0])
-    assert "62.5 % organisation score 10 of 16 points +25 points since 2026-Q2 (37.5 %)." in top
+    never = "37.5 %, recomputed from today’s records: never reported"
+    assert f"62.5 % organisation score, 10 of 16 points ▲ 25 points since 2026-Q2 ({never})." in top
     assert "● In place 4 ◐ Partially 2 ○ Not in place 2" in top
-    assert "Organisation score: 62.5 % (10 of 16 points). +25 points since 2026-Q2 (37.5 %)." in report.text
+    assert f"Organisation score: 62.5 % (10 of 16 points). ▲ 25 points since 2026-Q2 ({never})." in report.text
 
 
 def test_the_first_quarter_on_record_has_no_change_to_report(data):
@@ -121,9 +122,20 @@ def test_recommendations_come_in_priority_order_with_their_evidence(report, data
 def test_program_details_show_counts_behind_each_rate_and_what_is_missing(report):
     details = _section(report.html_email, "Program by program")
     assert "By month: July 1 of 1 (100 %); August 0 of 1 (0 %); September 0 of 1 (0 %)." in details
-    assert "Staff coached each month: 33 % (1 of 3 staff-months; target 90 %)." in details
-    assert "Missing: skill sets, frequency, methods, feedback." in details
-    assert "Missing: practitioner fidelity assessment, coach fidelity assessment." in details
+    assert "1 of 3 staff-months (33 %) had a coaching session (target: at least 90 %)." in details
+    assert "0 of 1 sessions (0 %) had direct observation plus a second source (target: at least 80 %)." in details
+    assert "1 of 5 plan components documented (target: at least 3); missing: skill sets, frequency, methods, feedback." in details
+    assert "missing: practitioner fidelity assessment, coach fidelity assessment." in details
+
+
+def test_each_measure_reads_the_same_in_the_recommendations_and_the_program_detail(report):
+    """One direction, one wording, beside its target: a recommendation's evidence repeats the detail's sentence."""
+    family = _section(report.html_email, "Program by program").split("Family")[1]
+    advice = _section(report.html_email, "Recommendations")
+    for sentence in ("0 of 1 sessions (0 %) had direct observation plus a second source (target: at least 80 %).",
+                     "1 of 3 staff-months (33 %) had a coaching session (target: at least 90 %)."):
+        assert sentence in family and sentence in advice
+    assert "had no direct observation" not in report.html_email + report.text
 
 
 def test_a_rate_with_nothing_to_divide_reads_no_data():
@@ -131,8 +143,8 @@ def test_a_rate_with_nothing_to_divide_reads_no_data():
     tabs["Programs"].append(["P3", "Night Shelter", "S01"])
     report = render_report(report_data(tabs, "2026-Q3"))
     shelter = _section(report.html_email, "Program by program").split("Night Shelter")[1]
-    assert "Staff coached each month: no data (0 of 0 staff-months" in shelter
-    assert "another source: no data (0 of 0 sessions" in shelter
+    assert "No staff member who requires coaching was active in the quarter (target: at least 90 %" in shelter
+    assert "No coaching session was logged in the quarter (target: at least 80 %" in shelter
     assert "nan" not in shelter.lower()
 
 
@@ -182,7 +194,7 @@ def test_charts_are_small_pngs_without_metadata_even_with_dollar_signs_in_names(
         assert len(image.content) < 150_000
         assert b"Software" not in image.content and b"tEXt" not in image.content
         width = int.from_bytes(image.content[16:20], "big")
-        assert 1200 <= width <= 1400  # 600–700 px shown at twice the density
+        assert width == 920  # 460 px shown at twice the density
 
 
 def test_the_report_email_goes_to_every_recipient_with_the_csv_files_and_inline_charts(report):
@@ -218,10 +230,26 @@ def test_with_more_programs_than_a_chart_can_show_the_charts_show_those_that_nee
     assert chosen[:5] == ["P20", "P21", "P22", "P23", "P24"] and len(chosen) == 6
 
 
-@pytest.mark.parametrize("width", [400, 680])
-def test_the_report_reads_on_a_phone_400_px_wide_and_on_a_desktop_without_sideways_scrolling(report, width, tmp_path):
-    scroll_width, visible_width = laid_out_width(report.html_file, width, tmp_path)
-    assert visible_width <= width and scroll_width <= visible_width
+@pytest.mark.parametrize("width", [320, 400, 680, 1200])
+def test_the_report_reads_on_a_phone_320_or_400_px_wide_and_on_a_desktop_without_sideways_scrolling(
+    report, width, tmp_path
+):
+    page = laid_out(report.html_file, width, tmp_path)
+    assert page.visible_width <= width and page.scroll_width <= page.visible_width
+
+
+def test_chart_text_is_at_least_11_px_on_a_phone_400_px_wide(report, tmp_path):
+    """Chromium gives how wide each chart is shown (with a scroll bar, the narrowest case); each
+    chart says the smallest text it drew, in points at its own width (72 pt = 100 px)."""
+    from coaching.report.charts import coverage_chart, scores_chart
+
+    page = laid_out(report.html_file, 400, tmp_path)
+    data = report_data(small_tabs(), "2026-Q3")
+    charts = (coverage_chart(data.current, 0.9), scores_chart(data.history, recomputed=["2026-Q1"]))
+    assert len(page.image_widths) == len(charts)
+    for chart, shown in zip(charts, page.image_widths):
+        assert chart.smallest_text_pt * 100 / 72 * shown / chart.width >= 11, (chart.smallest_text_pt, shown)
+        assert shown <= chart.width  # never blown up past its own size on a desktop
 
 
 def test_what_got_worse_names_the_fall_in_score_and_each_practice_that_dropped():
@@ -241,8 +269,24 @@ def test_without_the_names_setting_the_report_gives_counts_and_satisfaction_per_
         for name in ("Ana Coach", "Ben Worker", "Cal Worker", "Dee Coach"):
             assert name not in body
     assert "Not coached: 1 staff member in 2 staff-months." in _section(report.html_email, "Recommendations")
+
+
+def test_without_the_names_setting_a_program_with_one_coach_is_merged_with_another_never_shown_alone():
+    """Each program here has one coach: its average would be that coach's ratings. Together they
+    have two coaches and five responses (4, 5, 5 and 1, 2)."""
+    report = render_report(report_data(small_tabs(), "2026-Q3", name_staff=False))
     by_program = _section(report.html_email, "Satisfaction with coaching, by program")
-    assert "Home Visiting 1 3 4.7 of 5" in by_program
+    assert "Other programs: Family &amp; &lt;Youth&gt; Services, Home Visiting 5 from 2 coaches 3.4 of 5" in by_program
+    assert "4.7" not in by_program and "1.5" not in by_program  # neither coach's own average
+
+
+def test_without_the_names_setting_a_lone_program_with_one_coach_has_no_average():
+    tabs = small_tabs()
+    tabs["Satisfaction Survey"] = [row for row in tabs["Satisfaction Survey"] if row[1] == "P1"]
+    report = render_report(report_data(tabs, "2026-Q3", name_staff=False))
+    by_program = _section(report.html_email, "Satisfaction with coaching, by program")
+    assert "Home Visiting 3 from 1 coach not shown: fewer than 2 coaches or 3 responses" in by_program
+    assert "4.7" not in report.html_email and "4.7" not in report.text
 
 
 def test_a_quarter_that_is_over_gets_advice_for_next_quarter():
@@ -263,10 +307,10 @@ def test_restatements_come_before_the_charts_and_a_re_sent_report_opens_with_wha
     html = report.html_email
     opening = _words(html[: html.index("organisation score")])
     assert "This report of 2026-Q3 was already sent on 6 October 2026." in opening
-    assert "Home Visiting : 100 % (8 of 8) then, 75 % (6 of 8) now (▼ -25 points). 1 Coaching Log row" in opening
+    assert "Home Visiting : 100 % (8 of 8) then, 75 % (6 of 8) now (▼ 25 points). 1 Coaching Log row" in opening
     section = _section(html, "Earlier quarters restated")
     assert "2026-Q2 (reported on 6 July 2026)" in section
-    assert "Home Visiting : reported 62.5 % (5 of 8), now 75 % (6 of 8) (▲ +12.5 points). Why: 2 sessions dated" in section
+    assert "Home Visiting : reported 62.5 % (5 of 8), now 75 % (6 of 8) (▲ 12.5 points). Why: 2 sessions dated" in section
     assert html.index("Earlier quarters restated") < html.index(">Charts</h2>")
     assert "as reported on 6 July 2026" in _words(html.split(">Scorecard</h2>")[0])
     assert "2025-Q4, 2026-Q1 recomputed from today" in html  # never reported: marked as such
@@ -306,13 +350,38 @@ def test_without_the_names_setting_no_staff_name_is_anywhere_in_the_email_leader
 @pytest.mark.parametrize(("value", "problem", "shown"), [
     ("a", "'a' is not a date: write it as 7/14/2026", "“…” is not a date: write it as 7/14/2026"),
     ("202", "'202' is not on the Staff tab; did you mean '00202'? Format the column as Plain text",
-     "“…” is not on the Staff tab; did you mean '00202'? Format the column as Plain text"),
+     "“…” is not on the Staff tab; did you mean “…”? Format the column as Plain text"),
     ("Ben Worker", "Ben Worker is not a date", "… is not a date"),
+    ("2026-03-08", "The end date 2026-03-08 is before the start date 2026-08-03; correct one of the two dates",
+     "The end date … is before the start date …; correct one of the two dates"),
+    ("00135", "Staff ID '00135' is already listed for session '1323' on row 430; delete this repeated row or "
+     "correct the session or staff ID",
+     "Staff ID “…” is already listed for session “…” on row 430; delete this repeated row or correct the session"),
 ])
-def test_a_problem_loses_the_cells_value_but_keeps_its_other_words_and_the_suggested_fix(data, value, problem, shown):
+def test_a_problem_loses_every_cells_value_but_keeps_its_other_words(data, value, problem, shown):
     issue = DataIssue("Coaching Log", 7, "Session Date", value, problem, Severity.ERROR, "B7", "")
     report = render_report(dataclasses.replace(data, issues=[issue]))
     assert shown in report.text
+
+
+def test_no_check_of_any_tab_can_put_a_cells_value_into_what_leadership_and_the_prefect_ui_see():
+    """Every problem template of every suite, filled with recognisable values in every cell it names."""
+    from string import Formatter
+
+    from coaching.contract import TABS
+    from coaching.outputs import redacted_data_quality_frame
+    from coaching.validation import suite_definition
+
+    templates = {rule["meta"]["problem"] for spec in TABS for rule in suite_definition(spec.key)["expectations"]}
+    issues = []
+    for template in sorted(templates):
+        names = {name for _, name, _, _ in Formatter().parse(template) if name}
+        cells = {name: "12" if name == "found" else f"Zq{n}x" for n, name in enumerate(sorted(names))}
+        issues.append(DataIssue("Tab", 3, "Column", cells.get("value", ""), template.format_map(cells), Severity.ERROR))
+    shown = redacted_data_quality_frame(issues)
+    assert list(shown.columns) == ["tab", "row", "column", "problem", "severity", "cell", "link"]
+    assert len(shown) == len(templates) > 20
+    assert not shown["problem"].str.contains("Zq").any(), shown.loc[shown["problem"].str.contains("Zq"), "problem"]
 
 
 def test_with_nothing_to_compare_the_html_and_the_text_say_the_same_thing(data):
@@ -322,12 +391,13 @@ def test_with_nothing_to_compare_the_html_and_the_text_say_the_same_thing(data):
     assert first.text.count("There is no earlier quarter in the records to compare with.") == 2
 
 
-def test_the_report_leadership_gets_by_default_reads_on_a_phone_too(tmp_path):
-    """The default (no staff names) has its own satisfaction table, with a column more."""
+@pytest.mark.parametrize("width", [320, 400])
+def test_the_report_leadership_gets_by_default_reads_on_a_phone_too(tmp_path, width):
+    """The default (no staff names) has its own satisfaction table."""
     report = render_report(report_data(small_tabs(), "2026-Q3", name_staff=False))
-    assert "Coaches rated" in report.html_file
-    scroll_width, visible_width = laid_out_width(report.html_file, 400, tmp_path)
-    assert visible_width <= 400 and scroll_width <= visible_width
+    assert "from 2 coaches" in report.html_file
+    page = laid_out(report.html_file, width, tmp_path)
+    assert page.visible_width <= width and page.scroll_width <= page.visible_width
 
 
 @pytest.mark.parametrize("column", [1, 3, 4, 5, 6])  # date, coach, staff, duration, a boolean
@@ -340,5 +410,49 @@ def test_a_name_typed_into_any_log_cell_is_not_repeated_in_the_email(typed, colu
     data = report_data(tabs, "2026-Q3", name_staff=False)
     assert any(issue.row == 7 for issue in data.issues)  # the cell is listed as a problem
     report = render_report(data)
-    for body in (report.html_email, report.text, report.html_file):
+    file_text = re.sub(r'src="data:image/png;base64,[^"]*"', "", report.html_file)  # the charts' bytes are not text
+    for body in (report.html_email, report.text, file_text):
         assert "Zed" not in body
+
+
+def _quarterly(data, *, sent_hash: str | None, sending: bool, force_resend: bool = False):
+    """The report the quarterly run builds, for a quarter sent before with `sent_hash` (None: never sent)."""
+    from coaching.history import History, ReportedVersion, quarter_record
+    from coaching.records import CheckedRecords
+    from coaching.report.assemble import build_quarterly_report
+    from coaching.scoring import Targets
+    from tests.coaching.report_fixtures import valid_frames
+
+    valid = valid_frames(small_tabs())
+    sent = {} if sent_hash is None else {
+        "2026-Q3": ReportedVersion(quarter_record(valid, data.current), 1, "2026-10-06T07:00:00+00:00", sent_hash)
+    }
+    changed = [Restatement("2026-Q3", "P1", "Home Visiting", 8, 100.0, 6, 75.0, "2026-10-06",
+                           ("1 Coaching Log row of 2026-Q3 corrected",))]
+    record = History(data.history, data.history, sent, since_last_sent=changed if sent else None)
+    return build_quarterly_report(
+        data.history, data.recommendations, data.improvements, CheckedRecords(valid, data.issues, {}, {}),
+        organisation="Riverbend", source_label="test_workbook.xlsx", today=dt.date(2026, 10, 5), targets=Targets(),
+        min_responses_per_coach=3, record=record, sending=sending, force_resend=force_resend,
+    )
+
+
+def test_updated_version_opens_only_a_version_that_is_sent_again_and_says_what_changed(data):
+    from coaching.report.render import report_content_hash
+
+    first = _quarterly(data, sent_hash=None, sending=True)
+    same = report_content_hash(first.rendered.subject, first.attachments)
+    rerun = _quarterly(data, sent_hash=same, sending=True)  # already sent: nothing goes
+    not_sending = _quarterly(data, sent_hash="an earlier version", sending=False)  # --no-send
+    for plain in (first, rerun, not_sending):
+        for body in (plain.rendered.html_email, plain.rendered.text, plain.files["report.html"].decode()):
+            assert "Updated version" not in body and "UPDATED VERSION" not in body and "already sent on" not in body
+
+    updated = _quarterly(data, sent_hash="an earlier version", sending=True)
+    opening = _words(updated.rendered.html_email.split("organisation score")[0])
+    assert "Updated version. This report of 2026-Q3 was already sent on 6 October 2026. What changed since then:" in opening
+    assert "Home Visiting : 100 % (8 of 8) then, 75 % (6 of 8) now (▼ 25 points). 1 Coaching Log row" in opening
+    assert "UPDATED VERSION" in updated.rendered.text and "Updated version" in updated.files["report.html"].decode()
+
+    forced = _quarterly(data, sent_hash=same, sending=True, force_resend=True)
+    assert "UPDATED VERSION: this report of 2026-Q3 was already sent on 6 October 2026" in forced.rendered.text

@@ -50,6 +50,10 @@ def test_the_artifacts_belong_to_the_flow_run_and_the_scorecard_has_readable_tit
     assert scorecard.flow_run_id == state.state_details.flow_run_id and scorecard.task_run_id is None
     assert '"BP1 Accountability"' in scorecard.data and '"Program ID"' in scorecard.data
     assert "bp1_accountability" not in scorecard.data
+    # The UI follows the leadership email's rule: no lead named by default, no cell's value.
+    assert "Coaching Lead" not in scorecard.data and "Fiona Jones" not in scorecard.data
+    quality = Artifact.get("quarterly-2026-q3-data-quality").data
+    assert "is not a date" in quality and "8/32/2026" not in quality and "2026-08-03" not in quality
 
 
 def test_a_run_whose_email_is_of_unknown_outcome_ends_failed_saying_what_to_check(tmp_path, state_dir, monkeypatch):
