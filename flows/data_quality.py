@@ -28,7 +28,7 @@ from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
 from flows.cli import hide_tracebacks_of_pipeline_errors, data_quality_command
 from tasks.artifacts import publish_markdown, publish_table
-from tasks.delivery import finish_run
+from tasks.delivery import finish_run, warn_of_unresolved
 from tasks.notify import send_data_quality_notice
 from tasks.records import extract_records, validate_records
 from tasks.report import write_files
@@ -69,6 +69,7 @@ def data_quality(
     folder = Path(output_dir or Path("reports") / "data-quality" / today.isoformat())
 
     with build_run_adapters(settings, source=source, outbox_dir=folder / "outbox", send=send) as adapters:
+        warn_of_unresolved(adapters.ledger)  # repeated by every run until an admin resolves them
         return _check_and_notify(adapters, settings, today, folder, force_resend)
 
 

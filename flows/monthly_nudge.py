@@ -34,7 +34,7 @@ from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
 from flows.cli import hide_tracebacks_of_pipeline_errors, monthly_nudge_command, run_name
-from tasks.delivery import DeliveryIncomplete, deliver_email, label_run, outcome_word, run_tags
+from tasks.delivery import DeliveryIncomplete, deliver_email, label_run, outcome_word, run_tags, warn_of_unresolved
 from tasks.artifacts import publish_markdown
 from tasks.records import extract_records, validate_records
 
@@ -140,6 +140,7 @@ def monthly_nudge(
     target = resolve_month(month, today)
     folder = Path(output_dir or Path("reports") / "nudges" / str(target))
     with build_run_adapters(settings, source=source, outbox_dir=folder / "outbox", send=send) as adapters:
+        warn_of_unresolved(adapters.ledger)  # repeated by every run until an admin resolves them
         return _nudge_leads(adapters, settings, today, target, folder, programs, force_resend)
 
 

@@ -36,7 +36,7 @@ from config.settings import Settings, load_settings
 from config.wiring import REPORT_RECIPIENTS_VARIABLE, RunAdapters, build_run_adapters, report_recipients
 from flows.cli import hide_tracebacks_of_pipeline_errors, quarterly_report_command, run_name
 from tasks.artifacts import publish_markdown, publish_table, readable_title
-from tasks.delivery import deliver_email, finish_run, run_tags
+from tasks.delivery import deliver_email, finish_run, run_tags, warn_of_unresolved
 from tasks.history import reconcile_history, record_delivery
 from tasks.notify import send_data_quality_notice
 from tasks.proposals import write_back_proposals
@@ -130,6 +130,7 @@ def quarterly_report(
     target = resolve_quarter(quarter, today, settings.fiscal_year_start_month)
     folder = Path(output_dir or Path("reports") / target.label)
     with build_run_adapters(settings, source=source, outbox_dir=folder / "outbox", send=send) as adapters:
+        warn_of_unresolved(adapters.ledger)  # repeated by every run until an admin resolves them
         return _report(adapters, settings, today, target, folder, programs, force_resend, recipients)
 
 

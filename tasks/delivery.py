@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from typing import TypeVar
 
@@ -12,15 +11,19 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import deployment, flow_run
 from prefect.states import Completed, State
 
-from adapters.ledger import WORST_FIRST, DeliveryLedger, DeliveryReport, DeliveryResult, Outcome
+from adapters.ledger import (
+    WORST_FIRST,
+    DeliveryLedger,
+    DeliveryReport,
+    DeliveryResult,
+    Outcome,
+    unresolved_lines,
+)
 from adapters.mailers import Mailer
 from coaching.email import OutgoingEmail
 from coaching.recipients import address_problem
 from coaching.records import PipelineError
 
-# Delivery runs hold this Prefect global concurrency limit (created by `make stack`), so that
-# overlapping runs of any deployment reach the ledger's check-and-send one at a time.
-DELIVERY_CONCURRENCY_LIMIT = "coaching-delivery"
 T = TypeVar("T")
 
 
@@ -48,22 +51,22 @@ def deliver_email(
     valid = tuple(recipient for recipient in email.recipients if recipient not in refused)
     sent = DeliveryReport(())
     if valid:
-        with _delivery_slot():
-            sent = ledger.send_once(mailer, replace(email, recipients=valid), force_resend, force_hint())
+        # Another run sending the same email holds the ledger's lock on it: this one waits, saying so.
+        sent = ledger.send_once(mailer, replace(email, recipients=valid), force_resend, force_hint(), get_run_logger().info)
     by_recipient = {result.recipient: result for result in sent.results}
     return DeliveryReport(
         tuple(refused.get(recipient) or by_recipient[recipient] for recipient in dict.fromkeys(email.recipients))
     )
 
 
-def _delivery_slot() -> AbstractContextManager[object]:
-    """The global concurrency limit when the run belongs to a deployment (the stack creates it);
-    a run from the command line relies on the ledger's lock alone."""
-    if deployment.id is None:
-        return nullcontext()
-    from prefect.concurrency.sync import concurrency
-
-    return concurrency(DELIVERY_CONCURRENCY_LIMIT, occupy=1, timeout_seconds=600, strict=False)
+@task(name="unresolved-deliveries", cache_policy=NO_CACHE)
+def warn_of_unresolved(ledger: DeliveryLedger) -> list[str]:
+    """Every run starts by repeating, as warnings, the emails of unknown outcome that wait for an
+    admin (until they are resolved), so that none is forgotten whatever ended the run that sent it."""
+    lines = unresolved_lines(ledger)
+    for line in lines:
+        get_run_logger().warning(line)
+    return lines
 
 
 def force_hint() -> str:
