@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
@@ -45,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from adapters.mailers import DeliveryError, DeliveryUnknown, Mailer
-from adapters.store import LockTimeout, held_until_done, hold_lock
+from adapters.store import LockTimeout, database_answering, held_until_done, hold_lock
 from coaching.email import Attachment, OutgoingEmail
 from coaching.records import PipelineError
 
@@ -161,28 +161,6 @@ def unknown_advice(entry: int | None) -> str:
 
 class DeliveryBusy(PipelineError):
     """Another run was still sending the same email after the wait: this run sent nothing."""
-
-
-class LedgerUnavailable(PipelineError):
-    """The ledger's database stopped answering; the message says what is known of each email."""
-
-
-def database_name(engine: Engine) -> str:
-    """The database as an admin recognises it, never with its password."""
-    return engine.url.render_as_string(hide_password=True)
-
-
-@contextmanager
-def database_answering(engine: Engine, known: Callable[[], str]) -> Iterator[None]:
-    """Turn the database going away (stopped, unreachable, refusing logins) into one
-    LedgerUnavailable naming it and saying `known()`: what is known of the emails so far."""
-    try:
-        yield
-    except (OperationalError, InterfaceError) as exc:
-        cause = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
-        raise LedgerUnavailable(
-            f"The delivery ledger's database ({database_name(engine)}) is not answering: {cause}. {known()}"
-        ) from None
 
 
 class _Unrecorded(Exception):

@@ -17,7 +17,9 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+
+from coaching.records import PipelineError
 
 SQLITE_FILE_NAME = "deliveries.sqlite3"
 
@@ -53,6 +55,28 @@ def hold_lock(db: Connection, key: str) -> None:
     released at commit, so workers on several hosts take turns."""
     if db.dialect.name == "postgresql":
         db.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+
+
+class StoreUnavailable(PipelineError):
+    """The database stopped answering; the message names it and says what is known of the emails."""
+
+
+def database_name(engine: Engine) -> str:
+    """The database as an admin recognises it, never with its password."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+@contextmanager
+def database_answering(engine: Engine, known: Callable[[], str]) -> Iterator[None]:
+    """Turn the database going away (stopped, unreachable, refusing logins) into one
+    StoreUnavailable naming it and saying `known()`: what is known of the emails so far."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        cause = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+        raise StoreUnavailable(
+            f"The delivery ledger's database ({database_name(engine)}) is not answering: {cause}. {known()}"
+        ) from None
 
 
 class LockTimeout(TimeoutError):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import TypeVar
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 from prefect.runtime import deployment, flow_run
 from prefect.states import Completed, State
 
@@ -52,7 +54,7 @@ def deliver_email(
     sent = DeliveryReport(())
     if valid:
         # Another run sending the same email holds the ledger's lock on it: this one waits, saying so.
-        sent = ledger.send_once(mailer, replace(email, recipients=valid), force_resend, force_hint(), get_run_logger().info)
+        sent = ledger.send_once(mailer, replace(email, recipients=valid), force_resend, force_hint(), _logger().info)
     by_recipient = {result.recipient: result for result in sent.results}
     return DeliveryReport(
         tuple(refused.get(recipient) or by_recipient[recipient] for recipient in dict.fromkeys(email.recipients))
@@ -65,8 +67,16 @@ def warn_of_unresolved(ledger: DeliveryLedger) -> list[str]:
     admin (until they are resolved), so that none is forgotten whatever ended the run that sent it."""
     lines = unresolved_lines(ledger)
     for line in lines:
-        get_run_logger().warning(line)
+        _logger().warning(line)
     return lines
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The run's logger (shown in the UI), or this module's outside a run."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
 
 
 def force_hint() -> str:

@@ -7,12 +7,14 @@ import multiprocessing
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
 from adapters.ledger import DeliveryLedger, Outcome
 from adapters.mailers import OutboxMailer
 from adapters.sendgrid_mailer import SendGridMailer
+from adapters.store import StoreUnavailable
 from config.settings import load_settings
 from config.wiring import build_store_engine
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault, report_email
@@ -77,3 +79,27 @@ def test_a_lost_answer_is_unknown_in_postgresql_too_and_an_admin_resolves_it(pos
 
         assert ledger.send_once(mailer_for(fake.url), ONE).outcome is Outcome.ALREADY_SENT
         assert len(fake.messages) == 1
+
+
+def test_the_database_stopping_after_an_email_left_says_what_is_known_of_each_and_sends_nothing_twice(
+    stoppable_postgres,
+):
+    ledger = DeliveryLedger(engine_for(stoppable_postgres.url))
+    with FakeSendGrid() as fake:
+        fake.after_accepting = stoppable_postgres.stop  # SendGrid takes the CEO's copy, then the database goes
+
+        with pytest.raises(StoreUnavailable) as stopped:
+            ledger.send_once(mailer_for(fake.url), report_email(("ceo@example.org", "cfo@example.org")))
+
+        said = str(stopped.value)
+        assert said.startswith("The delivery ledger's database (postgresql+psycopg://ledger_user_")
+        assert stoppable_postgres.password not in said and "***" in said
+        assert "Sent the quarterly report for 2026-Q3 to ceo@example.org." in said
+        assert "The ledger could not record it: entry 1 stays pending, so that no run sends it again" in said
+        assert "mark-sent 1" in said and "Not sent to cfo@example.org (this run stopped before them)." in said
+        assert "\n" not in said  # one line
+
+        fake.after_accepting = None
+        stoppable_postgres.start()
+        rerun = DeliveryLedger(engine_for(stoppable_postgres.url)).send_once(mailer_for(fake.url), ONE)
+        assert rerun.outcome is Outcome.UNKNOWN and len(fake.messages) == 1  # the CEO's copy is not sent again
