@@ -28,7 +28,7 @@ from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
 from flows.cli import hide_tracebacks_of_pipeline_errors, data_quality_command
 from tasks.artifacts import publish_markdown, publish_table
-from tasks.delivery import finish_run, warn_of_unresolved
+from tasks.delivery import finish_run, name_failed_run, warn_of_unresolved
 from tasks.notify import send_data_quality_notice
 from tasks.records import extract_records, validate_records
 from tasks.report import write_files
@@ -48,7 +48,9 @@ def _run_name() -> str:
 
 
 # A run that outlasts this is stopped and marked TimedOut (failed), freeing its deployment's slot.
-@flow(name="data_quality", flow_run_name=_run_name, log_prints=True, timeout_seconds=1800)
+@flow(
+    name="data_quality", flow_run_name=_run_name, log_prints=True, on_failure=[name_failed_run], timeout_seconds=1800
+)
 def data_quality(
     source: str | None = None,
     send: bool = True,

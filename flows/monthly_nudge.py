@@ -34,7 +34,15 @@ from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
 from flows.cli import hide_tracebacks_of_pipeline_errors, monthly_nudge_command, run_name
-from tasks.delivery import DeliveryIncomplete, deliver_email, label_run, outcome_word, run_tags, warn_of_unresolved
+from tasks.delivery import (
+    DeliveryIncomplete,
+    deliver_email,
+    label_run,
+    name_failed_run,
+    outcome_word,
+    run_tags,
+    warn_of_unresolved,
+)
 from tasks.artifacts import publish_markdown
 from tasks.records import extract_records, validate_records
 
@@ -115,7 +123,9 @@ def _summary_markdown(result: NudgeRunResult) -> str:
 
 
 # A run that outlasts this is stopped and marked TimedOut (failed), freeing its deployment's slot.
-@flow(name="monthly_nudge", flow_run_name=_run_name, log_prints=True, timeout_seconds=1800)
+@flow(
+    name="monthly_nudge", flow_run_name=_run_name, log_prints=True, on_failure=[name_failed_run], timeout_seconds=1800
+)
 def monthly_nudge(
     month: Annotated[str | None, Field(pattern=MONTH_PATTERN)] = None,
     source: str | None = None,

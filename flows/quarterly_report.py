@@ -36,7 +36,7 @@ from config.settings import Settings, load_settings
 from config.wiring import REPORT_RECIPIENTS_VARIABLE, RunAdapters, build_run_adapters, report_recipients
 from flows.cli import hide_tracebacks_of_pipeline_errors, quarterly_report_command, run_name
 from tasks.artifacts import publish_markdown, publish_table, readable_title
-from tasks.delivery import deliver_email, finish_run, run_tags, warn_of_unresolved
+from tasks.delivery import deliver_email, finish_run, name_failed_run, run_tags, warn_of_unresolved
 from tasks.history import reconcile_history, record_delivery
 from tasks.notify import send_data_quality_notice
 from tasks.proposals import write_back_proposals
@@ -102,7 +102,9 @@ def _propose_in_sheet(adapters: RunAdapters, settings: Settings, rows: list[dict
 
 
 # A run that outlasts this is stopped and marked TimedOut (failed), freeing its deployment's slot.
-@flow(name="quarterly_report", flow_run_name=_run_name, log_prints=True, timeout_seconds=3600)
+@flow(
+    name="quarterly_report", flow_run_name=_run_name, log_prints=True, on_failure=[name_failed_run], timeout_seconds=3600
+)
 def quarterly_report(
     quarter: Annotated[str | None, Field(pattern=QUARTER_PATTERN)] = None,
     source: str | None = None,

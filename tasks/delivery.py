@@ -11,6 +11,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 from prefect.runtime import deployment, flow_run
+from prefect.client.schemas.objects import FlowRun
 from prefect.states import Completed, State
 
 from adapters.ledger import (
@@ -105,6 +106,25 @@ def label_run(word: str) -> None:
             client.update_flow_run(flow_run.id, name=f"{flow_run.name}-{word}")
     except Exception as exc:  # the name is a convenience: the state message says the same
         get_run_logger().warning("Could not rename the run to say '%s': %s", word, exc)
+
+
+# The endings label_run gives a run's name; a run that ends with none of them failed before it
+# could say what happened to its email.
+RUN_NAME_ENDINGS = (*(outcome.value.replace("_", "-") for outcome in Outcome), "not-sent", "held-back")
+
+
+def name_failed_run(_flow: object, run: FlowRun, _state: State) -> None:
+    """The flows' on_failure hook: a run that failed before saying what happened to its email
+    (a bad parameter, an unreadable sheet) is named `…-failed`, as the runs list shows it."""
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            name = client.read_flow_run(run.id).name
+            if not name.endswith(tuple(f"-{ending}" for ending in RUN_NAME_ENDINGS)):
+                client.update_flow_run(run.id, name=f"{name}-failed")
+    except Exception as exc:  # the name is a convenience: the state says the run failed
+        _logger().warning("Could not rename the failed run: %s", exc)
 
 
 def finish_run(
