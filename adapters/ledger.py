@@ -46,7 +46,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from adapters.mailers import DeliveryError, DeliveryUnknown, Mailer
 from adapters.store import LockTimeout, database_answering, held_until_done, hold_lock
-from coaching.email import Attachment, OutgoingEmail
+from coaching.email import Attachment, EmailKind, OutgoingEmail
 from coaching.records import PipelineError
 
 RESOLVE_COMMAND = "python -m ops.deliveries"
@@ -363,7 +363,7 @@ class DeliveryLedger:
             return dict(db.execute(select(deliveries).where(deliveries.c.id == entry)).mappings().one())
 
     def unchanged_since(
-        self, kind: str, recipients: Sequence[str], content_hash: str, channel: str
+        self, kind: EmailKind, recipients: Sequence[str], content_hash: str, channel: str
     ) -> dict[str, object] | None:
         """The newest entry of this kind sent through `channel` when every one of `recipients` last
         received this very content that way; None otherwise (what "unchanged since the last notice"
@@ -404,13 +404,13 @@ def _email_json(email: OutgoingEmail) -> str:
 
 def _email_from_json(text: str) -> OutgoingEmail:
     kept = json.loads(text)
-    identity = kept.pop("identity")
+    kind, identity = kept.pop("kind"), kept.pop("identity")
     attachments = tuple(
         Attachment(a["filename"], base64.b64decode(a["content"]), a["mime_type"], a["content_id"])
         for a in kept.pop("attachments")
     )
     return OutgoingEmail(
-        **kept, recipients=(), attachments=attachments,
+        **kept, kind=EmailKind(kind), recipients=(), attachments=attachments,
         identity=None if identity is None else base64.b64decode(identity),
     )
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from coaching.email import OutgoingEmail
+from coaching.email import EmailKind, OutgoingEmail
 
-ALERT_KIND = "admin_alert"
 # What happened, as the subject says it, and what the admin does about it.
 EVENTS = {
     "failed": (
@@ -97,7 +96,7 @@ def alert_email(alert: RunAlert, *, sender: str, recipients: tuple[str, ...]) ->
         f"<p>{escape(opening)}</p><table>{rows}</table>{shown_link}<p>{escape(advice)}</p>{waiting}</body></html>"
     )
     return OutgoingEmail(
-        kind=ALERT_KIND,
+        kind=EmailKind.ADMIN_ALERT,
         period=f"{alert.event} run {alert.run_id}",
         sender=sender,
         recipients=recipients,

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from adapters.ledger import STATUSES, UNRESOLVED, unresolved_lines
+from coaching.email import EmailKind
 from coaching.records import PipelineError
 from config.settings import load_settings
 from config.wiring import build_delivery_adapters
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="recorded deliveries, newest first")
     listing.add_argument("--status", choices=(*STATUSES, "unresolved"), help="unresolved: pending or unknown")
-    listing.add_argument("--kind", help="quarterly_report, monthly_nudge or data_quality")
+    listing.add_argument("--kind", choices=[kind.value for kind in EmailKind])
     listing.add_argument("--limit", type=int, default=50)
     for name, meaning in (("mark-sent", "it arrived"), ("mark-failed", "it did not arrive: the next run sends it")):
         marking = commands.add_parser(name, help=f"resolve an unknown or pending entry: {meaning}")

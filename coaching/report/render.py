@@ -18,7 +18,7 @@ import pandas as pd
 
 from coaching.contract import BEST_PRACTICES, PLAN_COMPONENTS, SCORE_WORDS
 from coaching.report.jinja import environment
-from coaching.email import Attachment, OutgoingEmail
+from coaching.email import Attachment, EmailKind, OutgoingEmail
 from coaching.history import Restatement
 from coaching.records import DataIssue, Severity
 from coaching.recommendations import lead_evidence
@@ -532,7 +532,7 @@ def build_report_email(
         for name, content in files.items()
     )
     return OutgoingEmail(
-        kind="quarterly_report",
+        kind=EmailKind.QUARTERLY_REPORT,
         period=rendered.quarter,
         sender=sender,
         recipients=tuple(recipients),

@@ -16,6 +16,7 @@ from adapters.ledger import DeliveryBusy, DeliveryLedger, Outcome
 from adapters.mailers import OutboxMailer
 from adapters.sendgrid_mailer import SendGridMailer
 from adapters.store import open_store
+from coaching.email import EmailKind
 from tests.deadlines import scaled
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault, fake_sendgrid, report_email  # noqa: F401
 
@@ -270,7 +271,7 @@ def test_a_run_waits_saying_so_an_alert_never_waits_and_a_killed_sender_frees_th
         said: list[str] = []
 
         # An admin alert is another email: it goes at once, whatever the quarterly run is doing.
-        alert = report_email(ONE.recipients, kind="admin_alert", period="failed run 1234")
+        alert = report_email(ONE.recipients, kind=EmailKind.ADMIN_ALERT, period="failed run 1234")
         assert ledger_at(store).send_once(mailer_for(fake.url), alert, on_wait=said.append).outcome is Outcome.SENT
         assert said == []
         # The same report from another run waits, saying for what, and gives up sending nothing.

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from coaching.email import Attachment, OutgoingEmail
+from coaching.email import Attachment, EmailKind, OutgoingEmail
 
 TEST_API_KEY = "SG.fake-key-for-tests.not-a-secret"
 UNAUTHORIZED_BODY = {
@@ -329,7 +329,7 @@ TINY_PNG = base64.b64decode(
 def report_email(recipients: tuple[str, ...] = ("ceo@example.org", "cfo@example.org"), **changes: Any) -> OutgoingEmail:
     """A quarterly report email shaped like the pipeline's: an inline chart and the three CSVs."""
     fields: dict[str, Any] = {
-        "kind": "quarterly_report",
+        "kind": EmailKind.QUARTERLY_REPORT,
         "period": "2026-Q3",
         "sender": "coaching-reports@example.org",
         "recipients": recipients,
