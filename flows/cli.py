@@ -66,6 +66,42 @@ def run_command(run: Callable[[], object]) -> int:
     return 0
 
 
+def check_deployed_run_paths(settings: Settings, source: str | None, output_dir: str | None) -> None:
+    """A run started from a deployment takes its `source` and `output_dir` from the Run form, which
+    anyone who reaches the UI can fill in: it reads only the configured source (the configured
+    sheet, or a workbook in the configured workbook's folder) and writes only inside `reports_dir`.
+    A command-line run is its user's own: not checked."""
+    from prefect.runtime import deployment
+
+    from adapters.google_sheets import spreadsheet_key_from
+    from coaching.records import UsageError
+
+    if deployment.id is None:
+        return
+    configured = settings.source
+    if source and source.strip() != configured.strip():
+        if spreadsheet_key_from(configured) is not None or spreadsheet_key_from(source) is not None:
+            if spreadsheet_key_from(source) != spreadsheet_key_from(configured):
+                raise UsageError(
+                    f"source '{source}' is refused: a run from the UI reads only the configured sheet "
+                    "(COACHING_SOURCE or source in config/settings.yaml). Leave source empty."
+                )
+        elif not _inside(Path(source), Path(configured).parent) or Path(source).suffix.lower() != ".xlsx":
+            raise UsageError(
+                f"source '{source}' is refused: a run from the UI reads only .xlsx workbooks in "
+                f"{Path(configured).parent.resolve()} (the folder of the configured workbook). Leave source empty."
+            )
+    if output_dir and not _inside(Path(output_dir), settings.reports_dir):
+        raise UsageError(
+            f"output_dir '{output_dir}' is refused: a run from the UI writes only inside "
+            f"{settings.reports_dir.resolve()} (reports_dir, COACHING_REPORTS_DIR). Give a folder in it, or none."
+        )
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
 def run_name(prefix: str, parameter: str, resolve: Callable[[object], object]) -> str:
     """Runs are named after what they do ("quarterly-2026-Q3"): `resolve` turns the run's
     parameter into the period it covers. A value it refuses names the run "<prefix>-invalid-<value>";

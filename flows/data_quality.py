@@ -26,7 +26,7 @@ from coaching.records import Severity
 from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
-from flows.cli import hide_tracebacks_of_pipeline_errors, data_quality_command
+from flows.cli import check_deployed_run_paths, data_quality_command, hide_tracebacks_of_pipeline_errors
 from tasks.artifacts import publish_markdown, publish_table
 from tasks.delivery import finish_run, name_failed_run, warn_of_unresolved
 from tasks.notify import send_data_quality_notice
@@ -67,6 +67,7 @@ def data_quality(
     """
     hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
     settings = load_settings()
+    check_deployed_run_paths(settings, source, output_dir)  # what the Run form may name
     today = settings.today()
     folder = Path(output_dir or Path("reports") / "data-quality" / today.isoformat())
 

@@ -33,7 +33,7 @@ from coaching.report.messages import nudge_email
 from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
-from flows.cli import hide_tracebacks_of_pipeline_errors, monthly_nudge_command, run_name
+from flows.cli import check_deployed_run_paths, hide_tracebacks_of_pipeline_errors, monthly_nudge_command, run_name
 from tasks.delivery import (
     DeliveryIncomplete,
     deliver_email,
@@ -146,6 +146,7 @@ def monthly_nudge(
     """
     hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
     settings = load_settings()
+    check_deployed_run_paths(settings, source, output_dir)  # what the Run form may name
     today = settings.today()
     target = resolve_month(month, today)
     folder = Path(output_dir or Path("reports") / "nudges" / str(target))

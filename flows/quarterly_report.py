@@ -34,7 +34,7 @@ from coaching.quarters import Quarter
 from coaching.scoring import Targets
 from config.settings import Settings, load_settings
 from config.wiring import REPORT_RECIPIENTS_VARIABLE, RunAdapters, build_run_adapters, report_recipients
-from flows.cli import hide_tracebacks_of_pipeline_errors, quarterly_report_command, run_name
+from flows.cli import check_deployed_run_paths, hide_tracebacks_of_pipeline_errors, quarterly_report_command, run_name
 from tasks.artifacts import publish_markdown, publish_table, readable_title
 from tasks.delivery import deliver_email, finish_run, name_failed_run, run_tags, warn_of_unresolved
 from tasks.history import reconcile_history, record_delivery
@@ -128,6 +128,7 @@ def quarterly_report(
     """
     hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
     settings = load_settings()
+    check_deployed_run_paths(settings, source, output_dir)  # what the Run form may name
     today = settings.today()
     target = resolve_quarter(quarter, today, settings.fiscal_year_start_month)
     folder = Path(output_dir or Path("reports") / target.label)
