@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from adapters.ledger import DeliveryBusy, DeliveryLedger, Outcome
 from adapters.mailers import OutboxMailer
+from adapters.retry import RetryRule
 from adapters.sendgrid_mailer import SendGridMailer
 from adapters.store import open_store
 from coaching.email import EmailKind
@@ -28,7 +29,7 @@ SPAWN = multiprocessing.get_context("spawn")
 
 
 def mailer_for(url: str, key: str = TEST_API_KEY, timeout: float = 30) -> SendGridMailer:
-    return SendGridMailer(SecretStr(key), api_url=url, base_delay=0.01, max_delay=0.05, timeout=timeout)
+    return SendGridMailer(SecretStr(key), api_url=url, retries=RetryRule(base_delay=0.01, max_delay=0.05), timeout=timeout)
 
 
 def DeliveryLedgerIn(state_dir: Path) -> DeliveryLedger:  # noqa: N802 - reads as the class it builds

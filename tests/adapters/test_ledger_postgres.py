@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 
 from adapters.ledger import DeliveryLedger, Outcome
 from adapters.mailers import OutboxMailer
+from adapters.retry import RetryRule
 from adapters.sendgrid_mailer import SendGridMailer
 from adapters.store import StoreUnavailable
 from config.settings import load_settings
@@ -28,7 +29,7 @@ def engine_for(url: str) -> Engine:
 
 
 def mailer_for(url: str) -> SendGridMailer:
-    return SendGridMailer(SecretStr(TEST_API_KEY), api_url=url, base_delay=0.01, max_delay=0.05, timeout=2)
+    return SendGridMailer(SecretStr(TEST_API_KEY), api_url=url, retries=RetryRule(base_delay=0.01, max_delay=0.05), timeout=2)
 
 
 def send_from_another_host(ledger_url: str, sendgrid_url: str, ready: Barrier, outcomes: Queue[str]) -> None:
