@@ -37,7 +37,8 @@ class _HideTracebackOfPipelineErrors(logging.Filter):
         if record.exc_info:
             from coaching.records import PipelineError  # loaded already: a run is under way
 
-            if isinstance(record.exc_info[1], PipelineError):
+            fault = record.exc_info[1]
+            if isinstance(fault, PipelineError) or (fault is not None and _prefect_api_failed(fault)):
                 record.exc_info = None
                 record.exc_text = None
         return True
@@ -63,7 +64,33 @@ def run_command(run: Callable[[], object]) -> int:
     except (PipelineError, PrefectUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if not _prefect_api_failed(exc):
+            raise
+        _api_gone.append(True)
+        print(
+            f"error: the Prefect server at {os.environ.get('PREFECT_API_URL') or 'PREFECT_API_URL'} stopped answering "
+            f"during the run ({type(exc).__name__}: {_first_line(exc)}). What was sent is in the delivery ledger: "
+            "python -m ops.deliveries list; a re-run sends nothing twice.",
+            file=sys.stderr,
+        )
+        return 2
     return 0
+
+
+def _prefect_api_failed(exc: BaseException) -> bool:
+    """The Prefect API could not be reached, or answered with a server error."""
+    if "httpx" not in sys.modules:
+        return False
+    import httpx
+
+    if isinstance(exc, httpx.TransportError):
+        return True
+    return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]
 
 
 def check_deployed_run_paths(settings: Settings, source: str | None, output_dir: str | None) -> None:
@@ -118,6 +145,7 @@ def run_name(prefix: str, parameter: str, resolve: Callable[[object], object]) -
 
 
 _exit_code: list[int] = []
+_api_gone: list[bool] = []  # the Prefect server stopped answering: nothing left to report to it
 
 
 def _end_without_teardown() -> None:
@@ -132,10 +160,13 @@ def run_as_main(command: Callable[[], int]) -> NoReturn:
     """`python -m flows.<name>`: run the command, and once the other exit handlers have run (Prefect's
     among them), end the process without tearing down each loaded module one by one (about a
     second with pandas, Great Expectations and Prefect loaded). Registered before Prefect is
-    imported, the handler runs last."""
+    imported, the handler runs last. When the Prefect server stopped answering, the process ends
+    at once (the `error:` line said so)."""
     atexit.register(_end_without_teardown)
     code = command()  # argparse's exits and any traceback take the usual way out
     _exit_code.append(code)
+    if _api_gone:  # Prefect's exit handlers would retry the gone server for a minute, logging each try
+        _end_without_teardown()
     raise SystemExit(code)
 
 

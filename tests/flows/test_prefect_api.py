@@ -20,6 +20,7 @@ from prefect.server.api.server import SubprocessASGIServer
 from config.settings import PROJECT_ROOT
 from flows.prefect_api import STACK_API_FILE, _configured_api_url, TemporaryServer, own_stack_api, stack_home
 from tests.deadlines import scaled
+from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
 
 
 class _Health(BaseHTTPRequestHandler):
@@ -101,3 +102,28 @@ def test_a_command_ends_with_its_exit_code_after_every_exit_handler_registered_a
     services = Path(inspect.getfile(SubprocessASGIServer)).parents[2] / "_internal" / "concurrency"
     assert "threading._register_atexit(self._at_exit)" in (services / "services.py").read_text()
     assert "atexit.register(self.shutdown)" in (services / "threads.py").read_text()
+
+
+def test_a_prefect_server_that_stops_mid_run_ends_the_command_with_one_error_line(tmp_path):
+    server = TemporaryServer()
+    try:
+        server.wait_until_ready()
+        with FakeSendGrid() as sendgrid:
+            sendgrid.after_accepting = server.process.kill  # the email has left; then the server dies
+            env = {
+                **os.environ, "PREFECT_API_URL": server.api_url, "SENDGRID_API_KEY": TEST_API_KEY,
+                "COACHING_SENDGRID_API_URL": sendgrid.url, "COACHING_STATE_DIR": str(tmp_path / "state"),
+                "PREFECT_CLIENT_MAX_RETRIES": "1",
+            }
+            done = subprocess.run(
+                [sys.executable, "-m", "flows.quarterly_report", "--quarter", "2026-Q3", "--output-dir", str(tmp_path)],
+                cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=scaled(180), check=False,
+            )
+    finally:
+        server.stop()
+
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [errors[0]] and errors[0].startswith(f"error: the Prefect server at {server.api_url} stopped answering")
+    assert "Traceback" not in done.stderr
+    assert len(sendgrid.messages) == 1
