@@ -4,6 +4,7 @@ changes it fails a test instead of a run."""
 
 from __future__ import annotations
 
+import base64
 import inspect
 import json
 import os
@@ -18,7 +19,8 @@ import pytest
 from prefect.server.api.server import SubprocessASGIServer
 
 from config.settings import PROJECT_ROOT
-from flows.prefect_api import STACK_API_FILE, _configured_api_url, TemporaryServer, own_stack_api, stack_home
+from flows.prefect_api import STACK_API_FILE, TemporaryServer, _configured_api_url, answers, own_stack_api, stack_home
+from ops.stack import Stack
 from tests.deadlines import scaled
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
 
@@ -127,3 +129,25 @@ def test_a_prefect_server_that_stops_mid_run_ends_the_command_with_one_error_lin
     assert errors == [errors[0]] and errors[0].startswith(f"error: the Prefect server at {server.api_url} stopped answering")
     assert "Traceback" not in done.stderr
     assert len(sendgrid.messages) == 1
+
+
+class _HealthBehindBasicAuth(_Health):
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization") != "Basic " + base64.b64encode(b"admin:s3cret").decode():
+            self.send_response(401)
+            self.end_headers()
+            return
+        super().do_GET()
+
+
+def test_with_basic_auth_the_stack_passes_it_on_and_the_health_check_sends_it(monkeypatch):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HealthBehindBasicAuth)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api = f"http://127.0.0.1:{server.server_address[1]}/api"
+    try:
+        assert not answers(api)
+        monkeypatch.setenv("PREFECT_SERVER_API_AUTH_STRING", "admin:s3cret")  # what the admin exports
+        assert answers(api)
+        assert Stack(home=Path("/nonexistent")).env()["PREFECT_API_AUTH_STRING"] == "admin:s3cret"  # worker, commands
+    finally:
+        server.shutdown()
