@@ -279,8 +279,10 @@ def test_a_run_waits_saying_so_an_alert_never_waits_and_a_killed_sender_frees_th
         with pytest.raises(DeliveryBusy, match="another run has been sending it for over"):
             ledger_at(store, wait_seconds=scaled(1)).send_once(mailer_for(fake.url), ONE, on_wait=said.append)
         assert said == [
-            "Waiting for another run that is sending the quarterly report for 2026-Q3 (sendgrid) to finish "
-            f"(up to {scaled(1):g} s) ..."
+            (
+                "Waiting for another run that is sending the quarterly report for 2026-Q3 (sendgrid) to finish "
+                f"(up to {scaled(1):g} s) ..."
+            )
         ]
 
         sender.kill()  # kill -9 mid-send: nothing of its lock survives it

@@ -17,9 +17,9 @@ from adapters.store import open_store
 from config.settings import PROJECT_ROOT
 from flows.monthly_nudge import main as nudge_main
 from flows.monthly_nudge import monthly_nudge
+from flows.prefect_api import free_port
 from flows.quarterly_report import main as report_main
 from tasks.delivery import DeliveryIncomplete, deliver_email
-from flows.prefect_api import free_port
 from tests.deadlines import scaled
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault, report_email
 

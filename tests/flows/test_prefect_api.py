@@ -19,7 +19,14 @@ import pytest
 from prefect.server.api.server import SubprocessASGIServer
 
 from config.settings import PROJECT_ROOT
-from flows.prefect_api import STACK_API_FILE, TemporaryServer, _configured_api_url, answers, own_stack_api, stack_home
+from flows.prefect_api import (
+    STACK_API_FILE,
+    TemporaryServer,
+    _configured_api_url,
+    answers,
+    own_stack_api,
+    stack_home,
+)
 from ops.stack import Stack
 from tests.deadlines import scaled
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
