@@ -4,7 +4,9 @@ One entry per recipient and channel (outbox, sendgrid, sendgrid-sandbox), in the
 (adapters/store.py: a SQLite file by default, PostgreSQL for several hosts). An intent is recorded
 (and committed) before the mailer is called and the result after it; the check and the intent are
 one transaction under a lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock on the email's
-key), so:
+key), and one run at a time sends a given email (kind, period, channel): the others wait for it
+(saying so), then find what it sent. That lock dies with its holder (store.held_until_done), so a
+killed run never leaves it taken. So:
 - a re-run of the same email (same kind, period, recipient, content and channel) sends nothing;
 - two runs at the same time, on any hosts sharing the store: the second finds the first's intent;
 - an answer lost after the request left (dropped connection, time-out) is recorded `unknown`, and
@@ -16,7 +18,10 @@ key), so:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import base64
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
@@ -37,13 +42,19 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from adapters.mailers import DeliveryError, DeliveryUnknown, Mailer
-from adapters.store import hold_lock
-from coaching.email import OutgoingEmail
+from adapters.store import LockTimeout, database_answering, held_until_done, hold_lock
+from coaching.email import Attachment, EmailKind, OutgoingEmail
+from coaching.records import PipelineError
 
 RESOLVE_COMMAND = "python -m ops.deliveries"
 STATUSES = ("pending", "sent", "failed", "unknown")
+UNRESOLVED = ("pending", "unknown")
+# How long a run waits for another run sending the same email before it gives up (sending to a
+# few recipients takes seconds; SendGrid's retries, at worst, a few minutes).
+SENDING_WAIT_SECONDS = 600.0
 
 metadata = MetaData()
 deliveries = Table(
@@ -63,6 +74,14 @@ deliveries = Table(
     Column("finished_at", String(32)),
     Column("receipt", Text),
     Column("error", Text),
+)
+# What each email said (one row per content, whoever it went to), so that an admin can re-send
+# one recipient's copy (`python -m ops.deliveries resend ENTRY`) without running the flow again.
+contents = Table(
+    "email_contents",
+    metadata,
+    Column("content_hash", String(64), primary_key=True),
+    Column("email", Text, nullable=False),  # JSON: the OutgoingEmail without its recipients
 )
 
 
@@ -129,35 +148,119 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def unknown_advice(entry: int | None, force_hint: str) -> str:
-    """What an admin does about an email whose outcome is unknown."""
+def unknown_advice(entry: int | None) -> str:
+    """What an admin does about an email whose outcome is unknown: decide first, then re-send that
+    copy alone (a forced re-send would go to every recipient again)."""
     return (
         "Check SendGrid's Activity Feed (Email Activity: search the recipient and the subject); if it "
-        f"arrived, record it with `{RESOLVE_COMMAND} mark-sent {entry}`, otherwise re-send with "
-        f"{force_hint} (or `{RESOLVE_COMMAND} mark-failed {entry}` so the next run sends it)."
+        f"arrived, record it with `{RESOLVE_COMMAND} mark-sent {entry}`; if it did not, "
+        f"`{RESOLVE_COMMAND} resend {entry}` sends this copy alone (or `{RESOLVE_COMMAND} mark-failed {entry}`, "
+        "and the next run sends it)."
     )
 
 
+class DeliveryBusy(PipelineError):
+    """Another run was still sending the same email after the wait: this run sent nothing."""
+
+
+class _Unrecorded(Exception):
+    """The mailer's answer is known but the database went away before it was recorded."""
+
+    def __init__(self, result: DeliveryResult, cause: OperationalError | InterfaceError) -> None:
+        super().__init__(result.message)
+        self.result, self.cause = result, cause
+
+
 class DeliveryLedger:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, wait_seconds: float = SENDING_WAIT_SECONDS) -> None:
         self.engine = engine
-        with engine.begin() as db:  # workers starting together create the table once
-            hold_lock(db, "schema")
-            metadata.create_all(db)
-        _adopt_legacy_sqlite_ledger(engine)
+        self.wait_seconds = wait_seconds
+        with database_answering(engine, lambda: "Nothing was sent."):
+            with engine.begin() as db:  # workers starting together create the table once
+                hold_lock(db, "schema")
+                metadata.create_all(db)
+            _adopt_legacy_sqlite_ledger(engine)
 
     def send_once(
-        self, mailer: Mailer, email: OutgoingEmail, force: bool = False, force_hint: str = "--force-resend"
+        self,
+        mailer: Mailer,
+        email: OutgoingEmail,
+        force: bool = False,
+        force_hint: str = "--force-resend",
+        on_wait: Callable[[str], object] = lambda _said: None,
     ) -> DeliveryReport:
         """Send `email` to each recipient separately, once each; a refusal or a lost answer for one
         recipient does not stop the others. `force_hint` names how to force a re-send (the CLI
-        flag, or the deployment's parameter) in the messages."""
-        return DeliveryReport(
-            tuple(
-                self._send_to(mailer, replace(email, recipients=(recipient,)), force, force_hint)
-                for recipient in dict.fromkeys(email.recipients)
+        flag, or the deployment's parameter) in the messages. While another run sends the same
+        email, this one waits (`on_wait` is told what for, once) and then finds what it sent."""
+        what = f"the {email.kind_name} for {email.period}"
+        recipients = list(dict.fromkeys(email.recipients))
+        done: list[DeliveryResult] = []
+
+        def known() -> str:
+            said = [result.sentence for result in done]
+            left = recipients[len(done):]
+            if left:
+                said.append(f"Not sent to {', '.join(left)} (this run stopped before them).")
+            return "What is known of each email: " + " ".join(said)
+
+        try:
+            with database_answering(self.engine, known), held_until_done(
+                self.engine, f"sending|{email.kind}|{email.period}|{mailer.channel}", self.wait_seconds,
+                lambda: on_wait(
+                    f"Waiting for another run that is sending {what} ({mailer.channel}) to finish "
+                    f"(up to {self.wait_seconds:g} s) ..."
+                ),
+            ):
+                self._keep_content(email)
+                for recipient in recipients:
+                    try:
+                        done.append(self._send_to(mailer, replace(email, recipients=(recipient,)), force, force_hint))
+                    except _Unrecorded as unrecorded:
+                        done.append(unrecorded.result)
+                        raise unrecorded.cause from None
+        except LockTimeout:
+            raise DeliveryBusy(
+                f"Not sent {what}: another run has been sending it for over {self.wait_seconds:g} s. Nothing "
+                f"was sent by this run; see `{RESOLVE_COMMAND} list` and run it again once the other run ended."
+            ) from None
+        return DeliveryReport(tuple(done))
+
+    def _keep_content(self, email: OutgoingEmail) -> None:
+        with self.engine.begin() as db:
+            hold_lock(db, f"content|{email.content_hash}")
+            kept = db.execute(select(contents.c.content_hash).where(contents.c.content_hash == email.content_hash))
+            if kept.first() is None:
+                db.execute(insert(contents).values(content_hash=email.content_hash, email=_email_json(email)))
+
+    def resend(self, mailer: Mailer, entry: int) -> DeliveryResult:
+        """Send entry `entry`'s email again to its one recipient, an admin's decision: an entry of
+        unknown outcome (or pending) is first resolved as failed (it did not arrive). Refused
+        (LookupError) for an entry that was sent, whose content was not kept, or that went
+        through another channel than `mailer`'s."""
+        with database_answering(self.engine, lambda: "Nothing was sent."), self.engine.connect() as db:
+            row = db.execute(select(deliveries).where(deliveries.c.id == entry)).mappings().first()
+            kept = None if row is None else db.execute(
+                select(contents.c.email).where(contents.c.content_hash == row["content_hash"])
+            ).scalar()
+        if row is None:
+            raise LookupError(f"there is no delivery entry {entry}")
+        if row["status"] == "sent":
+            raise LookupError(f"entry {entry} is 'sent': it arrived, nothing to re-send")
+        if row["channel"] != mailer.channel:
+            raise LookupError(
+                f"entry {entry} went through {row['channel']}, but these settings send through {mailer.channel}: "
+                "re-send it with the settings of the run that sent it (SENDGRID_API_KEY, COACHING_… variables)"
             )
-        )
+        if kept is None:
+            raise LookupError(
+                f"the content of entry {entry} was not kept (it was sent before re-sends were possible): "
+                f"`{RESOLVE_COMMAND} mark-failed {entry}`, then run the flow again: it sends to {row['recipient']} only"
+            )
+        if row["status"] in UNRESOLVED:
+            self.resolve(entry, "failed", f"re-sent by an admin ({RESOLVE_COMMAND} resend)")
+        email = replace(_email_from_json(str(kept)), recipients=(str(row["recipient"]),))
+        return self.send_once(mailer, email).results[0]
 
     def _send_to(self, mailer: Mailer, email: OutgoingEmail, force: bool, force_hint: str) -> DeliveryResult:
         [recipient] = email.recipients
@@ -183,45 +286,60 @@ class DeliveryLedger:
         try:
             receipt = mailer.send(email)
         except DeliveryUnknown as exc:
-            self._finish(entry, "unknown", error=str(exc))
-            return DeliveryResult(
+            return self._finish(entry, "unknown", DeliveryResult(
                 recipient, Outcome.UNKNOWN,
                 f"Unknown whether {what} arrived: {exc} It was not sent again, to avoid a duplicate. "
-                + unknown_advice(entry, force_hint),
+                + unknown_advice(entry),
                 entry=entry,
-            )
+            ), error=str(exc))
         except DeliveryError as exc:
-            self._finish(entry, "failed", error=str(exc))
-            return DeliveryResult(recipient, Outcome.FAILED, f"Not sent {what}: {exc}", entry=entry)
+            return self._finish(
+                entry, "failed", DeliveryResult(recipient, Outcome.FAILED, f"Not sent {what}: {exc}", entry=entry),
+                error=str(exc),
+            )
         except BaseException as exc:
             # An interrupt, a cancellation or a bug may land after the provider accepted the email.
-            self._finish(entry, "unknown", error=type(exc).__name__)
+            with suppress(Exception):  # the database may be what failed: the entry then stays pending
+                self._finish(entry, "unknown", DeliveryResult(recipient, Outcome.UNKNOWN, ""), error=type(exc).__name__)
             raise
-        self._finish(entry, "sent", receipt=receipt.where)
-        return DeliveryResult(
+        return self._finish(entry, "sent", DeliveryResult(
             recipient, Outcome.SENT,
             f"Sent {what}" + (" (forced re-send)." if force else "."),
             receipt.where, entry,
-        )
+        ), receipt=receipt.where)
 
-    def _finish(self, entry: int, status: str, *, receipt: str | None = None, error: str | None = None) -> None:
-        with self.engine.begin() as db:
-            db.execute(
-                update(deliveries)
-                .where(deliveries.c.id == entry)
-                .values(status=status, finished_at=_now(), receipt=receipt, error=error)
-            )
+    def _finish(
+        self, entry: int, status: str, result: DeliveryResult, *, receipt: str | None = None, error: str | None = None
+    ) -> DeliveryResult:
+        """Record the result of entry `entry`; `result` is what it says. Should the database be gone, the
+        result is still known: the entry stays `pending`, so that no run sends it again."""
+        try:
+            with self.engine.begin() as db:
+                db.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == entry)
+                    .values(status=status, finished_at=_now(), receipt=receipt, error=error)
+                )
+        except (OperationalError, InterfaceError) as exc:
+            unrecorded = replace(result, message=(
+                f"{result.message} The ledger could not record it: entry {entry} stays pending, so that no run "
+                f"sends it again; once the database is back, `{RESOLVE_COMMAND} mark-{'sent' if status == 'sent' else 'failed'} "
+                f"{entry}` records it."
+            ))
+            raise _Unrecorded(unrecorded, exc) from None
+        return result
 
     def history(
-        self, kind: str | None = None, status: str | None = None, limit: int | None = None
+        self, kind: str | None = None, status: str | tuple[str, ...] | None = None, limit: int | None = None
     ) -> list[dict[str, object]]:
-        """The recorded deliveries, newest first (the `limit` newest when given)."""
+        """The recorded deliveries, newest first (the `limit` newest when given); `status` may name
+        several (UNRESOLVED: what waits for an admin's decision)."""
         query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
         if kind is not None:
             query = query.where(deliveries.c.kind == kind)
         if status is not None:
-            query = query.where(deliveries.c.status == status)
-        with self.engine.connect() as db:
+            query = query.where(deliveries.c.status.in_(status) if isinstance(status, tuple) else deliveries.c.status == status)
+        with database_answering(self.engine, lambda: ""), self.engine.connect() as db:
             return [dict(row) for row in db.execute(query).mappings()]
 
     def resolve(self, entry: int, status: str, note: str) -> dict[str, object]:
@@ -245,13 +363,13 @@ class DeliveryLedger:
             return dict(db.execute(select(deliveries).where(deliveries.c.id == entry)).mappings().one())
 
     def unchanged_since(
-        self, kind: str, recipients: Sequence[str], content_hash: str, channel: str
+        self, kind: EmailKind, recipients: Sequence[str], content_hash: str, channel: str
     ) -> dict[str, object] | None:
         """The newest entry of this kind sent through `channel` when every one of `recipients` last
         received this very content that way; None otherwise (what "unchanged since the last notice"
         is measured against)."""
         newest: dict[str, object] | None = None
-        with self.engine.connect() as db:
+        with database_answering(self.engine, lambda: "Nothing was sent."), self.engine.connect() as db:
             for recipient in recipients:
                 row = db.execute(
                     select(deliveries)
@@ -270,6 +388,43 @@ class DeliveryLedger:
         return newest
 
 
+def _email_json(email: OutgoingEmail) -> str:
+    def b64(data: bytes | None) -> str | None:
+        return None if data is None else base64.b64encode(data).decode("ascii")
+
+    return json.dumps({
+        "kind": email.kind, "period": email.period, "sender": email.sender, "subject": email.subject,
+        "html": email.html, "text": email.text, "tags": email.tags, "identity": b64(email.identity),
+        "attachments": [
+            {"filename": a.filename, "content": b64(a.content), "mime_type": a.mime_type, "content_id": a.content_id}
+            for a in email.attachments
+        ],
+    })
+
+
+def _email_from_json(text: str) -> OutgoingEmail:
+    kept = json.loads(text)
+    kind, identity = kept.pop("kind"), kept.pop("identity")
+    attachments = tuple(
+        Attachment(a["filename"], base64.b64decode(a["content"]), a["mime_type"], a["content_id"])
+        for a in kept.pop("attachments")
+    )
+    return OutgoingEmail(
+        **kept, kind=EmailKind(kind), recipients=(), attachments=attachments,
+        identity=None if identity is None else base64.b64decode(identity),
+    )
+
+
+def unresolved_lines(ledger: DeliveryLedger) -> list[str]:
+    """Each email of unknown outcome (or a send a run never finished) that waits for an admin's
+    decision, one sentence each with what to do."""
+    return [
+        f"Unresolved delivery {row['id']}: the {row['kind']} for {row['period']} to {row['recipient']} "
+        f"({row['channel']}, {row['status']} since {row['started_at']}). " + unknown_advice(int(str(row["id"])))
+        for row in ledger.history(status=UNRESOLVED)
+    ]
+
+
 def _earlier_result(row: Mapping[str, Any], what: str, channel: str, force_hint: str) -> DeliveryResult:
     recipient = str(row["recipient"])
     if row["status"] == "sent":
@@ -281,12 +436,12 @@ def _earlier_result(row: Mapping[str, Any], what: str, channel: str, force_hint:
         )
     cause = (
         "its answer was lost" if row["status"] == "unknown"
-        else "its result was never recorded (another run may be sending it, or a run stopped mid-send)"
+        else "its result was never recorded (a run stopped mid-send, or the database went away)"
     )
     return DeliveryResult(
         recipient, Outcome.UNKNOWN,
         f"Not sent: an attempt to send {what} started at {row['started_at']} and {cause}. "
-        + unknown_advice(int(row["id"]), force_hint),
+        + unknown_advice(int(row["id"])),
         entry=int(row["id"]),
     )
 

@@ -2,7 +2,9 @@
 
 SQLAlchemy Core with portable types only, so the same tables live in the ledger's SQLite file or in
 PostgreSQL. Rows are only ever inserted: a delivered version never changes, and a forced re-send
-adds the next version of the quarter. The schema carries its version in `report_history_schema`;
+of changed figures adds the next version of the quarter. A report whose content is the quarter's
+latest version already (two runs that delivered it at the same time, a re-send of the same figures)
+is kept once. The schema carries its version in `report_history_schema`;
 `MIGRATIONS` are applied in order, each in the same transaction as the version it brings.
 """
 
@@ -16,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from adapters.store import hold_lock
+from adapters.store import database_answering, hold_lock
 from coaching.history import PLAN_COLUMNS, QuarterRecord, ReportedVersion
 from coaching.scoring import EVIDENCE_COLUMNS, SCORECARD_COLUMNS
 
@@ -94,7 +96,7 @@ class ReportHistory:
 
     def migrate(self) -> int:
         """Bring the tables to the newest schema; the schema version reached."""
-        with self.engine.begin() as connection:
+        with database_answering(self.engine, lambda: "Nothing was sent."), self.engine.begin() as connection:
             hold_lock(connection, "report-history-schema")  # workers starting together migrate once
             metadata.create_all(connection, tables=[schema_version])
             current = connection.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
@@ -110,14 +112,22 @@ class ReportHistory:
             self.migrate()
 
     def record(self, record: QuarterRecord, content_hash: str, delivered_at: datetime | None = None) -> ReportedVersion:
-        """Keep a delivered report: the quarter's next version, in one transaction."""
+        """Keep a delivered report: the quarter's next version, in one transaction; the latest version
+        itself when it has the same content (`content_hash`)."""
         self._ready()
         when = (delivered_at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
-        with self.engine.begin() as connection:
+        unkept = (
+            f"The report for {record.quarter} was delivered (the delivery ledger has it), but what it said was not "
+            "kept in the record of reported quarters: the next run of the quarter keeps it."
+        )
+        with database_answering(self.engine, lambda: unkept), self.engine.begin() as connection:
             hold_lock(connection, f"report-history-{record.quarter}")  # two deliveries: versions 1 and 2
-            latest = connection.execute(
-                sa.select(sa.func.max(versions.c.version)).where(versions.c.quarter == record.quarter)
-            ).scalar() or 0
+            newest = connection.execute(
+                sa.select(versions).where(versions.c.quarter == record.quarter).order_by(versions.c.version.desc()).limit(1)
+            ).first()
+            if newest is not None and newest.content_hash == content_hash:
+                return self._load(connection, newest)
+            latest = newest.version if newest is not None else 0
             version_id = connection.execute(
                 versions.insert().values(
                     quarter=record.quarter, version=latest + 1, content_hash=content_hash, delivered_at=when
@@ -144,7 +154,7 @@ class ReportHistory:
     def versions(self, quarter: str) -> list[ReportedVersion]:
         """Every delivered version of a quarter's report, oldest first."""
         self._ready()
-        with self.engine.connect() as connection:
+        with database_answering(self.engine, lambda: ""), self.engine.connect() as connection:
             found = connection.execute(
                 sa.select(versions).where(versions.c.quarter == quarter).order_by(versions.c.version)
             ).all()
@@ -159,7 +169,7 @@ class ReportHistory:
             .group_by(versions.c.quarter)
             .subquery()
         )
-        with self.engine.connect() as connection:
+        with database_answering(self.engine, lambda: "Nothing was sent."), self.engine.connect() as connection:
             found = connection.execute(
                 sa.select(versions).join(
                     latest, sa.and_(versions.c.quarter == latest.c.quarter, versions.c.version == latest.c.version)

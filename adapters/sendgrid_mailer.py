@@ -15,6 +15,7 @@ import logging
 import time
 import urllib.error
 from collections.abc import Callable
+from dataclasses import replace
 from http.client import HTTPException
 
 from pydantic import SecretStr
@@ -64,16 +65,14 @@ class SendGridMailer:
         api_url: str = "https://api.sendgrid.com",
         sandbox_mode: bool = False,
         timeout: float = 30,
-        max_attempts: int = 5,
-        base_delay: float = 1.0,
-        max_delay: float = 30.0,
-        budget: float = 120.0,
+        retries: RetryRule = RetryRule(),  # noqa: B008 - frozen: one shared default is safe
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`timeout` bounds one call, first byte to last; `retries` the attempts and their waits."""
         self.api_url = api_url.rstrip("/")
         self.sandbox_mode = sandbox_mode
         self.channel = "sendgrid-sandbox" if sandbox_mode else "sendgrid"
-        self.rule = RetryRule(timeout, max(1, max_attempts), base_delay, max_delay, budget)
+        self.rule = replace(retries, call_deadline=timeout)
         self._sleep = sleep
         # python_http_client logs every request's headers (the Authorization bearer key included)
         # at DEBUG: keep that logger above DEBUG whatever the root level is.

@@ -1,5 +1,6 @@
 """The email that tells the admins a deployed run needs a person: it failed (a delivery of unknown
-outcome fails its run too), it crashed, or it is more than an hour late.
+outcome fails its run too), it crashed, it was cancelled, or it is more than an hour late. Every
+alert also lists the emails of unknown outcome that still wait for an admin's decision.
 
 Built from what Prefect says about the run. Its state message may quote the sheet (a program's
 name, a cell's value), so everything reaches the HTML escaped, and a link is clickable only when it
@@ -12,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from coaching.email import OutgoingEmail
+from coaching.email import EmailKind, OutgoingEmail
 
-ALERT_KIND = "admin_alert"
 # What happened, as the subject says it, and what the admin does about it.
 EVENTS = {
     "failed": (
@@ -26,6 +26,11 @@ EVENTS = {
         "crashed",
         "Its worker or its process stopped while it ran (python -m ops.stack status shows the "
         "worker). Re-run it from the UI once the worker runs: a re-run never sends an email twice.",
+    ),
+    "cancelled": (
+        "was cancelled",
+        "Someone cancelled it, or the stack was stopped while it ran. If it was sending, the emails "
+        "of unknown outcome are listed below and by python -m ops.deliveries list --status unknown.",
     ),
     "late": (
         "is more than an hour late",
@@ -45,6 +50,7 @@ class RunAlert:
     state_name: str
     state_message: str
     link: str | None  # the run's page in the Prefect UI, when the UI's address is known
+    unresolved: tuple[str, ...] = ()  # the ledger's emails of unknown outcome, one sentence each
 
 
 def _one_line(text: str) -> str:
@@ -70,6 +76,7 @@ def alert_email(alert: RunAlert, *, sender: str, recipients: tuple[str, ...]) ->
         *(f"{label}: {value}" for label, value in facts),
         *([f"Open it: {link}"] if link else []),
         "", advice, "",
+        *(["Emails of unknown outcome waiting for a decision:", *alert.unresolved, ""] if alert.unresolved else []),
     ])
     rows = "".join(
         f'<tr><th style="text-align:left;padding:2px 12px 2px 0;vertical-align:top">{escape(label)}</th>'
@@ -80,12 +87,16 @@ def alert_email(alert: RunAlert, *, sender: str, recipients: tuple[str, ...]) ->
         shown_link = f'<p><a href="{escape(link)}">Open the run in the Prefect UI</a></p>'
     else:
         shown_link = f"<p>Open it: {escape(link)}</p>" if link else ""
+    waiting = (
+        "<p>Emails of unknown outcome waiting for a decision:</p><ul>"
+        + "".join(f"<li>{escape(line)}</li>" for line in alert.unresolved) + "</ul>"
+    ) if alert.unresolved else ""
     html = (
         '<!DOCTYPE html><html><body style="font-family:Arial,sans-serif;font-size:14px">'
-        f"<p>{escape(opening)}</p><table>{rows}</table>{shown_link}<p>{escape(advice)}</p></body></html>"
+        f"<p>{escape(opening)}</p><table>{rows}</table>{shown_link}<p>{escape(advice)}</p>{waiting}</body></html>"
     )
     return OutgoingEmail(
-        kind=ALERT_KIND,
+        kind=EmailKind.ADMIN_ALERT,
         period=f"{alert.event} run {alert.run_id}",
         sender=sender,
         recipients=recipients,

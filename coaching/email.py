@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -18,16 +19,32 @@ class Attachment:
         return self.content_id is not None
 
 
-KIND_NAMES = {
-    "quarterly_report": "quarterly report",
-    "monthly_nudge": "monthly coaching nudge",
-    "data_quality": "data-quality notice",
+class EmailKind(StrEnum):
+    """What an email is: part of its key in the delivery ledger (and of the entries admins list
+    with `python -m ops.deliveries list --kind`), so each value is stored as it is written here."""
+
+    QUARTERLY_REPORT = "quarterly_report"
+    MONTHLY_NUDGE = "monthly_nudge"
+    DATA_QUALITY = "data_quality"
+    ADMIN_ALERT = "admin_alert"
+
+    @property
+    def words(self) -> str:
+        """The kind in words: "quarterly report", "data-quality notice"."""
+        return _KIND_WORDS[self]
+
+
+_KIND_WORDS = {
+    EmailKind.QUARTERLY_REPORT: "quarterly report",
+    EmailKind.MONTHLY_NUDGE: "monthly coaching nudge",
+    EmailKind.DATA_QUALITY: "data-quality notice",
+    EmailKind.ADMIN_ALERT: "admin alert",
 }
 
 
 @dataclass(frozen=True)
 class OutgoingEmail:
-    kind: str  # "quarterly_report", "monthly_nudge", "data_quality"
+    kind: EmailKind
     period: str  # what it is about: "2026-Q3", "2026-10"
     sender: str
     recipients: tuple[str, ...]
@@ -44,7 +61,7 @@ class OutgoingEmail:
     @property
     def kind_name(self) -> str:
         """The kind in words: "quarterly report", "data-quality notice"."""
-        return KIND_NAMES.get(self.kind, self.kind.replace("_", " "))
+        return EmailKind(self.kind).words
 
     @property
     def content_hash(self) -> str:

@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     admin_emails: CommaList = []
     # Where the admin-alert runs write their emails (outbox/ inside it) when SendGrid is not configured.
     alerts_dir: Path = Path("reports") / "alerts"
+    # A run started from a deployment (the UI's Run form) writes only inside this folder: its
+    # `output_dir` parameter is refused elsewhere (flows/cli.py: check_deployed_run_paths).
+    reports_dir: Path = Path("reports")
 
     # The delivery ledger's database: None keeps the SQLite file in state_dir; a URL such as
     # postgresql+psycopg://user:password@host/db (COACHING_LEDGER_URL) shares it between hosts.

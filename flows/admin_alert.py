@@ -10,6 +10,7 @@ no alert of its own (no loop): it shows as a Failed run in the UI.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 
+from adapters.ledger import unresolved_lines
 from coaching.alerts import RunAlert, alert_email
 from coaching.recipients import check_recipients
 from config.settings import load_settings
@@ -41,15 +43,15 @@ def read_run_alert(flow_run_id: UUID, event: str) -> RunAlert:
     )
 
 
-# Longer than the wait for the delivery slot (tasks/delivery.py: up to 600 s while a quarterly
-# send holds it), so that an alert waits its turn instead of timing out unsent.
-@flow(name="admin_alert", flow_run_name="admin-alert-{event}", log_prints=True, timeout_seconds=900)
-def admin_alert(flow_run_id: UUID, event: Literal["failed", "crashed", "late"]) -> State:
-    """Email the admins about a run that failed, crashed or is more than an hour late.
+# An alert never waits behind the run it reports on: it locks only its own email in the ledger.
+@flow(name="admin_alert", flow_run_name="admin-alert-{event}", log_prints=True, timeout_seconds=300)
+def admin_alert(flow_run_id: UUID, event: Literal["failed", "crashed", "cancelled", "late"]) -> State:
+    """Email the admins about a run that failed, crashed, was cancelled or is more than an hour
+    late, with the emails of unknown outcome that wait for their decision.
 
     Args:
         flow_run_id: The id of the run to tell the admins about.
-        event: What happened to it: failed, crashed or late.
+        event: What happened to it: failed, crashed, cancelled or late.
     """
     hide_tracebacks_of_pipeline_errors()
     settings = load_settings()
@@ -58,9 +60,10 @@ def admin_alert(flow_run_id: UUID, event: Literal["failed", "crashed", "late"]) 
         "admin_emails (config/settings.yaml) or COACHING_ADMIN_EMAILS",
     )
     alert = read_run_alert(flow_run_id, event)
-    email = alert_email(alert, sender=settings.email_from, recipients=recipients)
     with build_delivery_adapters(settings, settings.alerts_dir / "outbox") as delivery:
         assert delivery.mailer is not None  # built with an outbox folder
+        alert = replace(alert, unresolved=tuple(unresolved_lines(delivery.ledger)))
+        email = alert_email(alert, sender=settings.email_from, recipients=recipients)
         report = deliver_email(delivery.mailer, delivery.ledger, email, force_resend=False)
     get_run_logger().info(report.sentence)
     return finish_run(alert, report, "Admin alert", report.sentence)

@@ -37,7 +37,8 @@ class _HideTracebackOfPipelineErrors(logging.Filter):
         if record.exc_info:
             from coaching.records import PipelineError  # loaded already: a run is under way
 
-            if isinstance(record.exc_info[1], PipelineError):
+            fault = record.exc_info[1]
+            if isinstance(fault, PipelineError) or (fault is not None and _prefect_api_failed(fault)):
                 record.exc_info = None
                 record.exc_text = None
         return True
@@ -63,7 +64,69 @@ def run_command(run: Callable[[], object]) -> int:
     except (PipelineError, PrefectUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if not _prefect_api_failed(exc):
+            raise
+        _api_gone.append(True)
+        print(
+            f"error: the Prefect server at {os.environ.get('PREFECT_API_URL') or 'PREFECT_API_URL'} stopped answering "
+            f"during the run ({type(exc).__name__}: {_first_line(exc)}). What was sent is in the delivery ledger: "
+            "python -m ops.deliveries list; a re-run sends nothing twice.",
+            file=sys.stderr,
+        )
+        return 2
     return 0
+
+
+def _prefect_api_failed(exc: BaseException) -> bool:
+    """The Prefect API could not be reached, or answered with a server error."""
+    if "httpx" not in sys.modules:
+        return False
+    import httpx
+
+    if isinstance(exc, httpx.TransportError):
+        return True
+    return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]
+
+
+def check_deployed_run_paths(settings: Settings, source: str | None, output_dir: str | None) -> None:
+    """A run started from a deployment takes its `source` and `output_dir` from the Run form, which
+    anyone who reaches the UI can fill in: it reads only the configured source (the configured
+    sheet, or a workbook in the configured workbook's folder) and writes only inside `reports_dir`.
+    A command-line run is its user's own: not checked."""
+    from prefect.runtime import deployment
+
+    from adapters.google_sheets import spreadsheet_key_from
+    from coaching.records import UsageError
+
+    if deployment.id is None:
+        return
+    configured = settings.source
+    if source and source.strip() != configured.strip():
+        if spreadsheet_key_from(configured) is not None or spreadsheet_key_from(source) is not None:
+            if spreadsheet_key_from(source) != spreadsheet_key_from(configured):
+                raise UsageError(
+                    f"source '{source}' is refused: a run from the UI reads only the configured sheet "
+                    "(COACHING_SOURCE or source in config/settings.yaml). Leave source empty."
+                )
+        elif not _inside(Path(source), Path(configured).parent) or Path(source).suffix.lower() != ".xlsx":
+            raise UsageError(
+                f"source '{source}' is refused: a run from the UI reads only .xlsx workbooks in "
+                f"{Path(configured).parent.resolve()} (the folder of the configured workbook). Leave source empty."
+            )
+    if output_dir and not _inside(Path(output_dir), settings.reports_dir):
+        raise UsageError(
+            f"output_dir '{output_dir}' is refused: a run from the UI writes only inside "
+            f"{settings.reports_dir.resolve()} (reports_dir, COACHING_REPORTS_DIR). Give a folder in it, or none."
+        )
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 def run_name(prefix: str, parameter: str, resolve: Callable[[object], object]) -> str:
@@ -82,6 +145,7 @@ def run_name(prefix: str, parameter: str, resolve: Callable[[object], object]) -
 
 
 _exit_code: list[int] = []
+_api_gone: list[bool] = []  # the Prefect server stopped answering: nothing left to report to it
 
 
 def _end_without_teardown() -> None:
@@ -96,10 +160,13 @@ def run_as_main(command: Callable[[], int]) -> NoReturn:
     """`python -m flows.<name>`: run the command, and once the other exit handlers have run (Prefect's
     among them), end the process without tearing down each loaded module one by one (about a
     second with pandas, Great Expectations and Prefect loaded). Registered before Prefect is
-    imported, the handler runs last."""
+    imported, the handler runs last. When the Prefect server stopped answering, the process ends
+    at once (the `error:` line said so)."""
     atexit.register(_end_without_teardown)
     code = command()  # argparse's exits and any traceback take the usual way out
     _exit_code.append(code)
+    if _api_gone:  # Prefect's exit handlers would retry the gone server for a minute, logging each try
+        _end_without_teardown()
     raise SystemExit(code)
 
 

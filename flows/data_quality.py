@@ -27,9 +27,9 @@ from coaching.records import CheckedRecords, Severity
 from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
-from flows.cli import data_quality_command, hide_tracebacks_of_pipeline_errors
+from flows.cli import check_deployed_run_paths, data_quality_command, hide_tracebacks_of_pipeline_errors
 from tasks.artifacts import publish_markdown, publish_table
-from tasks.delivery import finish_run
+from tasks.delivery import finish_run, name_failed_run, warn_of_unresolved
 from tasks.notify import NO_ISSUES, data_quality_notice_email, send_data_quality_notice
 from tasks.records import extract_records, validate_records
 from tasks.report import write_files, write_preview
@@ -49,7 +49,9 @@ def _run_name() -> str:
 
 
 # A run that outlasts this is stopped and marked TimedOut (failed), freeing its deployment's slot.
-@flow(name="data_quality", flow_run_name=_run_name, log_prints=True, timeout_seconds=1800)
+@flow(
+    name="data_quality", flow_run_name=_run_name, log_prints=True, on_failure=[name_failed_run], timeout_seconds=1800
+)
 def data_quality(
     source: str | None = None,
     send: bool = True,
@@ -66,10 +68,12 @@ def data_quality(
     """
     hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
     settings = load_settings()
+    check_deployed_run_paths(settings, source, output_dir)  # what the Run form may name
     today = settings.today()
     folder = Path(output_dir or Path("reports") / "data-quality" / today.isoformat())
 
     with build_run_adapters(settings, source=source, outbox_dir=folder / "outbox", send=send) as adapters:
+        warn_of_unresolved(adapters.ledger)  # repeated by every run until an admin resolves them
         return _check_and_notify(adapters, settings, today, folder, force_resend)
 
 

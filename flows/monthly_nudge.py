@@ -33,9 +33,9 @@ from coaching.report.messages import nudge_email
 from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
-from flows.cli import hide_tracebacks_of_pipeline_errors, monthly_nudge_command, run_name
+from flows.cli import check_deployed_run_paths, hide_tracebacks_of_pipeline_errors, monthly_nudge_command, run_name
 from tasks.artifacts import publish_markdown
-from tasks.delivery import deliver_email, finish_run, run_tags
+from tasks.delivery import deliver_email, finish_run, name_failed_run, run_tags, warn_of_unresolved
 from tasks.records import extract_records, validate_records
 from tasks.report import write_preview
 
@@ -138,7 +138,9 @@ def _summary_markdown(result: NudgeRunResult) -> str:
 
 
 # A run that outlasts this is stopped and marked TimedOut (failed), freeing its deployment's slot.
-@flow(name="monthly_nudge", flow_run_name=_run_name, log_prints=True, timeout_seconds=1800)
+@flow(
+    name="monthly_nudge", flow_run_name=_run_name, log_prints=True, on_failure=[name_failed_run], timeout_seconds=1800
+)
 def monthly_nudge(
     month: Annotated[str | None, Field(pattern=MONTH_PATTERN)] = None,
     source: str | None = None,
@@ -159,10 +161,12 @@ def monthly_nudge(
     """
     hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
     settings = load_settings()
+    check_deployed_run_paths(settings, source, output_dir)  # what the Run form may name
     today = settings.today()
     target = resolve_month(month, today)
     folder = Path(output_dir or Path("reports") / "nudges" / str(target))
     with build_run_adapters(settings, source=source, outbox_dir=folder / "outbox", send=send) as adapters:
+        warn_of_unresolved(adapters.ledger)  # repeated by every run until an admin resolves them
         return _nudge_leads(adapters, settings, today, target, folder, programs, force_resend)
 
 

@@ -2,7 +2,10 @@
 
 1. PREFECT_API_URL, from the environment or the active Prefect profile: that server, as always
    (a `prefect.toml` or `.env` file is not looked at: set it in the environment or the profile).
-2. Else the local stack (`make stack`) when it answers on 127.0.0.1:4200: its UI shows the run.
+2. Else this checkout's own stack (`make stack`), found by what it wrote in its home (PREFECT_HOME,
+   else `.prefect/` in the project): the address in `api-url`, while the server process recorded
+   in `server.pid` runs. Whatever else answers on a port (another user's stack on 127.0.0.1:4200)
+   is never used: it could record our runs and hand us its Variables and Secret blocks.
 3. Else a temporary server of our own, started at once so that it comes up while the flow module
    imports (seconds either way), and stopped at the end.
 
@@ -13,6 +16,7 @@ only when the flow starts. Ours is the very command Prefect runs.
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import socket
@@ -27,7 +31,9 @@ from contextlib import contextmanager
 from importlib.util import find_spec
 from pathlib import Path
 
-LOCAL_STACK_API = "http://127.0.0.1:4200/api"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_STACK_HOME = PROJECT_ROOT / ".prefect"
+STACK_API_FILE = "api-url"  # written by `python -m ops.stack up` in the stack's home
 STARTUP_TIMEOUT_SETTING = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 # Prefect's default of 20 s is passed on a busy 2-core machine; this one is still an alarm.
 STARTUP_TIMEOUT_SECONDS = 90
@@ -38,11 +44,33 @@ class PrefectUnavailable(Exception):
 
 
 def answers(api_url: str, timeout: float = 0.5) -> bool:
+    """The server at `api_url` is up (with Prefect's basic-auth credentials when they are set)."""
+    request = urllib.request.Request(f"{api_url}/health")
+    auth = os.environ.get("PREFECT_API_AUTH_STRING") or os.environ.get("PREFECT_SERVER_API_AUTH_STRING")
+    if auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode("utf-8")).decode("ascii"))
     try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as answer:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
             return answer.status == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+def stack_home() -> Path:
+    """Where `make stack` keeps this checkout's stack: PREFECT_HOME when set (the test suite sets
+    its own), else `.prefect/` in the project."""
+    return Path(os.environ["PREFECT_HOME"]).expanduser() if os.environ.get("PREFECT_HOME") else DEFAULT_STACK_HOME
+
+
+def own_stack_api(home: Path) -> str | None:
+    """The API of the stack whose home is `home`, when its server process still runs and answers."""
+    try:
+        api_url = (home / STACK_API_FILE).read_text(encoding="utf-8").strip()
+        pid = int((home / "server.pid").read_text(encoding="utf-8"))
+        running = b"prefect" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return api_url if running and answers(api_url) else None
 
 
 def _configured_api_url() -> str | None:
@@ -136,8 +164,9 @@ def prefect_api() -> Iterator[TemporaryServer | None]:
     if "prefect" in sys.modules or _configured_api_url() is not None:
         yield None
         return
-    if answers(LOCAL_STACK_API):
-        with _environment(PREFECT_API_URL=LOCAL_STACK_API):
+    own_stack = own_stack_api(stack_home())
+    if own_stack is not None:
+        with _environment(PREFECT_API_URL=own_stack):
             yield None
         return
     server = TemporaryServer()

@@ -33,9 +33,9 @@ from coaching.quarters import Quarter
 from coaching.scoring import Targets
 from config.settings import Settings, load_settings
 from config.wiring import REPORT_RECIPIENTS_VARIABLE, RunAdapters, build_run_adapters, report_recipients
-from flows.cli import hide_tracebacks_of_pipeline_errors, quarterly_report_command, run_name
+from flows.cli import check_deployed_run_paths, hide_tracebacks_of_pipeline_errors, quarterly_report_command, run_name
 from tasks.artifacts import publish_markdown, publish_table, readable_title
-from tasks.delivery import deliver_email, finish_run, run_tags
+from tasks.delivery import deliver_email, finish_run, name_failed_run, run_tags, warn_of_unresolved
 from tasks.history import reconcile_history, record_delivery
 from tasks.notify import send_data_quality_notice
 from tasks.proposals import write_back_proposals
@@ -99,7 +99,9 @@ def _propose_in_sheet(adapters: RunAdapters, settings: Settings, rows: list[dict
 
 
 # A run that outlasts this is stopped and marked TimedOut (failed), freeing its deployment's slot.
-@flow(name="quarterly_report", flow_run_name=_run_name, log_prints=True, timeout_seconds=3600)
+@flow(
+    name="quarterly_report", flow_run_name=_run_name, log_prints=True, on_failure=[name_failed_run], timeout_seconds=3600
+)
 def quarterly_report(
     quarter: Annotated[str | None, Field(pattern=QUARTER_PATTERN)] = None,
     source: str | None = None,
@@ -123,10 +125,12 @@ def quarterly_report(
     """
     hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
     settings = load_settings()
+    check_deployed_run_paths(settings, source, output_dir)  # what the Run form may name
     today = settings.today()
     target = resolve_quarter(quarter, today, settings.fiscal_year_start_month)
     folder = Path(output_dir or Path("reports") / target.label)
     with build_run_adapters(settings, source=source, outbox_dir=folder / "outbox", send=send) as adapters:
+        warn_of_unresolved(adapters.ledger)  # repeated by every run until an admin resolves them
         return _report(adapters, settings, today, target, folder, programs, force_resend, recipients)
 
 

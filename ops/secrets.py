@@ -22,7 +22,6 @@ from coaching.records import UsageError
 from config.settings import Settings, load_settings
 from config.wiring import REPORT_RECIPIENTS_VARIABLE
 from flows.cli import run_command
-from ops.alerts import ensure_alerts
 
 RECIPIENTS_ENV = "COACHING_REPORT_RECIPIENTS"
 
@@ -77,9 +76,6 @@ def main(argv: list[str] | None = None) -> int:
         _require_server()
         settings = load_settings()
         for line in save_to_prefect(settings, os.environ):
-            print(line)
-        # With a key the alert Automations email through SendGrid (server-side, even with no worker): switch them now.
-        for line in ensure_alerts(settings):
             print(line)
 
     return run_command(run)

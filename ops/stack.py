@@ -5,9 +5,16 @@
     python -m ops.stack down     # let runs in flight finish (or cancel them), stop the worker, the server
 
 `up` also marks Crashed the runs a dead worker left behind (killed with kill -9: "Running" for
-ever, holding their deployment's one concurrency slot), and sets up the delivery concurrency
-limit and the alert Automations (python -m ops.alerts). `down` waits up to --drain-seconds for
-runs in flight, then cancels the rest, so that none is stranded holding a slot.
+ever, holding their deployment's one concurrency slot), sets up the alert Automations (python -m
+ops.alerts), lists the emails of unknown outcome that wait for an admin (python -m ops.deliveries
+unresolved), and writes the server's address in `api-url`: what command-line runs of this checkout
+look for (flows/prefect_api.py). `down` waits up to --drain-seconds for runs in flight, then
+cancels the rest, so that none is stranded holding a slot, and waits for the admin alerts about
+the runs it cancelled (it never cancels an alert).
+
+With PREFECT_SERVER_API_AUTH_STRING set (user:password), the server asks every client for it
+(Prefect's basic auth) and the worker and the commands here are given it as PREFECT_API_AUTH_STRING:
+docs/operations.md says when to set it.
 
 Everything lives in PREFECT_HOME, `.prefect/` in the project by default: the SQLite database, the
 logs (server.log, worker.log, deploy.log) and the process ids. Telemetry is off. The worker runs
@@ -22,8 +29,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -32,6 +37,8 @@ from pathlib import Path
 import yaml
 
 from config.settings import PROJECT_ROOT, load_settings
+from flows.prefect_api import STACK_API_FILE, answers
+from ops.alerts import ALERT_DEPLOYMENT
 
 PREFECT_FILE = PROJECT_ROOT / "prefect.yaml"
 DEFAULT_HOME = PROJECT_ROOT / ".prefect"
@@ -92,8 +99,10 @@ class Stack:
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """This process's environment, pointed at this stack, with telemetry off."""
         own = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_PREFECT_SETTINGS)}
+        auth = os.environ.get("PREFECT_SERVER_API_AUTH_STRING")
         return {
             **own,
+            **({"PREFECT_API_AUTH_STRING": auth} if auth else {}),
             "PREFECT_HOME": str(self.home),
             "PREFECT_API_URL": self.api_url,
             "DO_NOT_TRACK": "1",
@@ -119,11 +128,7 @@ def _tail(path: Path, lines: int = 25) -> str:
 
 
 def healthy(stack: Stack) -> bool:
-    try:
-        with urllib.request.urlopen(f"{stack.api_url}/health", timeout=2) as answer:
-            return answer.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
+    return answers(stack.api_url, timeout=2)
 
 
 def running_pid(stack: Stack, name: str) -> int | None:
@@ -224,10 +229,44 @@ def clear_orphaned_runs(stack: Stack, say: Callable[[str], object] = print) -> i
     return len(orphans)
 
 
-def drain_runs(stack: Stack, seconds: float, say: Callable[[str], object] = print) -> int:
+def _alert_deployment_id(client: object) -> object | None:
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        return client.read_deployment_by_name(ALERT_DEPLOYMENT).id  # type: ignore[attr-defined]
+    except ObjectNotFound:
+        return None
+
+
+def _await_alerts(client: object, about: list[object], seconds: float, say: Callable[[str], object]) -> None:
+    """Wait up to `seconds` until an admin alert about each run of `about` has ended (the
+    Automations start them on the Cancelled event), so that stopping the worker strands none."""
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    alert_deployment = _alert_deployment_id(client)
+    if alert_deployment is None:
+        return
+    say(f"Waiting up to {seconds:.0f} s for the admin alerts about the cancelled run(s) ...")
+    wanted = {str(run.id) for run in about}  # type: ignore[attr-defined]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alerts = client.read_flow_runs(  # type: ignore[attr-defined]
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[alert_deployment]))
+        )
+        ended = {str(run.parameters.get("flow_run_id")) for run in alerts if run.state and run.state.is_final()}
+        if wanted <= ended and not [run for run in alerts if not (run.state and run.state.is_final())]:
+            return
+        time.sleep(1)
+    say("Some admin alerts had not ended; they run when the stack is started again.")
+
+
+def drain_runs(
+    stack: Stack, seconds: float, say: Callable[[str], object] = print, alert_seconds: float = 60
+) -> int:
     """Wait up to `seconds` for runs in flight to end; cancel the rest (the worker stops their
-    processes; what it has not stopped within 15 s is marked Cancelled all the same). Returns how
-    many were cancelled."""
+    processes; what it has not stopped within 15 s is marked Cancelled all the same), except the
+    admin alerts, then wait up to `alert_seconds` for the alerts about the cancelled runs.
+    Returns how many were cancelled."""
     from prefect.client.orchestration import SyncPrefectClient
     from prefect.states import Cancelled, Cancelling
 
@@ -236,6 +275,8 @@ def drain_runs(stack: Stack, seconds: float, say: Callable[[str], object] = prin
         if runs:
             say(f"Waiting up to {seconds:.0f} s for {len(runs)} run(s) in flight ...")
         runs = _still_in_flight(client, runs, seconds)
+        alert_deployment = _alert_deployment_id(client)
+        runs = [run for run in runs if run.deployment_id != alert_deployment]  # type: ignore[attr-defined]
         cancelled = len(runs)
         if runs:
             why = (
@@ -245,7 +286,9 @@ def drain_runs(stack: Stack, seconds: float, say: Callable[[str], object] = prin
             say(f"Cancelling {', '.join(run.name for run in runs)} ...")
             for run in runs:
                 client.set_flow_run_state(run.id, Cancelling(message=why))
-            _end_runs(client, _still_in_flight(client, runs, 15), Cancelled(message=why))
+            left = [run.id for run in _still_in_flight(client, runs, 15)]  # type: ignore[attr-defined]
+            _end_runs(client, [run for run in runs if run.id in left], Cancelled(message=why))  # type: ignore[attr-defined]
+            _await_alerts(client, runs, alert_seconds, say)
     return cancelled
 
 
@@ -261,6 +304,17 @@ def _set_up_alerts(stack: Stack, say: Callable[[str], object]) -> None:
     if done.returncode != 0:
         raise StackError(f"`python -m ops.alerts` failed:\n{(done.stdout + done.stderr)[-3000:]}")
     for line in done.stdout.splitlines():
+        say(line)
+
+
+def _list_unresolved_deliveries(stack: Stack, say: Callable[[str], object]) -> None:
+    """The emails of unknown outcome in the ledger the worker uses (its settings), until resolved."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ops.deliveries", "unresolved"], cwd=PROJECT_ROOT,
+        env=stack.env(stack.worker_env), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        check=False,
+    )
+    for line in (done.stdout + done.stderr).splitlines():
         say(line)
 
 
@@ -290,6 +344,7 @@ def up(stack: Stack, say: Callable[[str], object] = print) -> None:
         command = ["server", "start", "--host", stack.host, "--port", str(stack.port)]
         server = _start(stack, "server", command, stack.env())
         _wait_until_healthy(stack, server, timeout=90)
+    (stack.home / STACK_API_FILE).write_text(stack.api_url, encoding="utf-8")
     say(f"Work pool '{pool}' (process) ...")
     _run(stack, "deploy", ["work-pool", "create", pool, "--type", "process", "--overwrite"], timeout=60)
     say("Deploying every deployment in prefect.yaml ...")
@@ -300,6 +355,7 @@ def up(stack: Stack, say: Callable[[str], object] = print) -> None:
         say("Starting a worker ...")
         defaults = {name: value for name, value in WORKER_DEFAULTS.items() if name not in os.environ}
         _start(stack, "worker", ["worker", "start", "--pool", pool], stack.env({**defaults, **stack.worker_env}))
+    _list_unresolved_deliveries(stack, say)
     names = ", ".join(d["name"] for d in spec["deployments"])
     home = "" if stack.home == DEFAULT_HOME else f" --home {stack.home}"
     say(
@@ -342,6 +398,7 @@ def down(stack: Stack, say: Callable[[str], object] = print, drain_seconds: floa
             say(f"Stopping the {name} (process group {pid}) ...")
             _stop_group(pid, timeout=15)
         stack.pid_file(name).unlink(missing_ok=True)
+    (stack.home / STACK_API_FILE).unlink(missing_ok=True)
 
 
 @contextmanager

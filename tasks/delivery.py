@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from typing import TypeVar
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 from prefect.runtime import deployment, flow_run
+from prefect.client.schemas.objects import FlowRun
 from prefect.states import Completed, State
 
-from adapters.ledger import WORST_FIRST, DeliveryLedger, DeliveryReport, DeliveryResult, Outcome
+from adapters.ledger import (
+    WORST_FIRST,
+    DeliveryLedger,
+    DeliveryReport,
+    DeliveryResult,
+    Outcome,
+    unresolved_lines,
+)
 from adapters.mailers import Mailer
 from coaching.email import OutgoingEmail
 from coaching.recipients import address_problem
 from coaching.records import PipelineError
 
-# Delivery runs hold this Prefect global concurrency limit (created by `make stack`), so that
-# overlapping runs of any deployment reach the ledger's check-and-send one at a time.
-DELIVERY_CONCURRENCY_LIMIT = "coaching-delivery"
 T = TypeVar("T")
 
 
@@ -48,22 +54,30 @@ def deliver_email(
     valid = tuple(recipient for recipient in email.recipients if recipient not in refused)
     sent = DeliveryReport(())
     if valid:
-        with _delivery_slot():
-            sent = ledger.send_once(mailer, replace(email, recipients=valid), force_resend, force_hint())
+        # Another run sending the same email holds the ledger's lock on it: this one waits, saying so.
+        sent = ledger.send_once(mailer, replace(email, recipients=valid), force_resend, force_hint(), _logger().info)
     by_recipient = {result.recipient: result for result in sent.results}
     return DeliveryReport(
         tuple(refused.get(recipient) or by_recipient[recipient] for recipient in dict.fromkeys(email.recipients))
     )
 
 
-def _delivery_slot() -> AbstractContextManager[object]:
-    """The global concurrency limit when the run belongs to a deployment (the stack creates it);
-    a run from the command line relies on the ledger's lock alone."""
-    if deployment.id is None:
-        return nullcontext()
-    from prefect.concurrency.sync import concurrency
+@task(name="unresolved-deliveries", cache_policy=NO_CACHE)
+def warn_of_unresolved(ledger: DeliveryLedger) -> list[str]:
+    """Every run starts by repeating, as warnings, the emails of unknown outcome that wait for an
+    admin (until they are resolved), so that none is forgotten whatever ended the run that sent it."""
+    lines = unresolved_lines(ledger)
+    for line in lines:
+        _logger().warning(line)
+    return lines
 
-    return concurrency(DELIVERY_CONCURRENCY_LIMIT, occupy=1, timeout_seconds=600, strict=False)
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The run's logger (shown in the UI), or this module's outside a run."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
 
 
 def force_hint() -> str:
@@ -92,6 +106,25 @@ def label_run(word: str) -> None:
             client.update_flow_run(flow_run.id, name=f"{flow_run.name}-{word}")
     except Exception as exc:  # the name is a convenience: the state message says the same
         get_run_logger().warning("Could not rename the run to say '%s': %s", word, exc)
+
+
+# The endings label_run gives a run's name; a run that ends with none of them failed before it
+# could say what happened to its email.
+RUN_NAME_ENDINGS = (*(outcome.value.replace("_", "-") for outcome in Outcome), "not-sent", "held-back")
+
+
+def name_failed_run(_flow: object, run: FlowRun, _state: State) -> None:
+    """The flows' on_failure hook: a run that failed before saying what happened to its email
+    (a bad parameter, an unreadable sheet) is named `…-failed`, as the runs list shows it."""
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            name = client.read_flow_run(run.id).name
+            if not name.endswith(tuple(f"-{ending}" for ending in RUN_NAME_ENDINGS)):
+                client.update_flow_run(run.id, name=f"{name}-failed")
+    except Exception as exc:  # the name is a convenience: the state says the run failed
+        _logger().warning("Could not rename the failed run: %s", exc)
 
 
 def finish_run(

@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from adapters.ledger import DeliveryLedger, DeliveryReport
 from adapters.mailers import Mailer
-from coaching.email import OutgoingEmail
+from coaching.email import EmailKind, OutgoingEmail
 from coaching.notices import build_notice
 from coaching.outputs import csv_bytes, data_quality_frame
 from coaching.recipients import check_recipients
@@ -23,7 +23,7 @@ from tasks.delivery import deliver_email, force_hint, run_tags
 
 @task(name="last-delivery", cache_policy=NO_CACHE)
 def unchanged_notice(
-    ledger: DeliveryLedger, kind: str, recipients: Sequence[str], content_hash: str, channel: str
+    ledger: DeliveryLedger, kind: EmailKind, recipients: Sequence[str], content_hash: str, channel: str
 ) -> dict[str, object] | None:
     return ledger.unchanged_since(kind, recipients, content_hash, channel)
 
@@ -81,8 +81,10 @@ def send_data_quality_notice(
     """Email the data stewards the notice (`data_quality_notice_email`); one sentence saying what happened.
 
     Not sent when there is nothing to fix, or when the newest notice sent to the same stewards had
-    the very same content (unless `force_resend`). The email goes through the run's mailer and
-    ledger; the report is None when nothing was attempted.
+    the very same content (unless `force_resend`). `held_back` names the quarter whose leadership
+    report this notice replaces: the blocking reasons (`checked.blocking`) then open the notice.
+    The email goes through the run's mailer and ledger (kind EmailKind.DATA_QUALITY, period = `run_date`);
+    the report is None when nothing was attempted.
     """
     email = data_quality_notice_email(
         settings, checked, source_label=source_label, run_date=run_date, held_back=held_back

@@ -11,6 +11,11 @@ import tempfile
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 PREFECT_HOME = os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="prefect-home-")
+# Never a server the suite did not start: not the one the developer's shell names (`make stack`
+# prints `export PREFECT_API_URL=…`), nor its profile's; with PREFECT_HOME above, no command run by
+# a test finds the checkout's own stack either (flows/prefect_api.py).
+for _setting in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_API_AUTH_STRING", "PREFECT_PROFILE"):
+    os.environ.pop(_setting, None)
 
 import pytest  # noqa: E402
 

@@ -15,13 +15,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from coaching.report.jinja import environment
-from coaching.email import Attachment, OutgoingEmail
+from coaching.email import Attachment, EmailKind, OutgoingEmail
 from coaching.notices import Cause, DataQualityNotice, NoticeLine, TabSummary
 from coaching.nudges import GAP_DAYS, ProgramNudge, month_days
 from coaching.records import Severity
 
-NUDGE_KIND = "monthly_nudge"
-NOTICE_KIND = "data_quality"
 SHOWN_PER_TAB = 50  # a long list goes on in the attached data_quality.csv
 VALUE_CHARS = 60  # a long cell is cut in the email, kept whole in the CSV
 SHOWN_ROWS = 20  # rows waiting on a row in error, named in the email (all are in the CSV)
@@ -124,7 +122,7 @@ def nudge_email(
     }
     html, text = _render("nudge", context)
     return OutgoingEmail(
-        kind=NUDGE_KIND,
+        kind=EmailKind.MONTHLY_NUDGE,
         period=str(month),
         sender=sender,
         recipients=recipients,
@@ -231,7 +229,7 @@ def data_quality_email(
     }
     html, text = _render("data_quality", context)
     return OutgoingEmail(
-        kind=NOTICE_KIND,
+        kind=EmailKind.DATA_QUALITY,
         period=period,
         sender=sender,
         recipients=recipients,

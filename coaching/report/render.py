@@ -17,7 +17,7 @@ import pandas as pd
 
 from coaching.contract import BEST_PRACTICES, PLAN_COMPONENTS, SCORE_WORDS
 from coaching.report.jinja import environment
-from coaching.email import Attachment, OutgoingEmail
+from coaching.email import Attachment, EmailKind, OutgoingEmail
 from coaching.history import Restatement
 from coaching.outputs import problem_without_values
 from coaching.records import DataIssue, Severity
@@ -519,7 +519,7 @@ def build_report_email(
         for name, content in files.items()
     )
     return OutgoingEmail(
-        kind="quarterly_report",
+        kind=EmailKind.QUARTERLY_REPORT,
         period=rendered.quarter,
         sender=sender,
         recipients=tuple(recipients),

@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from adapters.ledger import DeliveryLedger, Outcome
+from adapters.ledger import DeliveryBusy, DeliveryLedger, Outcome
 from adapters.mailers import OutboxMailer
+from adapters.retry import RetryRule
 from adapters.sendgrid_mailer import SendGridMailer
 from adapters.store import open_store
+from coaching.email import EmailKind
+from tests.deadlines import scaled
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault, fake_sendgrid, report_email  # noqa: F401
 
 ONE = report_email(("ceo@example.org",))
@@ -26,7 +29,7 @@ SPAWN = multiprocessing.get_context("spawn")
 
 
 def mailer_for(url: str, key: str = TEST_API_KEY, timeout: float = 30) -> SendGridMailer:
-    return SendGridMailer(SecretStr(key), api_url=url, base_delay=0.01, max_delay=0.05, timeout=timeout)
+    return SendGridMailer(SecretStr(key), api_url=url, retries=RetryRule(base_delay=0.01, max_delay=0.05), timeout=timeout)
 
 
 def DeliveryLedgerIn(state_dir: Path) -> DeliveryLedger:  # noqa: N802 - reads as the class it builds
@@ -137,11 +140,13 @@ def test_a_lost_answer_is_recorded_unknown_and_no_later_run_sends_it_again(tmp_p
 
         lost = ledger.send_once(mailer_for(fake.url, timeout=0.5), ONE)
 
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < scaled(2)
         assert lost.outcome is Outcome.UNKNOWN and lost.missed == ["ceo@example.org"]
         entry = lost.results[0].entry
         assert f"python -m ops.deliveries mark-sent {entry}" in lost.sentence
-        assert "Activity Feed" in lost.sentence and "--force-resend" in lost.sentence
+        # Only this copy is re-sent: a forced re-send would go to every recipient again.
+        assert f"python -m ops.deliveries resend {entry}` sends this copy alone" in lost.sentence
+        assert "Activity Feed" in lost.sentence and "--force-resend" not in lost.sentence
         assert [e["status"] for e in ledger.history()] == ["unknown"]
 
         rerun = DeliveryLedgerIn(tmp_path).send_once(mailer_for(fake.url), ONE)
@@ -199,7 +204,7 @@ def test_a_ledger_written_before_per_recipient_entries_still_knows_what_was_sent
     assert fake_sendgrid.messages == []
 
 
-def test_two_runs_at_the_same_time_send_one_email(tmp_path):
+def test_two_runs_at_the_same_time_send_one_email_and_the_second_finds_it_sent(tmp_path):
     with FakeSendGrid(response_delay=0.5) as fake:  # a slow SendGrid widens the race window
         ready, outcomes = SPAWN.Barrier(2), SPAWN.Queue()
         runs = [
@@ -212,7 +217,8 @@ def test_two_runs_at_the_same_time_send_one_email(tmp_path):
             run.join(30)
 
         assert [run.exitcode for run in runs] == [0, 0]
-        assert sorted(outcomes.get(timeout=5) for _ in runs) == ["sent", "unknown"]
+        # The second waited for the first instead of reporting its unfinished entry as unknown.
+        assert sorted(outcomes.get(timeout=5) for _ in runs) == ["already_sent", "sent"]
         assert len(fake.messages) == 1
 
 
@@ -230,7 +236,7 @@ def test_a_run_killed_mid_send_leaves_an_entry_that_is_never_resent_automaticall
 
         assert rerun.outcome is Outcome.UNKNOWN
         assert "result was never recorded" in rerun.sentence and "ceo@example.org" in rerun.sentence
-        assert "--force-resend" in rerun.sentence
+        assert "python -m ops.deliveries resend 1" in rerun.sentence
         assert len(fake.messages) == 1
         assert [entry["status"] for entry in DeliveryLedgerIn(tmp_path).history()] == ["pending"]
 
@@ -238,3 +244,51 @@ def test_a_run_killed_mid_send_leaves_an_entry_that_is_never_resent_automaticall
 
         assert forced.outcome is Outcome.SENT
         assert len(fake.messages) == 2
+
+
+def store_of(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where a test's ledger lives: a state folder (SQLite) or a PostgreSQL URL."""
+    return request.getfixturevalue("postgres_url") if backend == "postgresql" else str(tmp_path)
+
+
+def ledger_at(store: str, wait_seconds: float = 600) -> DeliveryLedger:
+    engine = open_store(Path("."), store) if store.startswith("postgresql") else open_store(Path(store))
+    return DeliveryLedger(engine, wait_seconds=wait_seconds)
+
+
+def send_and_hang(store: str, url: str) -> None:
+    """A run sending ONE whose SendGrid never answers: it holds the email's lock until killed."""
+    ledger_at(store).send_once(mailer_for(url), ONE)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_run_waits_saying_so_an_alert_never_waits_and_a_killed_sender_frees_the_email(backend, tmp_path, request):
+    store = store_of(backend, tmp_path, request)
+    with FakeSendGrid(response_delay=60) as fake:
+        sender = SPAWN.Process(target=send_and_hang, args=(store, fake.url))
+        sender.start()
+        fake.wait_for_messages(1, timeout=scaled(20))  # taken by SendGrid; its answer never comes
+        fake.response_delay = 0
+        said: list[str] = []
+
+        # An admin alert is another email: it goes at once, whatever the quarterly run is doing.
+        alert = report_email(ONE.recipients, kind=EmailKind.ADMIN_ALERT, period="failed run 1234")
+        assert ledger_at(store).send_once(mailer_for(fake.url), alert, on_wait=said.append).outcome is Outcome.SENT
+        assert said == []
+        # The same report from another run waits, saying for what, and gives up sending nothing.
+        with pytest.raises(DeliveryBusy, match="another run has been sending it for over"):
+            ledger_at(store, wait_seconds=scaled(1)).send_once(mailer_for(fake.url), ONE, on_wait=said.append)
+        assert said == [
+            (
+                "Waiting for another run that is sending the quarterly report for 2026-Q3 (sendgrid) to finish "
+                f"(up to {scaled(1):g} s) ..."
+            )
+        ]
+
+        sender.kill()  # kill -9 mid-send: nothing of its lock survives it
+        sender.join(scaled(10))
+        rerun = ledger_at(store, wait_seconds=scaled(30)).send_once(mailer_for(fake.url), ONE, on_wait=said.append)
+
+        assert len(said) == 1  # no wait this time
+        assert rerun.outcome is Outcome.UNKNOWN and "result was never recorded" in rerun.sentence
+        assert fake.recipients() == ["ceo@example.org", "ceo@example.org"]  # the report once, the alert once

@@ -7,12 +7,15 @@ import multiprocessing
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
 from adapters.ledger import DeliveryLedger, Outcome
 from adapters.mailers import OutboxMailer
+from adapters.retry import RetryRule
 from adapters.sendgrid_mailer import SendGridMailer
+from adapters.store import StoreUnavailable
 from config.settings import load_settings
 from config.wiring import build_store_engine
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault, report_email
@@ -26,7 +29,7 @@ def engine_for(url: str) -> Engine:
 
 
 def mailer_for(url: str) -> SendGridMailer:
-    return SendGridMailer(SecretStr(TEST_API_KEY), api_url=url, base_delay=0.01, max_delay=0.05, timeout=2)
+    return SendGridMailer(SecretStr(TEST_API_KEY), api_url=url, retries=RetryRule(base_delay=0.01, max_delay=0.05), timeout=2)
 
 
 def send_from_another_host(ledger_url: str, sendgrid_url: str, ready: Barrier, outcomes: Queue[str]) -> None:
@@ -61,7 +64,8 @@ def test_four_workers_racing_on_a_new_postgresql_ledger_send_the_email_once(post
             worker.join(60)
 
         assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
-        assert sorted(outcomes.get(timeout=5) for _ in workers) == ["sent", "unknown", "unknown", "unknown"]
+        # One sends; the others wait for it (the ledger's lock on the email) and find it sent.
+        assert sorted(outcomes.get(timeout=5) for _ in workers) == ["already_sent", "already_sent", "already_sent", "sent"]
         assert len(fake.messages) == 1
 
 
@@ -76,3 +80,27 @@ def test_a_lost_answer_is_unknown_in_postgresql_too_and_an_admin_resolves_it(pos
 
         assert ledger.send_once(mailer_for(fake.url), ONE).outcome is Outcome.ALREADY_SENT
         assert len(fake.messages) == 1
+
+
+def test_the_database_stopping_after_an_email_left_says_what_is_known_of_each_and_sends_nothing_twice(
+    stoppable_postgres,
+):
+    ledger = DeliveryLedger(engine_for(stoppable_postgres.url))
+    with FakeSendGrid() as fake:
+        fake.after_accepting = stoppable_postgres.stop  # SendGrid takes the CEO's copy, then the database goes
+
+        with pytest.raises(StoreUnavailable) as stopped:
+            ledger.send_once(mailer_for(fake.url), report_email(("ceo@example.org", "cfo@example.org")))
+
+        said = str(stopped.value)
+        assert said.startswith("The delivery ledger's database (postgresql+psycopg://ledger_user_")
+        assert stoppable_postgres.password not in said and "***" in said
+        assert "Sent the quarterly report for 2026-Q3 to ceo@example.org." in said
+        assert "The ledger could not record it: entry 1 stays pending, so that no run sends it again" in said
+        assert "mark-sent 1" in said and "Not sent to cfo@example.org (this run stopped before them)." in said
+        assert "\n" not in said  # one line
+
+        fake.after_accepting = None
+        stoppable_postgres.start()
+        rerun = DeliveryLedger(engine_for(stoppable_postgres.url)).send_once(mailer_for(fake.url), ONE)
+        assert rerun.outcome is Outcome.UNKNOWN and len(fake.messages) == 1  # the CEO's copy is not sent again

@@ -85,5 +85,14 @@ def test_a_run_without_a_deployment_is_named_as_a_coaching_run():
 
 
 def test_an_unknown_event_is_refused_naming_the_ones_there_are():
-    with pytest.raises(ValueError, match="Unknown alert event 'stalled': expected one of failed, crashed, late"):
+    with pytest.raises(ValueError, match="Unknown alert event 'stalled': expected one of failed, crashed, cancelled, late"):
         email_of(replace(FAILED, event="stalled"))
+
+
+def test_a_cancelled_run_alert_lists_the_emails_of_unknown_outcome_waiting_for_a_decision():
+    waiting = ("Unresolved delivery 7: the quarterly_report for 2026-Q3 to <ceo@example.org> (sendgrid, pending).",)
+    email = email_of(replace(FAILED, event="cancelled", unresolved=waiting))
+
+    assert email.subject == "Coaching pipeline alert: a run of quarterly-coaching-report was cancelled"
+    assert "Emails of unknown outcome waiting for a decision:\n" + waiting[0] in email.text
+    assert "<li>Unresolved delivery 7: the quarterly_report for 2026-Q3 to &lt;ceo@example.org&gt;" in email.html

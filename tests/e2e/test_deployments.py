@@ -55,6 +55,7 @@ ALERT_DEADLINE = 60  # seconds from a run's failure to its alert email, idle mac
 AUTOMATIONS = {  # name -> the event its alert run is told
     "coaching: run failed": "failed",
     "coaching: run crashed": "crashed",
+    "coaching: run cancelled": "cancelled",
     "coaching: run late by more than an hour": "late",
 }
 
@@ -90,6 +91,7 @@ def stack(root: Path, sendgrid: FakeSendGrid) -> Iterator[Stack]:
             "COACHING_STATE_DIR": str(root / "state"),
             "COACHING_SENDGRID_API_URL": sendgrid.url,
             "COACHING_ALERTS_DIR": str(root / "alerts"),
+            "COACHING_REPORTS_DIR": str(root),  # where the Run form's output_dir may point
         }
         stack = Stack(home=root / "prefect-home", port=free_port(), worker_env=worker_env)
         with running(stack, say=lambda _: None):
@@ -166,6 +168,8 @@ def runs(client: SyncPrefectClient, saved_secrets: subprocess.CompletedProcess[s
         "good": {"quarter": "2026-Q3", "source": str(SAMPLE), "output_dir": str(root / "q3")},
         "again": {"quarter": "2026-Q3", "source": str(SAMPLE), "output_dir": str(root / "q3")},
         "unknown_program": {"quarter": "2026-Q3", "programs": ["Knitting Club"], "output_dir": str(root / "k")},
+        "elsewhere": {"quarter": "2026-Q3", "output_dir": str(root.parent / "not-reports")},
+        "other_file": {"quarter": "2026-Q3", "source": "/etc/hostname", "output_dir": str(root / "o")},
     }
     deadline = time.monotonic() + scaled(RUN_DEADLINE)
     finished = {}
@@ -177,6 +181,19 @@ def runs(client: SyncPrefectClient, saved_secrets: subprocess.CompletedProcess[s
             run = client.read_flow_run(run.id)
         finished[name] = run
     return finished
+
+
+def name_of(client: SyncPrefectClient, run_id: UUID, ending: str, timeout: float = 10) -> str:
+    """The run's name once it ends with `ending`: a failed run is renamed just after its final state."""
+    deadline = time.monotonic() + scaled(timeout)
+    while not (name := client.read_flow_run(run_id).name).endswith(ending) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return name
+
+
+def reports_sent(sendgrid: FakeSendGrid) -> list[dict[str, object]]:
+    """The quarterly reports SendGrid took (the admin alerts go the same way)."""
+    return [sent for sent in sendgrid.messages if "quarter" in sent.get("custom_args", {})]
 
 
 def logs_of(client: SyncPrefectClient, run_id: UUID, until: str, timeout: float = 10) -> str:
@@ -204,7 +221,10 @@ def test_the_three_deployments_are_on_the_pool_with_their_schedules_in_the_confi
         (schedule,) = deployment.schedules
         assert (schedule.schedule.cron, schedule.schedule.timezone, schedule.active) == (cron, timezone, True)
         assert deployment.work_pool_name == "coaching-pool" and deployment.global_concurrency_limit.limit == 1
-        assert deployment.description and "coaching" in deployment.tags
+        assert "coaching" in deployment.tags
+        # As the Deployments list shows it: the description written in prefect.yaml.
+        (spec,) = [d for d in deployment_spec()["deployments"] if name.endswith("/" + d["name"])]
+        assert deployment.description == spec["description"]
         assert deployment.pull_steps == [
             {"prefect.deployments.steps.set_working_directory": {"directory": str(PROJECT_ROOT)}}
         ]
@@ -258,15 +278,15 @@ def test_a_second_run_sends_nothing_and_names_the_force_resend_parameter_not_the
     assert again.state.type == StateType.COMPLETED and again.name == "quarterly-2026-Q3-already-sent"
     assert again.state.message.startswith("Not sent again: the quarterly report for 2026-Q3 to board@")
     assert "the run's force_resend parameter" in again.state.message and "--force-resend" not in again.state.message
-    assert len(sendgrid.messages) == len(RECIPIENTS)
+    assert len(reports_sent(sendgrid)) == len(RECIPIENTS)
 
 
 def test_the_run_emails_the_report_through_sendgrid_with_the_key_and_recipients_kept_in_prefect(
     runs, root, sendgrid
 ):
     assert runs["good"].state.type == StateType.COMPLETED
-    assert sendgrid.recipients() == RECIPIENTS  # one email each
-    assert {sent["custom_args"]["quarter"] for sent in sendgrid.messages} == {"2026-Q3"}
+    assert [sent["personalizations"][0]["to"][0]["email"] for sent in reports_sent(sendgrid)] == RECIPIENTS  # one each
+    assert {sent["custom_args"]["quarter"] for sent in reports_sent(sendgrid)} == {"2026-Q3"}
     assert (root / "q3" / "report.html").stat().st_size > 0
     assert not (root / "q3" / "outbox").exists()
 
@@ -298,6 +318,19 @@ def test_a_run_for_an_unknown_program_fails_naming_the_programs_there_are(client
     assert "Traceback" not in logs
 
 
+def test_a_run_form_naming_a_folder_outside_reports_or_another_file_is_refused_and_the_run_named_failed(
+    client, runs, root
+):
+    elsewhere, other_file = runs["elsewhere"], runs["other_file"]
+    assert elsewhere.state.type == other_file.state.type == StateType.FAILED
+    assert [name_of(client, run.id, ending="-failed") for run in (elsewhere, other_file)] == ["quarterly-2026-Q3-failed"] * 2
+    assert f"output_dir '{root.parent / 'not-reports'}' is refused: a run from the UI writes only inside {root}" in (
+        elsewhere.state.message
+    )
+    assert "source '/etc/hostname' is refused: a run from the UI reads only .xlsx workbooks in" in other_file.state.message
+    assert not (root.parent / "not-reports").exists() and not (root / "o").exists()
+
+
 def test_prefect_yaml_schedules_fire_in_the_timezone_of_the_settings():
     assert schedule_timezones(deployment_spec()) == {load_settings().timezone}
 
@@ -326,7 +359,7 @@ def start_run(client: SyncPrefectClient, parameters: dict[str, object], until: s
     """A quarterly run through the API, once it reaches one of the `until` state types."""
     deployment = client.read_deployment_by_name(QUARTERLY)
     run = client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + scaled(60)
     while run.state is None or run.state.type not in until:
         assert time.monotonic() < deadline, f"run still {run.state_name}"
         time.sleep(0.3)
@@ -344,7 +377,7 @@ def kill_processes_of(run_id: UUID) -> None:
             pass
 
 
-def test_make_stack_without_a_sendgrid_key_makes_the_three_automations_run_the_admin_alert(client, outbox_alert):
+def test_make_stack_without_a_sendgrid_key_makes_the_four_automations_run_the_admin_alert(client, outbox_alert):
     alert_deployment = client.read_deployment_by_name(ALERT_DEPLOYMENT)
     made = {automation.name: automation for automation in outbox_alert.automations}
     assert set(made) == set(AUTOMATIONS)
@@ -373,29 +406,46 @@ def test_a_failed_run_emails_the_admins_one_alert_naming_it_in_the_outbox(outbox
     assert "Unknown program 'Knitting Club'" in text and f"/runs/flow-run/{failed.id}" in text
 
 
-def test_the_delivery_limit_and_the_alert_automations_exist_after_the_secrets_are_saved(client, saved_secrets):
-    assert "Automation 'coaching: run failed'" in saved_secrets.stdout
-    assert client.read_global_concurrency_limit_by_name("coaching-delivery").limit == 1
+def test_no_sendgrid_key_is_copied_into_a_block_and_no_delivery_slot_exists_after_the_secrets_are_saved(
+    client, saved_secrets
+):
     automations = {automation.name: automation for automation in client.read_automations()}
-    assert set(automations) == {
-        "coaching: run failed", "coaching: run crashed", "coaching: run late by more than an hour",
-    }
+    assert set(automations) == set(AUTOMATIONS)
+    assert all(automation.actions[0].type == "run-deployment" for automation in automations.values())
     failed = automations["coaching: run failed"].trigger
     assert failed.expect == {"prefect.flow-run.Failed", "prefect.flow-run.TimedOut"}
+    assert automations["coaching: run cancelled"].trigger.expect == {"prefect.flow-run.Cancelled"}
     late = automations["coaching: run late by more than an hour"].trigger
     assert late.after == {"prefect.flow-run.Late"} and late.within.total_seconds() == 3600
-    block = client.read_block_document_by_name("coaching-admin-email", "sendgrid-email", include_secrets=False)
-    assert block.data["to_emails"] == [ADMIN]
+    # The key is only where ops.secrets put it (the Secret block the runs read); no notification
+    # block holds a copy, and no global concurrency slot can be left taken by a killed run.
+    blocks = client.read_block_documents(include_secrets=True)
+    assert [block.name for block in blocks if FAKE_SENDGRID_KEY in json.dumps(block.data, default=str)] == [
+        "sendgrid-api-key"
+    ]
+    assert "coaching-delivery" not in [limit.name for limit in client.read_global_concurrency_limits()]
 
 
 def test_the_alerts_command_with_no_admin_emails_still_makes_the_automations_and_says_nobody_is_told(
     client, stack, saved_secrets
 ):
+    # What an earlier version made: a notification block holding the key, and the delivery slot.
+    from prefect.blocks.notifications import SendgridEmail
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: stack.api_url}):
+        SendgridEmail(api_key=FAKE_SENDGRID_KEY, sender_email=ADMIN, to_emails=[ADMIN]).save("coaching-admin-email")
+    client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name="coaching-delivery", limit=1))
+
     done = subprocess.run(
         [sys.executable, "-m", "ops.alerts"], cwd=PROJECT_ROOT, env=stack.env({"COACHING_ADMIN_EMAILS": ""}),
         capture_output=True, text=True, timeout=scaled(60),
     )
     assert done.returncode == 0, done.stderr
+    assert "Removed the notification block 'coaching-admin-email' (it held the SendGrid key)." in done.stdout
+    assert "Removed the global concurrency limit 'coaching-delivery'" in done.stdout
+    assert "coaching-delivery" not in [limit.name for limit in client.read_global_concurrency_limits()]
     assert "WARNING: admin_emails is empty, so nobody is told" in done.stdout
     assert "COACHING_ADMIN_EMAILS" in done.stdout
     made = {automation.name: automation for automation in client.read_automations()}
@@ -414,14 +464,13 @@ def test_a_run_left_running_by_a_killed_worker_is_marked_crashed_when_the_stack_
     worker = running_pid(stack, "worker")
     os.killpg(worker, 9)  # the worker and what it started die at once, as in kill -9 or a power cut
     kill_processes_of(run.id)
-    time.sleep(1)
     assert client.read_flow_run(run.id).state.type == StateType.RUNNING  # nobody will ever finish it
 
     said: list[str] = []
     up(stack, say=said.append)  # `make stack` again: the key is in its Secret block by now
 
     assert "Automation 'coaching: run failed'." in said
-    assert len(client.read_automations()) == 3  # replaced, not added twice
+    assert len(client.read_automations()) == len(AUTOMATIONS)  # replaced, not added twice
 
     orphan = client.read_flow_run(run.id)
     assert orphan.state.type == StateType.CRASHED and "Orphaned" in orphan.state.message
@@ -433,13 +482,35 @@ def test_a_run_left_running_by_a_killed_worker_is_marked_crashed_when_the_stack_
     assert after.state.type == StateType.COMPLETED
 
 
-def test_stopping_the_stack_cancels_a_run_in_flight_and_frees_its_slot(client, stack, runs, root):
+def test_stopping_the_stack_mid_send_cancels_the_run_and_the_admins_hear_of_the_unknown_email_through_sendgrid(
+    client, stack, runs, root, sendgrid
+):
+    sent_before = len(sendgrid.messages)
+    sendgrid.response_delay = 120  # SendGrid takes the copy; its answer never comes before the cancel
     run = start_run(
-        client, {"quarter": "2026-Q2", "source": str(SAMPLE), "output_dir": str(root / "stopped"), "send": False},
+        client, {"quarter": "2026-Q3", "source": str(SAMPLE), "output_dir": str(root / "stopped"),
+                 "recipients": ["ceo@brightpath.example.org"]},
         until={StateType.RUNNING},
     )
+    sendgrid.wait_for_messages(sent_before + 1, timeout=scaled(60))
+    sendgrid.response_delay = 0
 
-    assert drain_runs(stack, seconds=0, say=lambda _: None) == 1  # what `down` does before stopping
+    said: list[str] = []
+    assert drain_runs(stack, seconds=0, say=said.append, alert_seconds=scaled(90)) == 1  # what `down` does
 
     assert client.read_flow_run(run.id).state.type == StateType.CANCELLED
     assert client.read_deployment_by_name(QUARTERLY).global_concurrency_limit.active_slots == 0
+    assert "Some admin alerts had not ended" not in " ".join(said)
+    alert_deployment = client.read_deployment_by_name(ALERT_DEPLOYMENT)
+    (alert_run,) = [
+        alert for alert in client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[alert_deployment.id])))
+        if alert.parameters == {"flow_run_id": str(run.id), "event": "cancelled"}
+    ]
+    assert alert_run.state.type == StateType.COMPLETED, alert_run.state.message
+    # Through the one sending path: the worker's SendGrid settings (COACHING_SENDGRID_API_URL), the ledger.
+    (alert,) = [message for message in sendgrid.messages[sent_before + 1:] if message["personalizations"][0]["to"][0]["email"] == ADMIN]
+    text = next(part["value"] for part in alert["content"] if part["type"] == "text/plain")
+    assert "was cancelled" in alert["subject"]
+    assert "Emails of unknown outcome waiting for a decision:" in text
+    assert "the quarterly_report for 2026-Q3 to ceo@brightpath.example.org (sendgrid, " in text
+    assert "python -m ops.deliveries resend" in text

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from coaching.email import Attachment, OutgoingEmail
+from coaching.email import Attachment, EmailKind, OutgoingEmail
 
 TEST_API_KEY = "SG.fake-key-for-tests.not-a-secret"
 UNAUTHORIZED_BODY = {
@@ -70,6 +70,7 @@ class FakeSendGrid:
     def __init__(self, api_key: str = TEST_API_KEY, response_delay: float = 0.0) -> None:
         self.api_key = api_key
         self.response_delay = response_delay  # before answering an accepted (already recorded) email
+        self.after_accepting: Callable[[], object] | None = None  # e.g. stop a database once an email is taken
         self.messages: list[dict[str, Any]] = []  # accepted for delivery
         self.message_ids: list[str] = []  # the X-Message-Id given for each of `messages`
         self.sandboxed: list[dict[str, Any]] = []  # validated in sandbox mode, not delivered
@@ -132,6 +133,8 @@ class FakeSendGrid:
             else:
                 self.messages.append(message)
                 self.message_ids.append(message_id)
+        if self.after_accepting is not None:
+            self.after_accepting()
         return message_id
 
     def recipients(self) -> list[str]:
@@ -326,7 +329,7 @@ TINY_PNG = base64.b64decode(
 def report_email(recipients: tuple[str, ...] = ("ceo@example.org", "cfo@example.org"), **changes: Any) -> OutgoingEmail:
     """A quarterly report email shaped like the pipeline's: an inline chart and the three CSVs."""
     fields: dict[str, Any] = {
-        "kind": "quarterly_report",
+        "kind": EmailKind.QUARTERLY_REPORT,
         "period": "2026-Q3",
         "sender": "coaching-reports@example.org",
         "recipients": recipients,

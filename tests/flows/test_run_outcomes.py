@@ -70,3 +70,11 @@ def test_a_run_whose_email_is_of_unknown_outcome_ends_failed_saying_what_to_chec
     assert len(fake.messages) == 1
     summary = Artifact.get("quarterly-2026-q3-summary")  # published before the run failed
     assert summary.flow_run_id == state.state_details.flow_run_id and "Unknown whether" in summary.data
+
+
+def test_a_run_that_fails_before_its_email_is_named_failed_and_one_whose_email_failed_keeps_its_outcome(
+    tmp_path, state_dir
+):
+    state = quarterly_report(quarter="2026-Q3", programs=["Knitting Club"], output_dir=str(tmp_path), return_state=True)
+
+    assert state.is_failed() and name_of(state) == "quarterly-2026-Q3-failed"

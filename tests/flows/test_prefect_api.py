@@ -1,0 +1,160 @@
+"""Which Prefect server a command-line run uses, and the two places where flows/prefect_api.py and
+flows/cli.py lean on how Prefect works inside: each is pinned here, so that a Prefect upgrade that
+changes it fails a test instead of a run."""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from prefect.server.api.server import SubprocessASGIServer
+
+from config.settings import PROJECT_ROOT
+from flows.prefect_api import (
+    STACK_API_FILE,
+    TemporaryServer,
+    _configured_api_url,
+    answers,
+    own_stack_api,
+    stack_home,
+)
+from ops.stack import Stack
+from tests.deadlines import scaled
+from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
+
+
+class _Health(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/api/health" else 404)
+        self.end_headers()
+        self.wfile.write(json.dumps(True).encode())
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def answering_server() -> Iterator[str]:
+    """Something that answers like a Prefect server, on a port of its own; its API address."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api"
+    server.shutdown()
+
+
+def test_the_test_suite_never_reaches_a_server_it_did_not_start():
+    # Not the one the developer's shell or profile names, nor the checkout's own stack: a command
+    # run by a test starts a temporary server of its own.
+    assert "PREFECT_API_URL" not in os.environ and _configured_api_url() is None
+    assert stack_home() != PROJECT_ROOT / ".prefect"
+    assert own_stack_api(stack_home()) is None
+
+
+def test_a_server_is_this_checkouts_stack_only_while_the_process_the_stack_recorded_runs(tmp_path, answering_server):
+    (tmp_path / STACK_API_FILE).write_text(answering_server)
+    stack_server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "prefect"])
+    try:
+        (tmp_path / "server.pid").write_text(str(stack_server.pid))
+        assert own_stack_api(tmp_path) == answering_server
+    finally:
+        stack_server.kill()
+        stack_server.wait()
+    # The stack's server stopped: whatever answers at that address now is not ours.
+    assert own_stack_api(tmp_path) is None
+
+
+def test_nothing_recorded_means_no_stack_whatever_answers(tmp_path, answering_server):
+    assert own_stack_api(tmp_path) is None
+
+
+def test_the_temporary_server_is_started_exactly_as_prefect_starts_its_own():
+    # Pinned: Prefect's temporary server (SubprocessASGIServer) runs this uvicorn command with these
+    # private PREFECT__SERVER_* variables; ours must stay the same command.
+    theirs = inspect.getsource(SubprocessASGIServer._run_uvicorn_command)
+    ours = inspect.getsource(TemporaryServer.__init__)
+    for part in (
+        '"PREFECT_UI_ENABLED": "0"', '"PREFECT__SERVER_EPHEMERAL": "1"', '"PREFECT__SERVER_FINAL": "1"',
+        '"--factory"', '"prefect.server.api.server:create_app"', '"--log-level"', '"error"', '"--lifespan"', '"on"',
+    ):
+        assert part in theirs and part.replace('": "', '", "').replace('"', "") in ours.replace('": "', '", "').replace(
+            '"', ""
+        ), part
+
+
+def test_a_command_ends_with_its_exit_code_after_every_exit_handler_registered_after_it_ran(tmp_path):
+    # run_as_main ends the process with os._exit once the other exit handlers ran: Prefect flushes
+    # its logs and events in handlers registered after ours (atexit, and threading's, which run first).
+    marker = tmp_path / "flushed"
+    script = (
+        "import atexit, threading\n"
+        "from flows.cli import run_as_main\n"
+        "def command():\n"
+        f"    atexit.register(lambda: open({str(marker)!r}, 'a').write('atexit '))\n"
+        f"    threading._register_atexit(lambda: open({str(marker)!r}, 'a').write('threading '))\n"
+        "    return 3\n"
+        "run_as_main(command)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, timeout=scaled(30), check=False)
+
+    assert done.returncode == 3
+    assert marker.read_text() == "threading atexit "
+    # Pinned: Prefect's exit-time flushing still goes through those two mechanisms.
+    services = Path(inspect.getfile(SubprocessASGIServer)).parents[2] / "_internal" / "concurrency"
+    assert "threading._register_atexit(self._at_exit)" in (services / "services.py").read_text()
+    assert "atexit.register(self.shutdown)" in (services / "threads.py").read_text()
+
+
+def test_a_prefect_server_that_stops_mid_run_ends_the_command_with_one_error_line(tmp_path):
+    server = TemporaryServer()
+    try:
+        server.wait_until_ready()
+        with FakeSendGrid() as sendgrid:
+            sendgrid.after_accepting = server.process.kill  # the email has left; then the server dies
+            env = {
+                **os.environ, "PREFECT_API_URL": server.api_url, "SENDGRID_API_KEY": TEST_API_KEY,
+                "COACHING_SENDGRID_API_URL": sendgrid.url, "COACHING_STATE_DIR": str(tmp_path / "state"),
+                "PREFECT_CLIENT_MAX_RETRIES": "1",
+            }
+            done = subprocess.run(
+                [sys.executable, "-m", "flows.quarterly_report", "--quarter", "2026-Q3", "--output-dir", str(tmp_path)],
+                cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=scaled(180), check=False,
+            )
+    finally:
+        server.stop()
+
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [errors[0]] and errors[0].startswith(f"error: the Prefect server at {server.api_url} stopped answering")
+    assert "Traceback" not in done.stderr
+    assert len(sendgrid.messages) == 1
+
+
+class _HealthBehindBasicAuth(_Health):
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization") != "Basic " + base64.b64encode(b"admin:s3cret").decode():
+            self.send_response(401)
+            self.end_headers()
+            return
+        super().do_GET()
+
+
+def test_with_basic_auth_the_stack_passes_it_on_and_the_health_check_sends_it(monkeypatch):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HealthBehindBasicAuth)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api = f"http://127.0.0.1:{server.server_address[1]}/api"
+    try:
+        assert not answers(api)
+        monkeypatch.setenv("PREFECT_SERVER_API_AUTH_STRING", "admin:s3cret")  # what the admin exports
+        assert answers(api)
+        assert Stack(home=Path("/nonexistent")).env()["PREFECT_API_AUTH_STRING"] == "admin:s3cret"  # worker, commands
+    finally:
+        server.shutdown()
