@@ -38,7 +38,7 @@ from config.settings import Settings, load_settings
 from config.wiring import REPORT_RECIPIENTS_VARIABLE, RunAdapters, build_run_adapters, report_recipients
 from flows.cli import hide_tracebacks_of_pipeline_errors, quarterly_report_command, run_name
 from tasks.artifacts import publish_markdown, publish_table, readable_title
-from tasks.delivery import deliver_email, finish_run, run_tags
+from tasks.delivery import deliver_email, finish_run, report_word, run_tags
 from tasks.history import reconcile_history, record_delivery
 from tasks.notify import send_data_quality_notice
 from tasks.proposals import write_back_proposals
@@ -56,6 +56,7 @@ class QuarterlyRunResult:
     output_dir: Path
     delivery: str  # what happened to the email, in one sentence
     blocked: bool
+    outcome: str  # the same in one word, as the run's name ends: sent, already-sent, held-back, not-sent
 
 
 @dataclass(frozen=True)
@@ -194,12 +195,10 @@ def _report(
     publish_table(f"{key}-scorecard", scorecard_frame(current).rename(columns=readable_title), "Scorecard")
     publish_table(f"{key}-data-quality", data_quality_frame(checked.issues), "Data-quality errors and warnings")
     logger.info("Report for %s written to %s", target.label, folder.resolve())
-    result = QuarterlyRunResult(target.label, folder, delivered.sentence, checked.blocked)
     # Held back, the report itself was not sent, whatever happened to the stewards' notice.
-    return finish_run(
-        result, delivered.report, f"Quarterly report for {target.label}", delivered.sentence,
-        "held-back" if checked.blocked else None,
-    )
+    word = "held-back" if checked.blocked else report_word(delivered.report)
+    result = QuarterlyRunResult(target.label, folder, delivered.sentence, checked.blocked, word)
+    return finish_run(result, delivered.report, f"Quarterly report for {target.label}", delivered.sentence, word)
 
 
 @dataclass(frozen=True)

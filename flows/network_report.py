@@ -1,0 +1,265 @@
+"""A network of agencies: every agency's quarterly report, then one roll-up for the centre.
+
+    python -m flows.network_report [--registry FILE] [--quarter YYYY-Qn] [--agencies ID,…]
+                                   [--output-dir DIR] [--no-send] [--force-resend]
+
+Each agency of the registry (config/registry.py) gets exactly the single agency's quarterly report
+(flows/quarterly_report.py: report_quarter) with its own settings, recipients and records, as its
+own flow run `<agency>-<quarter>` into DIR/<agency>/. One agency's failure is its outcome, never
+the others'. Reads of Google Sheets are paced by a Prefect global concurrency limit with slot decay,
+so that all agencies together stay within the service account's read quota.
+"""
+
+from __future__ import annotations
+
+if __name__ == "__main__":  # the command line checks its arguments before the imports below (seconds)
+    from flows.cli import network_report_command, run_as_main
+
+    run_as_main(network_report_command)
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
+from pydantic import Field
+
+from adapters.google_sheets import spreadsheet_key_from
+from coaching.network import AgencyOutcome, AgencyRun, network_scorecard, outcomes_frame, roll_up
+from coaching.outputs import csv_bytes
+from coaching.quarterly import resolve_quarter
+from coaching.recipients import check_recipients
+from coaching.records import PipelineError
+from coaching.report.network import network_report_email, render_roll_up
+from config.registry import Agency, Registry, agency_settings, load_registry, registry_path
+from config.settings import Settings, load_settings
+from config.wiring import build_delivery_adapters
+from flows.cli import hide_tracebacks_of_pipeline_errors, network_report_command
+from flows.quarterly_report import QUARTER_PATTERN, QuarterlyRunResult, ReportRequest, report_quarter
+from tasks.artifacts import publish_table
+from tasks.delivery import deliver_email, finish_run, run_tags
+from tasks.report import write_files
+
+# The Sheets quota of one service account is 60 read requests a minute. The limit lets a burst of
+# READ_BURST reads through and frees READ_SLOTS_PER_SECOND slots a second, so that no minute ever
+# holds more than READ_BURST + 60 × READ_SLOTS_PER_SECOND = 60 reads (54 a minute when it is busy).
+SHEETS_READ_LIMIT = "sheets-reads"
+READ_BURST = 6
+READ_SLOTS_PER_SECOND = 0.9
+# GoogleSheetsSource.read: the spreadsheet's metadata, then one values:batchGet of every tab.
+READS_PER_AGENCY = 2
+_OUTCOME_OF_WORD = {
+    "sent": AgencyOutcome.SENT,
+    "already-sent": AgencyOutcome.ALREADY_SENT,
+    "not-sent": AgencyOutcome.NOT_SENT,
+    "held-back": AgencyOutcome.HELD_BACK,
+}
+
+
+@dataclass(frozen=True)
+class NetworkRunResult:
+    quarter: str
+    output_dir: Path
+    runs: list[AgencyRun]
+    delivery: str  # what happened to the roll-up's email, in one sentence
+
+    @property
+    def needing_a_person(self) -> list[AgencyRun]:
+        return [run for run in self.runs if run.outcome.needs_a_person]
+
+
+def _agency_run_name() -> str:
+    parameters = flow_run.parameters
+    return f"{parameters.get('agency')}-{parameters.get('quarter')}"
+
+
+def _network_run_name() -> str:
+    settings = load_settings()
+    asked = flow_run.parameters.get("quarter")
+    try:
+        return f"network-{resolve_quarter(asked, settings.today(), settings.fiscal_year_start_month)}"
+    except PipelineError:
+        return f"network-invalid-{asked}"
+
+
+def pace_sheets_reads(settings: Settings, reads: int = READS_PER_AGENCY) -> None:
+    """Wait for `reads` of the service account's Sheets quota; nothing to wait for with an .xlsx."""
+    if spreadsheet_key_from(settings.source) is None:
+        return
+    from prefect.concurrency.sync import rate_limit
+
+    rate_limit(SHEETS_READ_LIMIT, occupy=reads, strict=True)
+
+
+def ensure_read_limit() -> None:
+    """Create the global concurrency limit that paces the Sheets reads when it does not exist yet."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(SHEETS_READ_LIMIT)
+        except ObjectNotFound:
+            client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(
+                    name=SHEETS_READ_LIMIT, limit=READ_BURST, slot_decay_per_second=READ_SLOTS_PER_SECOND
+                )
+            )
+
+
+@flow(name="agency_report", flow_run_name=_agency_run_name, log_prints=True, timeout_seconds=3600)
+def agency_report(
+    agency: str,
+    quarter: Annotated[str, Field(pattern=QUARTER_PATTERN)],
+    registry: str | None = None,
+    send: bool = True,
+    force_resend: bool = False,
+    output_dir: str | None = None,
+) -> State:  # its result is a QuarterlyRunResult
+    """One agency of the network: its quarterly report, exactly as a single agency's, into output_dir/<agency>/.
+
+    Args:
+        agency: The agency's id in the registry.
+        quarter: The quarter to report on, as YYYY-Qn.
+        registry: The registry file; default COACHING_REGISTRY or config/agencies.yaml.
+        send: Email the report (False writes the files and a preview .eml, and records nothing).
+        force_resend: Send even if this exact report was already sent to this agency.
+        output_dir: The network's folder; default reports/network/<quarter>/.
+    """
+    hide_tracebacks_of_pipeline_errors()
+    shared = load_settings()
+    entry = load_registry(registry_path(registry), shared).agency(agency)
+    settings = agency_settings(shared, entry)
+    folder = _network_folder(output_dir, quarter) / agency
+    pace_sheets_reads(settings)
+    request = ReportRequest(quarter, None, send, force_resend, str(folder), list(entry.report_recipients))
+    return report_quarter(settings, request)
+
+
+def _network_folder(output_dir: str | None, quarter: str) -> Path:
+    return Path(output_dir or Path("reports") / "network" / quarter)
+
+
+def _read_csv(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path, dtype={"program_id": str, "coaching_lead_id": str}) if path.exists() else None
+
+
+def agency_result(agency: Agency, state: State, folder: Path) -> AgencyRun:
+    """What an agency's run gave: its outcome from the run's final state, its figures from its files."""
+    if not state.is_completed():
+        detail = state.message or f"The run ended {state.name}."
+        return AgencyRun(agency.id, agency.name, AgencyOutcome.FAILED, detail)
+    result: QuarterlyRunResult = state.result()
+    return AgencyRun(
+        agency.id, agency.name, _OUTCOME_OF_WORD[result.outcome], result.delivery,
+        _read_csv(folder / "scorecard.csv"), _read_csv(folder / "history.csv"),
+    )
+
+
+def _run_agencies(
+    agencies: tuple[Agency, ...], quarter: str, registry: str, send: bool, force_resend: bool, folder: Path
+) -> list[AgencyRun]:
+    """Each agency as its own flow run; a failed run is that agency's outcome."""
+    runs = []
+    for agency in agencies:
+        state = agency_report(
+            agency=agency.id, quarter=quarter, registry=registry, send=send, force_resend=force_resend,
+            output_dir=str(folder), return_state=True,
+        )
+        runs.append(agency_result(agency, state, folder / agency.id))
+    return runs
+
+
+@flow(name="network_report", flow_run_name=_network_run_name, log_prints=True, timeout_seconds=6 * 3600)
+def network_report(
+    quarter: Annotated[str | None, Field(pattern=QUARTER_PATTERN)] = None,
+    registry: str | None = None,
+    agencies: list[str] | None = None,
+    send: bool = True,
+    force_resend: bool = False,
+    output_dir: str | None = None,
+) -> State:  # its result is a NetworkRunResult
+    """Every agency's quarterly report, each as its own run, then the network's roll-up for the centre.
+
+    Args:
+        quarter: The quarter to report on, as YYYY-Qn; default the last completed one.
+        registry: The registry file; default COACHING_REGISTRY or config/agencies.yaml.
+        agencies: The ids of the agencies to run (e.g. the ones that failed); default every agency.
+        send: Email the reports and the roll-up (False writes the files and previews, records nothing).
+        force_resend: Send even what was already sent (with `agencies`, to those agencies alone).
+        output_dir: Where the files go; default reports/network/<quarter>/, one folder per agency in it.
+    """
+    hide_tracebacks_of_pipeline_errors()
+    logger = get_run_logger()
+    shared = load_settings()
+    path = registry_path(registry)
+    loaded = load_registry(path, shared)
+    selected = loaded.select(agencies)
+    target = resolve_quarter(quarter, shared.today(), shared.fiscal_year_start_month).label
+    folder = _network_folder(output_dir, target)
+    ensure_read_limit()
+    runs = _run_agencies(selected, target, str(path), send, force_resend, folder)
+    runs = _with_earlier_outcomes(loaded, runs, folder)
+    for run in runs:
+        logger.info("%s: %s. %s", run.agency_id, run.outcome.value, run.detail)
+    delivery, sent = _roll_up(loaded, shared, runs, target, folder, send, force_resend and not agencies)
+    publish_table(f"network-{target.lower()}-outcomes", outcomes_frame(runs), "What happened to each agency's report")
+    result = NetworkRunResult(target, folder, runs, delivery)
+    needing = result.needing_a_person
+    if needing:
+        for run in needing:
+            logger.error("%s (%s): %s. %s", run.agency_name, run.agency_id, run.outcome.value, run.detail)
+        return Failed(
+            message=f"{len(needing)} of {len(runs)} agencies need a person: "
+            + ", ".join(run.agency_id for run in needing) + ". " + delivery,
+            data=result,
+        )
+    return finish_run(result, sent, f"Network roll-up for {target}", delivery)
+
+
+def _with_earlier_outcomes(registry: Registry, runs: list[AgencyRun], folder: Path) -> list[AgencyRun]:
+    """This run's agencies, and for the others of the registry what the last run into `folder` said
+    (agency_outcomes.csv and their files), so that re-running a few agencies keeps the whole network."""
+    earlier = _read_csv(folder / "agency_outcomes.csv")
+    done = {run.agency_id: run for run in runs}
+    if earlier is not None:
+        for row in earlier.fillna("").itertuples(index=False):
+            if row.agency_id in done or row.agency_id not in registry.ids:
+                continue
+            agency = registry.agency(str(row.agency_id))
+            done[agency.id] = AgencyRun(
+                agency.id, agency.name, AgencyOutcome(row.outcome), str(row.detail),
+                _read_csv(folder / agency.id / "scorecard.csv"), _read_csv(folder / agency.id / "history.csv"),
+            )
+    return [done[agency_id] for agency_id in registry.ids if agency_id in done]
+
+
+def _roll_up(
+    registry: Registry, shared: Settings, runs: list[AgencyRun], quarter: str, folder: Path, send: bool, force: bool
+) -> tuple[str, object]:
+    """Write the network's files and email the roll-up to the centre (once)."""
+    roll = roll_up(registry.network.name, quarter, runs)
+    rendered = render_roll_up(roll)
+    files = {
+        "network_scorecard.csv": csv_bytes(network_scorecard(runs)),
+        "agency_outcomes.csv": csv_bytes(outcomes_frame(runs)),
+    }
+    write_files(folder, {**files, "network_report.html": rendered.html.encode("utf-8")})
+    recipients = check_recipients(
+        registry.network.report_recipients, registry.network.allowed_recipient_domains,
+        f"network.report_recipients ({registry.path})",
+    )
+    email = network_report_email(
+        rendered, roll, sender=shared.email_from, recipients=recipients, files=files, tags=run_tags()
+    )
+    if not send:
+        return "The roll-up was not sent: sending was turned off for this run.", None
+    network_settings = shared.model_copy(update={"state_dir": shared.state_dir / "network", "ledger_schema": "network"})
+    with build_delivery_adapters(network_settings, folder / "outbox") as adapters:
+        assert adapters.mailer is not None
+        sent = deliver_email(adapters.mailer, adapters.ledger, email, force)
+    return sent.sentence, sent
