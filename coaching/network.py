@@ -137,7 +137,10 @@ def practice_counts(card: pd.DataFrame) -> list[PracticeCounts]:
         scores = card[column].astype(int).value_counts() if len(card) else pd.Series(dtype=int)
         counts.append(
             PracticeCounts(
-                practice, int(scores.get(2, 0)), int(scores.get(1, 0)), int(scores.get(0, 0)),
+                practice,
+                int(scores.get(2, 0)),
+                int(scores.get(1, 0)),
+                int(scores.get(0, 0)),
             )
         )
     return counts
@@ -159,8 +162,13 @@ def needs_support(card: pd.DataFrame, names: dict[str, str]) -> list[SupportLine
     )
     return [
         SupportLine(
-            str(row["agency_id"]), names.get(str(row["agency_id"]), str(row["agency_id"])), str(row["program_id"]),
-            str(row["program_name"]), int(row["_total"]), _practices_at(row, 0), _practices_at(row, 1),
+            str(row["agency_id"]),
+            names.get(str(row["agency_id"]), str(row["agency_id"])),
+            str(row["program_id"]),
+            str(row["program_name"]),
+            int(row["_total"]),
+            _practices_at(row, 0),
+            _practices_at(row, 1),
         )
         for _, row in lacking.iterrows()
     ]
@@ -170,9 +178,7 @@ def trend(runs: Sequence[AgencyRun]) -> list[TrendPoint]:
     """The network's score per quarter from what each agency's reports said (history.csv's reported
     figures): quarters an agency never reported do not count for it."""
     frames = [
-        run.history.assign(agency_id=run.agency_id)
-        for run in runs
-        if run.history is not None and not run.history.empty
+        run.history.assign(agency_id=run.agency_id) for run in runs if run.history is not None and not run.history.empty
     ]
     if not frames:
         return []
@@ -183,7 +189,9 @@ def trend(runs: Sequence[AgencyRun]) -> list[TrendPoint]:
         total = rows["reported_total_score"].astype(int).sum()
         points.append(
             TrendPoint(
-                str(quarter), rows["agency_id"].nunique(), len(rows),
+                str(quarter),
+                rows["agency_id"].nunique(),
+                len(rows),
                 round(100 * total / (POINTS_PER_PROGRAM * len(rows)), 1),
             )
         )

@@ -24,7 +24,7 @@ from typing import Annotated
 import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed, State
+from prefect.states import Failed, State
 from pydantic import Field
 
 from adapters.google_sheets import spreadsheet_key_from
@@ -145,7 +145,8 @@ def _network_folder(output_dir: str | None, quarter: str) -> Path:
 
 
 def _read_csv(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path, dtype={"program_id": str, "coaching_lead_id": str}) if path.exists() else None
+    """A file the run wrote, cell for cell as text (a rate stays 0.7500)."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False) if path.exists() else None
 
 
 def agency_result(agency: Agency, state: State, folder: Path) -> AgencyRun:
@@ -155,8 +156,12 @@ def agency_result(agency: Agency, state: State, folder: Path) -> AgencyRun:
         return AgencyRun(agency.id, agency.name, AgencyOutcome.FAILED, detail)
     result: QuarterlyRunResult = state.result()
     return AgencyRun(
-        agency.id, agency.name, _OUTCOME_OF_WORD[result.outcome], result.delivery,
-        _read_csv(folder / "scorecard.csv"), _read_csv(folder / "history.csv"),
+        agency.id,
+        agency.name,
+        _OUTCOME_OF_WORD[result.outcome],
+        result.delivery,
+        _read_csv(folder / "scorecard.csv"),
+        _read_csv(folder / "history.csv"),
     )
 
 
@@ -167,8 +172,13 @@ def _run_agencies(
     runs = []
     for agency in agencies:
         state = agency_report(
-            agency=agency.id, quarter=quarter, registry=registry, send=send, force_resend=force_resend,
-            output_dir=str(folder), return_state=True,
+            agency=agency.id,
+            quarter=quarter,
+            registry=registry,
+            send=send,
+            force_resend=force_resend,
+            output_dir=str(folder),
+            return_state=True,
         )
         runs.append(agency_result(agency, state, folder / agency.id))
     return runs
@@ -215,7 +225,9 @@ def network_report(
             logger.error("%s (%s): %s. %s", run.agency_name, run.agency_id, run.outcome.value, run.detail)
         return Failed(
             message=f"{len(needing)} of {len(runs)} agencies need a person: "
-            + ", ".join(run.agency_id for run in needing) + ". " + delivery,
+            + ", ".join(run.agency_id for run in needing)
+            + ". "
+            + delivery,
             data=result,
         )
     return finish_run(result, sent, f"Network roll-up for {target}", delivery)
@@ -232,8 +244,12 @@ def _with_earlier_outcomes(registry: Registry, runs: list[AgencyRun], folder: Pa
                 continue
             agency = registry.agency(str(row.agency_id))
             done[agency.id] = AgencyRun(
-                agency.id, agency.name, AgencyOutcome(row.outcome), str(row.detail),
-                _read_csv(folder / agency.id / "scorecard.csv"), _read_csv(folder / agency.id / "history.csv"),
+                agency.id,
+                agency.name,
+                AgencyOutcome(row.outcome),
+                str(row.detail),
+                _read_csv(folder / agency.id / "scorecard.csv"),
+                _read_csv(folder / agency.id / "history.csv"),
             )
     return [done[agency_id] for agency_id in registry.ids if agency_id in done]
 
@@ -250,7 +266,8 @@ def _roll_up(
     }
     write_files(folder, {**files, "network_report.html": rendered.html.encode("utf-8")})
     recipients = check_recipients(
-        registry.network.report_recipients, registry.network.allowed_recipient_domains,
+        registry.network.report_recipients,
+        registry.network.allowed_recipient_domains,
         f"network.report_recipients ({registry.path})",
     )
     email = network_report_email(

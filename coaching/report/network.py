@@ -73,13 +73,18 @@ def _context(roll: RollUp) -> dict[str, object]:
             else ""
         ),
         "practices": [
-            PracticeRow(c.practice, SHORT_NAMES[c.practice], BEST_PRACTICES[c.practice], c.in_place, c.partially,
-                        c.not_in_place)
+            PracticeRow(
+                c.practice, SHORT_NAMES[c.practice], BEST_PRACTICES[c.practice], c.in_place, c.partially, c.not_in_place
+            )
             for c in roll.practices
         ],
         "support": [
-            SupportRow(f"{line.agency_name} ({line.agency_id})", f"{line.program_name} ({line.program_id})",
-                       f"{line.total_score} of 8", _why(line))
+            SupportRow(
+                f"{line.agency_name} ({line.agency_id})",
+                f"{line.program_name} ({line.program_id})",
+                f"{line.total_score} of 8",
+                _why(line),
+            )
             for line in roll.support[:SHOWN_SUPPORT]
         ],
         "more_support": max(len(roll.support) - SHOWN_SUPPORT, 0),
