@@ -17,9 +17,11 @@ if __name__ == "__main__":  # the command line checks its arguments before the i
 
     run_as_main(network_report_command)
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
+from uuid import UUID
 
 import pandas as pd
 from prefect import flow, get_run_logger
@@ -28,6 +30,7 @@ from prefect.states import Failed, State
 from pydantic import Field
 
 from adapters.google_sheets import spreadsheet_key_from
+from adapters.ledger import DeliveryReport
 from coaching.network import AgencyOutcome, AgencyRun, network_scorecard, outcomes_frame, roll_up
 from coaching.outputs import csv_bytes
 from coaching.quarterly import resolve_quarter
@@ -51,6 +54,8 @@ READ_BURST = 6
 READ_SLOTS_PER_SECOND = 0.9
 # GoogleSheetsSource.read: the spreadsheet's metadata, then one values:batchGet of every tab.
 READS_PER_AGENCY = 2
+AGENCY_DEPLOYMENT = "agency_report/network-agency-report"
+AGENCY_POLL_SECONDS = 2
 _OUTCOME_OF_WORD = {
     "sent": AgencyOutcome.SENT,
     "already-sent": AgencyOutcome.ALREADY_SENT,
@@ -71,18 +76,20 @@ class NetworkRunResult:
         return [run for run in self.runs if run.outcome.needs_a_person]
 
 
+def _quarter_label(asked: str | None) -> str:
+    settings = load_settings()
+    try:
+        return resolve_quarter(asked, settings.today(), settings.fiscal_year_start_month).label
+    except PipelineError:
+        return f"invalid-{asked}"
+
+
 def _agency_run_name() -> str:
-    parameters = flow_run.parameters
-    return f"{parameters.get('agency')}-{parameters.get('quarter')}"
+    return f"{flow_run.parameters.get('agency')}-{_quarter_label(flow_run.parameters.get('quarter'))}"
 
 
 def _network_run_name() -> str:
-    settings = load_settings()
-    asked = flow_run.parameters.get("quarter")
-    try:
-        return f"network-{resolve_quarter(asked, settings.today(), settings.fiscal_year_start_month)}"
-    except PipelineError:
-        return f"network-invalid-{asked}"
+    return f"network-{_quarter_label(flow_run.parameters.get('quarter'))}"
 
 
 def pace_sheets_reads(settings: Settings, reads: int = READS_PER_AGENCY) -> None:
@@ -114,29 +121,30 @@ def ensure_read_limit() -> None:
 @flow(name="agency_report", flow_run_name=_agency_run_name, log_prints=True, timeout_seconds=3600)
 def agency_report(
     agency: str,
-    quarter: Annotated[str, Field(pattern=QUARTER_PATTERN)],
+    quarter: Annotated[str | None, Field(pattern=QUARTER_PATTERN)] = None,
     registry: str | None = None,
     send: bool = True,
     force_resend: bool = False,
     output_dir: str | None = None,
 ) -> State:  # its result is a QuarterlyRunResult
-    """One agency of the network: its quarterly report, exactly as a single agency's, into output_dir/<agency>/.
+    """One agency of the network: its quarterly report, exactly as a single agency's, into a folder named after it.
 
     Args:
         agency: The agency's id in the registry.
-        quarter: The quarter to report on, as YYYY-Qn.
+        quarter: The quarter to report on, as YYYY-Qn; default the last completed one.
         registry: The registry file; default COACHING_REGISTRY or config/agencies.yaml.
         send: Email the report (False writes the files and a preview .eml, and records nothing).
         force_resend: Send even if this exact report was already sent to this agency.
-        output_dir: The network's folder; default reports/network/<quarter>/.
+        output_dir: The network's folder; default reports/network/QUARTER/ (the agency writes into a folder named after its id in it).
     """
     hide_tracebacks_of_pipeline_errors()
     shared = load_settings()
     entry = load_registry(registry_path(registry), shared).agency(agency)
     settings = agency_settings(shared, entry)
-    folder = _network_folder(output_dir, quarter) / agency
+    label = resolve_quarter(quarter, shared.today(), shared.fiscal_year_start_month).label
+    folder = _network_folder(output_dir, label) / agency
     pace_sheets_reads(settings)
-    request = ReportRequest(quarter, None, send, force_resend, str(folder), list(entry.report_recipients))
+    request = ReportRequest(label, None, send, force_resend, str(folder), list(entry.report_recipients))
     return report_quarter(settings, request)
 
 
@@ -149,38 +157,70 @@ def _read_csv(path: Path) -> pd.DataFrame | None:
     return pd.read_csv(path, dtype=str, keep_default_na=False) if path.exists() else None
 
 
-def agency_result(agency: Agency, state: State, folder: Path) -> AgencyRun:
-    """What an agency's run gave: its outcome from the run's final state, its figures from its files."""
+def agency_result(agency: Agency, state: State, folder: Path, outcome_word: str | None) -> AgencyRun:
+    """What an agency's run gave: its outcome from the run's final state (and, once completed, the
+    one word it ended with), its figures from its files."""
     if not state.is_completed():
-        detail = state.message or f"The run ended {state.name}."
+        return AgencyRun(agency.id, agency.name, AgencyOutcome.FAILED, state.message or f"The run ended {state.name}.")
+    outcome = _OUTCOME_OF_WORD.get(outcome_word or "")
+    if outcome is None:
+        detail = f"The run completed, but what happened to its email cannot be read ({outcome_word!r})."
         return AgencyRun(agency.id, agency.name, AgencyOutcome.FAILED, detail)
-    result: QuarterlyRunResult = state.result()
     return AgencyRun(
         agency.id,
         agency.name,
-        _OUTCOME_OF_WORD[result.outcome],
-        result.delivery,
+        outcome,
+        state.message or "",
         _read_csv(folder / "scorecard.csv"),
         _read_csv(folder / "history.csv"),
     )
 
 
-def _run_agencies(
-    agencies: tuple[Agency, ...], quarter: str, registry: str, send: bool, force_resend: bool, folder: Path
-) -> list[AgencyRun]:
-    """Each agency as its own flow run; a failed run is that agency's outcome."""
+def _run_in_process(agencies: tuple[Agency, ...], parameters: dict[str, object], folder: Path) -> list[AgencyRun]:
+    """Each agency as a subflow run of this process, one after the other."""
     runs = []
     for agency in agencies:
-        state = agency_report(
-            agency=agency.id,
-            quarter=quarter,
-            registry=registry,
-            send=send,
-            force_resend=force_resend,
-            output_dir=str(folder),
-            return_state=True,
+        state = agency_report(agency=agency.id, **parameters, return_state=True)
+        result = cast(QuarterlyRunResult, state.result()) if state.is_completed() else None
+        word = result.outcome if result else None
+        runs.append(agency_result(agency, state, folder / agency.id, word))
+    return runs
+
+
+def _run_on_workers(agencies: tuple[Agency, ...], parameters: dict[str, object], folder: Path) -> list[AgencyRun]:
+    """Each agency as a run of the agency deployment, all submitted at once, for the work pool's
+    workers (on any machine) to take; then wait until every one has ended."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.deployments import run_deployment
+
+    started: dict[str, UUID] = {}
+    for agency in agencies:
+        submitted: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here: the run itself
+            AGENCY_DEPLOYMENT,
+            parameters={"agency": agency.id, **parameters},
+            timeout=0,
+            # A retried network run finds the agency runs it already started instead of starting more.
+            idempotency_key=f"{flow_run.id}-{agency.id}",
         )
-        runs.append(agency_result(agency, state, folder / agency.id))
+        started[agency.id] = submitted.id
+    with get_client(sync_client=True) as client:
+        while True:
+            ended = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=list(started.values())))
+            )
+            if all(run.state is not None and run.state.is_final() for run in ended):
+                break
+            time.sleep(AGENCY_POLL_SECONDS)
+    by_id = {run.id: run for run in ended}
+    runs = []
+    for agency in agencies:
+        run = by_id[started[agency.id]]
+        assert run.state is not None
+        # The run's name ends with what happened to its email (tasks.delivery.label_run).
+        word = run.name.removeprefix(f"{agency.id}-{parameters['quarter']}-") if run.state.is_completed() else None
+        runs.append(agency_result(agency, run.state, folder / agency.id, word))
     return runs
 
 
@@ -192,6 +232,7 @@ def network_report(
     send: bool = True,
     force_resend: bool = False,
     output_dir: str | None = None,
+    on_workers: bool = False,
 ) -> State:  # its result is a NetworkRunResult
     """Every agency's quarterly report, each as its own run, then the network's roll-up for the centre.
 
@@ -201,7 +242,10 @@ def network_report(
         agencies: The ids of the agencies to run (e.g. the ones that failed); default every agency.
         send: Email the reports and the roll-up (False writes the files and previews, records nothing).
         force_resend: Send even what was already sent (with `agencies`, to those agencies alone).
-        output_dir: Where the files go; default reports/network/<quarter>/, one folder per agency in it.
+        output_dir: Where the files go; default reports/network/QUARTER/, one folder per agency in it.
+            With on_workers, a folder every worker reaches at the same path (a shared drive).
+        on_workers: Run each agency as a run of the deployment agency_report/network-agency-report, on
+            the work pool's workers (several at once, on any machine); default each agency in this process.
     """
     hide_tracebacks_of_pipeline_errors()
     logger = get_run_logger()
@@ -212,7 +256,14 @@ def network_report(
     target = resolve_quarter(quarter, shared.today(), shared.fiscal_year_start_month).label
     folder = _network_folder(output_dir, target)
     ensure_read_limit()
-    runs = _run_agencies(selected, target, str(path), send, force_resend, folder)
+    parameters = {
+        "quarter": target,
+        "registry": str(path),
+        "send": send,
+        "force_resend": force_resend,
+        "output_dir": str(folder),
+    }
+    runs = (_run_on_workers if on_workers else _run_in_process)(selected, parameters, folder)
     runs = _with_earlier_outcomes(loaded, runs, folder)
     for run in runs:
         logger.info("%s: %s. %s", run.agency_id, run.outcome.value, run.detail)
@@ -256,7 +307,7 @@ def _with_earlier_outcomes(registry: Registry, runs: list[AgencyRun], folder: Pa
 
 def _roll_up(
     registry: Registry, shared: Settings, runs: list[AgencyRun], quarter: str, folder: Path, send: bool, force: bool
-) -> tuple[str, object]:
+) -> tuple[str, DeliveryReport | None]:
     """Write the network's files and email the roll-up to the centre (once)."""
     roll = roll_up(registry.network.name, quarter, runs)
     rendered = render_roll_up(roll)
