@@ -16,7 +16,8 @@
 An agency's settings are its values over the shared ones (config/settings.yaml and COACHING_…),
 nested sections (tabs, targets, quality) merged key by key. Each agency keeps its own records of
 what was sent and reported: its own SQLite file under `<state_dir>/agencies/<id>/`, or, on a shared
-PostgreSQL ledger (COACHING_LEDGER_URL), its own schema `agency_<id>`. The file is checked as a
+PostgreSQL ledger (COACHING_LEDGER_URL), its own schema `agency_<id>` (after COACHING_LEDGER_SCHEMA
+and an underscore when that is set). The file is checked as a
 whole when it is loaded: every problem is one line naming the agency and the key.
 """
 
@@ -242,9 +243,11 @@ def _merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def ledger_schema(agency_id: str) -> str:
-    """The agency's PostgreSQL schema on a shared ledger: ids are lowercase with dashes."""
-    return "agency_" + agency_id.replace("-", "_")
+def ledger_schema(shared: Settings, name: str) -> str:
+    """The PostgreSQL schema of an agency (`agency_<id>`) or of the network (`network`) on a shared
+    ledger, after the shared `ledger_schema` when one is set (several networks in one database)."""
+    prefix = f"{shared.ledger_schema}_" if shared.ledger_schema else ""
+    return prefix + name.replace("-", "_")
 
 
 def agency_settings(shared: Settings, agency: Agency) -> Settings:
@@ -262,7 +265,7 @@ def agency_settings(shared: Settings, agency: Agency) -> Settings:
             "allowed_recipient_domains": list(agency.allowed_recipient_domains),
             "data_stewards": list(agency.data_stewards),
             "state_dir": shared.state_dir / "agencies" / agency.id,
-            "ledger_schema": ledger_schema(agency.id),
+            "ledger_schema": ledger_schema(shared, f"agency-{agency.id}"),
         },
     )
     try:

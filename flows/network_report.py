@@ -37,7 +37,7 @@ from coaching.quarterly import resolve_quarter
 from coaching.recipients import check_recipients
 from coaching.records import PipelineError
 from coaching.report.network import network_report_email, render_roll_up
-from config.registry import Agency, Registry, agency_settings, load_registry, registry_path
+from config.registry import Agency, Registry, agency_settings, ledger_schema, load_registry, registry_path
 from config.settings import Settings, load_settings
 from config.wiring import build_delivery_adapters
 from flows.cli import hide_tracebacks_of_pipeline_errors, network_report_command
@@ -54,8 +54,8 @@ READ_BURST = 6
 READ_SLOTS_PER_SECOND = 0.9
 # GoogleSheetsSource.read: the spreadsheet's metadata, then one values:batchGet of every tab.
 READS_PER_AGENCY = 2
-AGENCY_DEPLOYMENT = "agency_report/network-agency-report"
-AGENCY_POLL_SECONDS = 2
+PART_DEPLOYMENT = "network_part/network-part"
+PART_POLL_SECONDS = 2
 _OUTCOME_OF_WORD = {
     "sent": AgencyOutcome.SENT,
     "already-sent": AgencyOutcome.ALREADY_SENT,
@@ -86,6 +86,11 @@ def _quarter_label(asked: str | None) -> str:
 
 def _agency_run_name() -> str:
     return f"{flow_run.parameters.get('agency')}-{_quarter_label(flow_run.parameters.get('quarter'))}"
+
+
+def _part_run_name() -> str:
+    part = flow_run.parameters.get("part")
+    return f"network-{_quarter_label(flow_run.parameters.get('quarter'))}-part-{part}"
 
 
 def _network_run_name() -> str:
@@ -176,48 +181,98 @@ def agency_result(agency: Agency, state: State, folder: Path, outcome_word: str 
     )
 
 
+def _word(state: State) -> str | None:
+    """The one word a completed agency run ended with (its result)."""
+    return cast(QuarterlyRunResult, state.result()).outcome if state.is_completed() else None
+
+
 def _run_in_process(agencies: tuple[Agency, ...], parameters: dict[str, object], folder: Path) -> list[AgencyRun]:
     """Each agency as a subflow run of this process, one after the other."""
     runs = []
     for agency in agencies:
         state = agency_report(agency=agency.id, **parameters, return_state=True)
-        result = cast(QuarterlyRunResult, state.result()) if state.is_completed() else None
-        word = result.outcome if result else None
-        runs.append(agency_result(agency, state, folder / agency.id, word))
+        runs.append(agency_result(agency, state, folder / agency.id, _word(state)))
     return runs
 
 
-def _run_on_workers(agencies: tuple[Agency, ...], parameters: dict[str, object], folder: Path) -> list[AgencyRun]:
-    """Each agency as a run of the agency deployment, all submitted at once, for the work pool's
-    workers (on any machine) to take; then wait until every one has ended."""
+@flow(name="network_part", flow_run_name=_part_run_name, log_prints=True, timeout_seconds=6 * 3600)
+def network_part(
+    agencies: list[str],
+    quarter: Annotated[str | None, Field(pattern=QUARTER_PATTERN)] = None,
+    registry: str | None = None,
+    send: bool = True,
+    force_resend: bool = False,
+    output_dir: str | None = None,
+    part: int = 1,
+) -> None:
+    """Some agencies of the network, each as its own run inside this one: started by network_report
+    on the work pool, so that one worker process pays the imports once for all its agencies.
+
+    Args:
+        agencies: The ids of the agencies this part runs.
+        quarter: The quarter to report on, as YYYY-Qn.
+        registry: The registry file; default COACHING_REGISTRY or config/agencies.yaml.
+        send: Email the reports.
+        force_resend: Send even what was already sent.
+        output_dir: The network's folder.
+        part: Which part of the network this is (its run's name says it).
+    """
+    hide_tracebacks_of_pipeline_errors()
+    parameters = {
+        "quarter": quarter,
+        "registry": registry,
+        "send": send,
+        "force_resend": force_resend,
+        "output_dir": output_dir,
+    }
+    for agency in agencies:  # each agency's outcome is its own run's state, read by network_report
+        agency_report(agency=agency, **parameters, return_state=True)
+
+
+def _parts(agencies: tuple[Agency, ...], count: int) -> list[list[str]]:
+    """The agencies dealt round-robin into `count` parts (none empty)."""
+    return [part for part in ([a.id for a in agencies[i::count]] for i in range(count)) if part]
+
+
+def _run_on_workers(
+    agencies: tuple[Agency, ...], parameters: dict[str, object], folder: Path, workers: int
+) -> list[AgencyRun]:
+    """The agencies split into `workers` runs of the network-part deployment, all submitted at once
+    for the work pool's workers (on any machine) to take; once every part has ended, each agency's
+    outcome is the final state of its own run inside its part."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterParentFlowRunId
     from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
-    started: dict[str, UUID] = {}
-    for agency in agencies:
+    parts: list[UUID] = []
+    for number, part in enumerate(_parts(agencies, workers), start=1):
         submitted: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here: the run itself
-            AGENCY_DEPLOYMENT,
-            parameters={"agency": agency.id, **parameters},
+            PART_DEPLOYMENT,
+            parameters={"agencies": part, "part": number, **parameters},
             timeout=0,
-            # A retried network run finds the agency runs it already started instead of starting more.
-            idempotency_key=f"{flow_run.id}-{agency.id}",
+            # A retried network run finds the parts it already started instead of starting more.
+            idempotency_key=f"{flow_run.id}-part-{number}",
         )
-        started[agency.id] = submitted.id
+        parts.append(submitted.id)
     with get_client(sync_client=True) as client:
         while True:
-            ended = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=list(started.values())))
-            )
+            ended = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=parts)))
             if all(run.state is not None and run.state.is_final() for run in ended):
                 break
-            time.sleep(AGENCY_POLL_SECONDS)
-    by_id = {run.id: run for run in ended}
+            time.sleep(PART_POLL_SECONDS)
+        inside = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=parts))
+        )
+    by_agency = {run.parameters.get("agency"): run for run in inside}
     runs = []
     for agency in agencies:
-        run = by_id[started[agency.id]]
-        assert run.state is not None
+        run = by_agency.get(agency.id)
+        if run is None or run.state is None:
+            part_states = ", ".join(sorted({str(p.state_name) for p in ended}))
+            detail = f"The agency's run never started: its part of the network ended {part_states}."
+            runs.append(AgencyRun(agency.id, agency.name, AgencyOutcome.FAILED, detail))
+            continue
         # The run's name ends with what happened to its email (tasks.delivery.label_run).
         word = run.name.removeprefix(f"{agency.id}-{parameters['quarter']}-") if run.state.is_completed() else None
         runs.append(agency_result(agency, run.state, folder / agency.id, word))
@@ -232,7 +287,7 @@ def network_report(
     send: bool = True,
     force_resend: bool = False,
     output_dir: str | None = None,
-    on_workers: bool = False,
+    workers: int = Field(0, ge=0),
 ) -> State:  # its result is a NetworkRunResult
     """Every agency's quarterly report, each as its own run, then the network's roll-up for the centre.
 
@@ -243,9 +298,9 @@ def network_report(
         send: Email the reports and the roll-up (False writes the files and previews, records nothing).
         force_resend: Send even what was already sent (with `agencies`, to those agencies alone).
         output_dir: Where the files go; default reports/network/QUARTER/, one folder per agency in it.
-            With on_workers, a folder every worker reaches at the same path (a shared drive).
-        on_workers: Run each agency as a run of the deployment agency_report/network-agency-report, on
-            the work pool's workers (several at once, on any machine); default each agency in this process.
+            With workers, a folder every worker reaches at the same path (a shared drive).
+        workers: Split the agencies into this many runs of the network-part deployment, for the work
+            pool's workers to run at once (on any machine); 0 runs every agency in this run.
     """
     hide_tracebacks_of_pipeline_errors()
     logger = get_run_logger()
@@ -263,7 +318,10 @@ def network_report(
         "force_resend": force_resend,
         "output_dir": str(folder),
     }
-    runs = (_run_on_workers if on_workers else _run_in_process)(selected, parameters, folder)
+    if workers:
+        runs = _run_on_workers(selected, parameters, folder, workers)
+    else:
+        runs = _run_in_process(selected, parameters, folder)
     runs = _with_earlier_outcomes(loaded, runs, folder)
     for run in runs:
         logger.info("%s: %s. %s", run.agency_id, run.outcome.value, run.detail)
@@ -326,7 +384,9 @@ def _roll_up(
     )
     if not send:
         return "The roll-up was not sent: sending was turned off for this run.", None
-    network_settings = shared.model_copy(update={"state_dir": shared.state_dir / "network", "ledger_schema": "network"})
+    network_settings = shared.model_copy(
+        update={"state_dir": shared.state_dir / "network", "ledger_schema": ledger_schema(shared, "network")}
+    )
     with build_delivery_adapters(network_settings, folder / "outbox") as adapters:
         assert adapters.mailer is not None
         sent = deliver_email(adapters.mailer, adapters.ledger, email, force)
