@@ -24,11 +24,19 @@ from coaching.records import PipelineError
 SQLITE_FILE_NAME = "deliveries.sqlite3"
 
 
-def open_store(state_dir: Path, url: str | None = None) -> Engine:
-    """The engine for `url` when given, else for the SQLite file in `state_dir`."""
+def open_store(state_dir: Path, url: str | None = None, schema: str | None = None) -> Engine:
+    """The engine for `url` when given, else for the SQLite file in `state_dir`. On PostgreSQL,
+    `schema` (created when missing) holds the tables, so that several agencies share one database
+    without sharing records."""
     if url:
         # pre_ping: a worker that sat idle between runs finds its pooled connections may have closed.
-        return create_engine(url, pool_pre_ping=True)
+        if not schema:
+            return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"options": f"-csearch_path={schema}"})
+        with engine.begin() as db:
+            hold_lock(db, "schema")
+            db.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        return engine
     path = Path(state_dir) / SQLITE_FILE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     return sqlite_engine(path)

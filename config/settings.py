@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     # The delivery ledger's database: None keeps the SQLite file in state_dir; a URL such as
     # postgresql+psycopg://user:password@host/db (COACHING_LEDGER_URL) shares it between hosts.
     ledger_url: SecretStr | None = None
+    # The PostgreSQL schema of those records: each agency of a network has its own (config/registry.py);
+    # None keeps the database's default schema.
+    ledger_schema: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_]*$")
 
     sendgrid_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("SENDGRID_API_KEY", "COACHING_SENDGRID_API_KEY")

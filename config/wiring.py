@@ -114,7 +114,7 @@ def build_store_engine(settings: Settings) -> Engine:
     keeps its own SQLite file, so it never stands in for the real send."""
     url = settings.ledger_url.get_secret_value() if settings.ledger_url else None
     folder = settings.state_dir / "sandbox" if settings.sendgrid_sandbox_mode else settings.state_dir
-    return open_store(folder, url)
+    return open_store(folder, url, schema=settings.ledger_schema)
 
 
 @dataclass

@@ -313,3 +313,47 @@ def data_quality_command(argv: list[str] | None = None) -> int:
         print(result.delivery)
 
     return _run_flow("data_quality", args, show)
+
+
+def network_report_command(argv: list[str] | None = None) -> int:
+    """Exit 0 when every agency's report was delivered (or already had been, or sending was off);
+    1 with one line per agency that needs a person; 2 for a problem with the command itself."""
+    parser = _parser("network_report", "Every agency's quarterly report, then the network's roll-up for the centre.")
+    parser.add_argument("--registry", help="the registry of agencies (default: COACHING_REGISTRY or config/agencies.yaml)")
+    parser.add_argument("--quarter", help="YYYY-Qn (default: the last completed quarter)")
+    parser.add_argument("--agencies", help="ID,ID,… run these agencies only (default: every agency)")
+    _sending_options(
+        parser,
+        output_dir="where to write the files (default: reports/network/<quarter>/, a folder per agency in it)",
+        no_send="write the files and preview .eml files, but send and record nothing",
+        force_resend="send even what was already sent (with --agencies, to those agencies alone)",
+    )
+    args = parser.parse_args(argv)
+    agencies = [part.strip() for part in (args.agencies or "").split(",") if part.strip()] or None
+    needing: list[str] = []
+
+    def run() -> None:
+        from config.registry import load_registry, registry_path
+        from config.settings import load_settings
+
+        settings = load_settings()
+        _check_quarter(args.quarter)(settings)
+        load_registry(registry_path(args.registry), settings).select(agencies)  # refused before any server starts
+        with _flow("network_report") as flow:
+            state = flow(
+                quarter=args.quarter, registry=args.registry, agencies=agencies, send=not args.no_send,
+                force_resend=args.force_resend, output_dir=args.output_dir, return_state=True,
+            )
+        result = state.result(raise_on_failure=False)
+        if not hasattr(result, "runs"):  # the network run itself failed: its own error
+            state.result()
+        for run in result.runs:
+            print(f"{run.agency_id}: {run.outcome.value}")
+        print(f"Roll-up: {result.output_dir / 'network_report.html'}. {result.delivery}")
+        for run in result.needing_a_person:
+            needing.append(f"needs a person: {run.agency_name} ({run.agency_id}): {run.outcome.value}. {run.detail}")
+
+    code = run_command(run)
+    for line in needing:
+        print(line, file=sys.stderr)
+    return code or (1 if needing else 0)

@@ -16,33 +16,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.states import State
 from pydantic import Field
 
 from adapters.ledger import DeliveryReport, Outcome
-from coaching.history import history_frame
+from coaching.email import OutgoingEmail
+from coaching.history import History, history_frame
 from coaching.outputs import csv_bytes, leadership_scorecard_frame, redacted_data_quality_frame
 from coaching.quarterly import previous_scores, require_sessions_in, resolve_quarter, select_programs
-from coaching.email import OutgoingEmail
+from coaching.quarters import Quarter
 from coaching.recipients import RecipientError, check_recipients
 from coaching.recommendations import proposals
+from coaching.records import CheckedRecords
 from coaching.report.render import build_report_email
 from coaching.report.summary import summary_markdown
-from coaching.quarters import Quarter
 from coaching.scoring import Targets
 from config.settings import Settings, load_settings
 from config.wiring import REPORT_RECIPIENTS_VARIABLE, RunAdapters, build_run_adapters, report_recipients
 from flows.cli import check_deployed_run_paths, hide_tracebacks_of_pipeline_errors, quarterly_report_command, run_name
 from tasks.artifacts import publish_markdown, publish_table, readable_title
-from tasks.delivery import deliver_email, finish_run, name_failed_run, run_tags, warn_of_unresolved
+from tasks.delivery import deliver_email, finish_run, name_failed_run, report_word, run_tags, warn_of_unresolved
 from tasks.history import reconcile_history, record_delivery
 from tasks.notify import send_data_quality_notice
 from tasks.proposals import write_back_proposals
 from tasks.records import extract_records, validate_records
 from tasks.report import QuarterlyReport, render_quarterly_report, write_files, write_preview
 from tasks.scoring import recommend_actions, score_quarters
-
 
 # In the parameter schema, so that the Run form in the UI refuses 2026-Q9 before a run starts.
 QUARTER_PATTERN = r"^\s*(\d{4}-[Qq][1-4])?\s*$"  # blank: the last completed quarter
@@ -54,6 +55,19 @@ class QuarterlyRunResult:
     output_dir: Path
     delivery: str  # what happened to the email, in one sentence
     blocked: bool
+    outcome: str  # the same in one word, as the run's name ends: sent, already-sent, held-back, not-sent
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """What a person asks of one quarterly report (the flow's parameters other than the source)."""
+
+    quarter: str | None = None
+    programs: list[str] | None = None
+    send: bool = True
+    force_resend: bool = False
+    output_dir: str | None = None
+    recipients: list[str] | None = None
 
 
 def _run_name() -> str:
@@ -126,29 +140,33 @@ def quarterly_report(
     hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
     settings = load_settings()
     check_deployed_run_paths(settings, source, output_dir)  # what the Run form may name
+    request = ReportRequest(quarter, programs, send, force_resend, output_dir, recipients)
+    return report_quarter(settings, request, source=source)
+
+
+def report_quarter(
+    settings: Settings, request: ReportRequest, *, source: str | None = None, adapters: RunAdapters | None = None
+) -> State:
+    """One agency's quarterly report with `settings`, inside a flow run (the single agency's flow, or
+    one agency of a network). Builds the run's adapters from the settings unless given `adapters`."""
     today = settings.today()
-    target = resolve_quarter(quarter, today, settings.fiscal_year_start_month)
-    folder = Path(output_dir or Path("reports") / target.label)
-    with build_run_adapters(settings, source=source, outbox_dir=folder / "outbox", send=send) as adapters:
-        warn_of_unresolved(adapters.ledger)  # repeated by every run until an admin resolves them
-        return _report(adapters, settings, today, target, folder, programs, force_resend, recipients)
+    target = resolve_quarter(request.quarter, today, settings.fiscal_year_start_month)
+    folder = Path(request.output_dir or Path("reports") / target.label)
+    if adapters is not None:
+        return _report(adapters, settings, today, target, folder, request)
+    with build_run_adapters(settings, source=source, outbox_dir=folder / "outbox", send=request.send) as built:
+        return _report(built, settings, today, target, folder, request)
 
 
 def _report(
-    adapters: RunAdapters,
-    settings: Settings,
-    today: dt.date,
-    target: Quarter,
-    folder: Path,
-    programs: list[str] | None,
-    force_resend: bool,
-    recipients: list[str] | None,
+    adapters: RunAdapters, settings: Settings, today: dt.date, target: Quarter, folder: Path, request: ReportRequest
 ) -> State:
     logger = get_run_logger()
+    warn_of_unresolved(adapters.ledger)  # repeated by every run until an admin resolves them
     targets = Targets(**settings.targets.model_dump())
     raw = extract_records(adapters.source)
     checked = validate_records(raw, settings, target, today)
-    valid = select_programs(checked.valid, programs)
+    valid = select_programs(checked.valid, request.programs)
     if not checked.blocked:  # a quarter whose rows are all errors is blocked, never "no data"
         require_sessions_in(valid, target, settings.tabs.coaching_log)
     history = reconcile_history(adapters.report_history, valid, score_quarters(valid, target, targets), targets)
@@ -157,39 +175,24 @@ def _report(
     )
     report = render_quarterly_report(
         history, recommendations, improved, worsened, checked, settings, targets, raw.label, today,
-        sending=adapters.mailer is not None and not checked.blocked, force_resend=force_resend,
+        sending=adapters.mailer is not None and not checked.blocked, force_resend=request.force_resend,
     )
     write_files(folder, report.files)
     if settings.sheets_write_back:
         _propose_in_sheet(adapters, settings, proposals(recommendations, target.label))
 
-    sent: DeliveryReport | None = None
-    if checked.blocked:
-        delivery = "Not sent to leadership: " + "; ".join(checked.blocking) + "."
-        if adapters.mailer is not None:  # the data stewards hear about it instead, with the reasons first
-            notice, sent = send_data_quality_notice(
-                settings, checked, source_label=raw.label, run_date=today, mailer=adapters.mailer,
-                ledger=adapters.ledger, force_resend=force_resend, held_back=target.label,
-            )
-            delivery += " " + notice
-    elif adapters.mailer is None:
-        delivery = "Not sent: sending was turned off for this run. " + _preview(
-            settings, report, target.label, folder, recipients
-        )
-    else:
-        email = _report_email(settings, report, target.label, recipients)
-        sent = deliver_email(adapters.mailer, adapters.ledger, email, force_resend)
-        delivery = sent.sentence
-        # Delivered to someone (or into the outbox): what it said is kept. Already sent with no record of
-        # the quarter (sent before the record existed, or a run stopped in between): the same figures.
-        if sent.of(Outcome.SENT) or (sent.outcome is Outcome.ALREADY_SENT and history.last_sent is None):
-            history = record_delivery(adapters.report_history, valid, history, email.content_hash)
+    delivered = deliver_quarterly_report(
+        adapters, settings, Delivery(report, checked, valid, history, target.label, raw.label, today, folder), request
+    )
+    history = delivered.history
     write_files(folder, {"history.csv": csv_bytes(history_frame(history))})
-    logger.info(delivery)
+    logger.info(delivered.sentence)
 
     current = history.current
     previous = previous_scores(history.shown)
-    summary = summary_markdown(current, previous, recommendations, checked.blocking, delivery, str(folder.resolve()))
+    summary = summary_markdown(
+        current, previous, recommendations, checked.blocking, delivered.sentence, str(folder.resolve())
+    )
     key = f"quarterly-{target.label.lower()}"
     publish_markdown(f"{key}-summary", summary, "Headline and recommendations")
     # The same rule as the leadership email: no cell's value, no staff name unless report_names_staff.
@@ -197,11 +200,59 @@ def _report(
     publish_table(f"{key}-scorecard", scorecard.rename(columns=readable_title), "Scorecard")
     publish_table(f"{key}-data-quality", redacted_data_quality_frame(checked.issues), "Data-quality errors and warnings")
     logger.info("Report for %s written to %s", target.label, folder.resolve())
-    result = QuarterlyRunResult(target.label, folder, delivery, checked.blocked)
     # Held back, the report itself was not sent, whatever happened to the stewards' notice.
-    return finish_run(
-        result, sent, f"Quarterly report for {target.label}", delivery, "held-back" if checked.blocked else None
-    )
+    word = "held-back" if checked.blocked else report_word(delivered.report)
+    result = QuarterlyRunResult(target.label, folder, delivered.sentence, checked.blocked, word)
+    return finish_run(result, delivered.report, f"Quarterly report for {target.label}", delivered.sentence, word)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A rendered quarterly report and what it was made from, ready to go."""
+
+    report: QuarterlyReport
+    checked: CheckedRecords
+    valid: dict[str, pd.DataFrame]
+    history: History
+    quarter: str
+    source_label: str
+    today: dt.date
+    folder: Path
+
+
+@dataclass(frozen=True)
+class Delivered:
+    sentence: str  # what happened to the email, in one sentence
+    report: DeliveryReport | None  # None when nothing was attempted
+    history: History  # with the quarter as reported when it went out
+
+
+def deliver_quarterly_report(
+    adapters: RunAdapters, settings: Settings, delivery: Delivery, request: ReportRequest
+) -> Delivered:
+    """Send the report to leadership once (or, held back, the data stewards the reasons), keep what
+    a delivered report said, or write a preview when sending is off."""
+    checked, history, quarter = delivery.checked, delivery.history, delivery.quarter
+    if checked.blocked:
+        sentence = "Not sent to leadership: " + "; ".join(checked.blocking) + "."
+        if adapters.mailer is None:
+            return Delivered(sentence, None, history)
+        # The data stewards hear about it instead, with the reasons first.
+        notice, sent = send_data_quality_notice(
+            settings, checked, source_label=delivery.source_label, run_date=delivery.today, mailer=adapters.mailer,
+            ledger=adapters.ledger, force_resend=request.force_resend, held_back=quarter,
+        )
+        return Delivered(f"{sentence} {notice}", sent, history)
+    if adapters.mailer is None:
+        preview = _preview(settings, delivery.report, quarter, delivery.folder, request.recipients)
+        return Delivered("Not sent: sending was turned off for this run. " + preview, None, history)
+    email = _report_email(settings, delivery.report, quarter, request.recipients)
+    sent = deliver_email(adapters.mailer, adapters.ledger, email, request.force_resend)
+    # Delivered to someone (or into the outbox): what it said is kept. Already sent with no record of
+    # the quarter (sent before the record existed, or a run stopped in between): the same figures.
+    if sent.of(Outcome.SENT) or (sent.outcome is Outcome.ALREADY_SENT and history.last_sent is None):
+        history = record_delivery(adapters.report_history, delivery.valid, history, email.content_hash)
+    return Delivered(sent.sentence, sent, history)
 
 
 def main(argv: list[str] | None = None) -> int:

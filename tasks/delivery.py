@@ -94,6 +94,11 @@ def outcome_word(outcomes: Iterable[str]) -> str:
     return worst.value.replace("_", "-") if worst else "not-sent"
 
 
+def report_word(report: DeliveryReport | None) -> str:
+    """What happened to a run's email in one word; "not-sent" when nothing was attempted."""
+    return outcome_word(r.outcome.value for r in report.results) if report else "not-sent"
+
+
 def label_run(word: str) -> None:
     """Add what happened to the email to the run's name ("quarterly-2026-Q3-sent"), so that the
     runs list in the UI tells it without opening the run."""
@@ -133,7 +138,7 @@ def finish_run(
     """The run's final state, its message saying what happened to the email; the run's name gets
     `word`, by default the report's outcome. Failed (raised, after the artifacts are published)
     when someone did not, or may not have, get `what`."""
-    label_run(word or (outcome_word(r.outcome.value for r in report.results) if report else "not-sent"))
+    label_run(word or report_word(report))
     if report is not None and report.needs_a_person:
         raise DeliveryIncomplete(
             f"{what}: not delivered to {', '.join(report.missed)}. " + " ".join(
