@@ -185,3 +185,34 @@ def test_a_recipient_outside_the_allowed_domains_stops_the_send_naming_the_addre
     with pytest.raises(RecipientError, match=r"someone@gmail\.com"):
         quarterly_report(quarter="2026-Q3", output_dir=str(out), recipients=["someone@gmail.com"])
     assert outbox(out) == []
+
+
+def test_a_flow_runs_the_report_with_the_adapters_a_test_hands_it_and_builds_none(tmp_path):
+    from prefect import flow
+
+    from adapters.ledger import DeliveryLedger
+    from adapters.mailers import OutboxMailer
+    from adapters.report_history import ReportHistory
+    from adapters.sources import XlsxSource
+    from adapters.store import sqlite_engine
+    from config.settings import load_settings
+    from config.wiring import RunAdapters
+    from flows.quarterly_report import ReportRequest, report_quarter
+
+    engine = sqlite_engine(tmp_path / "ledger.sqlite3")
+    bundle = RunAdapters(
+        mailer=OutboxMailer(tmp_path / "mail" / "outbox"), ledger=DeliveryLedger(engine), store_engine=engine,
+        source=XlsxSource(SAMPLE), report_history=ReportHistory(engine),
+    )
+
+    @flow
+    def report_with_the_bundle() -> object:
+        request = ReportRequest(quarter="2026-Q3", output_dir=str(tmp_path / "q3"))
+        return report_quarter(load_settings(state_dir=tmp_path / "unused"), request, adapters=bundle)
+
+    result = report_with_the_bundle()
+    engine.dispose()
+    assert result.outcome == "sent" and (tmp_path / "q3" / "report.html").exists()
+    (message,) = outbox(tmp_path / "mail")
+    assert message["To"] == "leadership@brightpath.example.org"
+    assert not (tmp_path / "unused").exists()  # the settings' own ledger was never opened
