@@ -27,7 +27,7 @@ def extract_records(source: RecordSource) -> RawWorkbook:
 def validate_records(raw: RawWorkbook, settings: Settings, quarter: Quarter, run_date: dt.date) -> CheckedRecords:
     """The validate task, given the workbook as `opaque`: Prefect still links the task to the extract
     that made the workbook (the run's graph in the UI), but does not walk its cells looking for
-    futures, twice per run (about 10 s per 2.4 million cells, idle)."""
+    futures, twice per task run (about 10 s each per 2.4 million cells, idle)."""
     return _validate_records(opaque(raw), settings, quarter, run_date)  # type: ignore[arg-type]
 
 

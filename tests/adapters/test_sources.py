@@ -148,3 +148,14 @@ def test_a_workbook_of_plain_values_has_no_formulas_and_reads_as_openpyxl_reads_
             assert [(v, type(v)) for v in mine] == [(v, type(v)) for v in theirs], sheet.title
         assert raw.tabs[sheet.title].formulas == {}
     book.close()
+
+
+def test_a_sheet_whose_recorded_dimensions_are_wrong_is_read_whole(tmp_path):
+    # Some exporters write <dimension ref="A1:B2"/> whatever the sheet holds.
+    path = _rewritten(
+        SAMPLE, tmp_path / "dimension.xlsx", "xl/worksheets/sheet4.xml",
+        lambda data: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:B2"', data),
+    )
+    expected = XlsxSource(SAMPLE).read().tabs["Coaching Log"].rows
+    assert XlsxSource(path).read().tabs["Coaching Log"].rows == expected
+    assert len(expected) > 400
