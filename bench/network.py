@@ -19,45 +19,20 @@ import os
 import resource
 import sys
 import tempfile
-import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from pathlib import Path
 
 import yaml
 
 from bench.pipeline import _peak_rss_mb
 from config.settings import PROJECT_ROOT
-from tests.fakes.google_api import FakeGoogle, Fault, tabs_from_xlsx
+from tests.fakes.google_api import FakeGoogle, tabs_from_xlsx
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
 
 READS_PER_MINUTE = 60  # Google Sheets: read requests a minute per user (a service account is one user)
 SERVICE_ACCOUNT = "network-reader@bench.iam.gserviceaccount.com"
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
-
-
-class QuotaGoogle(FakeGoogle):
-    """The loopback Google with Sheets' per-user read quota: the 61st call within any 60 s is
-    answered 429 RESOURCE_EXHAUSTED, as Google answers it."""
-
-    def __init__(self, per_minute: int = READS_PER_MINUTE) -> None:
-        super().__init__()
-        self.per_minute = per_minute
-        self._recent: deque[float] = deque()
-        self._quota_lock = threading.Lock()
-
-    def take_fault(self) -> Fault | None:
-        queued = super().take_fault()
-        if queued is not None:
-            return queued
-        with self._quota_lock:
-            now = time.monotonic()
-            while self._recent and now - self._recent[0] >= 60:
-                self._recent.popleft()
-            if len(self._recent) >= self.per_minute:
-                return Fault(status=429)
-            self._recent.append(now)
-        return None
 
 
 def _registry(folder: Path, keys: list[str]) -> Path:
@@ -85,7 +60,7 @@ def run(agencies: int) -> dict[str, object]:
     from flows.cli import network_report_command
 
     tabs = tabs_from_xlsx(SAMPLE)
-    with tempfile.TemporaryDirectory(prefix="bench-network-") as temp, QuotaGoogle() as google, FakeSendGrid() as mail:
+    with tempfile.TemporaryDirectory(prefix="bench-network-") as temp, FakeGoogle(read_quota=READS_PER_MINUTE) as google, FakeSendGrid() as mail:
         folder = Path(temp)
         keys = [f"bench{number:04d}-{'k' * 30}" for number in range(1, agencies + 1)]
         for key in keys:

@@ -52,8 +52,8 @@ from tasks.report import write_files
 SHEETS_READ_LIMIT = "sheets-reads"
 READ_BURST = 6
 READ_SLOTS_PER_SECOND = 0.9
-# GoogleSheetsSource.read: the spreadsheet's metadata, then one values:batchGet of every tab.
-READS_PER_AGENCY = 2
+# GoogleSheetsSource.read: one spreadsheets.get with the grid data (values, formulas and merges).
+READS_PER_AGENCY = 1
 PART_DEPLOYMENT = "network_part/network-part"
 PART_POLL_SECONDS = 2
 _OUTCOME_OF_WORD = {
