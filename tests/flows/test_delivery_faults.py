@@ -46,7 +46,7 @@ def statuses(state_dir: Path) -> dict[str, str]:
     ids=["accept-then-drop", "accept-then-hang", "trickle"],
 )
 def test_a_lost_answer_fails_the_run_with_what_to_check_and_no_rerun_sends_it_again(
-    tmp_path, state_dir, sendgrid, capsys, fault
+    tmp_path, state_dir, sendgrid, capsys, caplog, fault
 ):
     sendgrid.fail_next(fault)
     args = ["--quarter", "2026-Q3", "--output-dir", str(tmp_path / "q3")]
@@ -60,8 +60,11 @@ def test_a_lost_answer_fails_the_run_with_what_to_check_and_no_rerun_sends_it_ag
     assert "SendGrid's Activity Feed" in error and "python -m ops.deliveries mark-sent" in error
     assert statuses(state_dir) == {"leadership@brightpath.example.org": "unknown"}
 
+    caplog.clear()
     assert report_main(args) == 2  # the next run does not guess either
     assert len(sendgrid.messages) == len(sendgrid.requests) == 1
+    # Every later run repeats it until an admin decides, whatever it sends itself.
+    assert "Unresolved delivery 1: the quarterly_report for 2026-Q3 to leadership@brightpath.example.org" in caplog.text
 
 
 def test_one_refused_leader_does_not_stop_the_report_reaching_the_others(
