@@ -153,8 +153,16 @@ def test_the_ledger_database_down_at_the_start_ends_with_one_error_line_naming_i
 def test_two_runs_at_once_send_one_copy_the_second_saying_it_waited_and_one_version_is_kept(
     tmp_path, state_dir, sendgrid, capsys, caplog, monkeypatch
 ):
-    monkeypatch.setenv("COACHING_SENDGRID_TIMEOUT_SECONDS", str(scaled(20)))
-    sendgrid.response_delay = 2  # the first run is still sending when the second reaches the email
+    monkeypatch.setenv("COACHING_SENDGRID_TIMEOUT_SECONDS", str(scaled(150)))
+
+    def answer_once_the_other_run_waits() -> None:
+        # SendGrid has the first run's email; it answers only when the second run waits for it.
+        sendgrid.after_accepting = None
+        deadline = time.monotonic() + scaled(120)
+        while "Waiting for another run" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    sendgrid.after_accepting = answer_once_the_other_run_waits
     args = ["--quarter", "2026-Q3", "--output-dir", str(tmp_path / "q3")]
     codes: list[int] = []
     runs = [threading.Thread(target=lambda: codes.append(report_main(args))) for _ in range(2)]
