@@ -46,7 +46,7 @@ def statuses(state_dir: Path) -> dict[str, str]:
     ids=["accept-then-drop", "accept-then-hang", "trickle"],
 )
 def test_a_lost_answer_fails_the_run_with_what_to_check_and_no_rerun_sends_it_again(
-    tmp_path, state_dir, sendgrid, capsys, fault
+    tmp_path, state_dir, sendgrid, capsys, caplog, fault
 ):
     sendgrid.fail_next(fault)
     args = ["--quarter", "2026-Q3", "--output-dir", str(tmp_path / "q3")]
@@ -60,8 +60,11 @@ def test_a_lost_answer_fails_the_run_with_what_to_check_and_no_rerun_sends_it_ag
     assert "SendGrid's Activity Feed" in error and "python -m ops.deliveries mark-sent" in error
     assert statuses(state_dir) == {"leadership@brightpath.example.org": "unknown"}
 
+    caplog.clear()
     assert report_main(args) == 2  # the next run does not guess either
     assert len(sendgrid.messages) == len(sendgrid.requests) == 1
+    # Every later run repeats it until an admin decides, whatever it sends itself.
+    assert "Unresolved delivery 1: the quarterly_report for 2026-Q3 to leadership@brightpath.example.org" in caplog.text
 
 
 def test_one_refused_leader_does_not_stop_the_report_reaching_the_others(
@@ -150,8 +153,16 @@ def test_the_ledger_database_down_at_the_start_ends_with_one_error_line_naming_i
 def test_two_runs_at_once_send_one_copy_the_second_saying_it_waited_and_one_version_is_kept(
     tmp_path, state_dir, sendgrid, capsys, caplog, monkeypatch
 ):
-    monkeypatch.setenv("COACHING_SENDGRID_TIMEOUT_SECONDS", str(scaled(20)))
-    sendgrid.response_delay = 2  # the first run is still sending when the second reaches the email
+    monkeypatch.setenv("COACHING_SENDGRID_TIMEOUT_SECONDS", str(scaled(150)))
+
+    def answer_once_the_other_run_waits() -> None:
+        # SendGrid has the first run's email; it answers only when the second run waits for it.
+        sendgrid.after_accepting = None
+        deadline = time.monotonic() + scaled(120)
+        while "Waiting for another run" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    sendgrid.after_accepting = answer_once_the_other_run_waits
     args = ["--quarter", "2026-Q3", "--output-dir", str(tmp_path / "q3")]
     codes: list[int] = []
     runs = [threading.Thread(target=lambda: codes.append(report_main(args))) for _ in range(2)]
