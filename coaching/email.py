@@ -27,6 +27,7 @@ class EmailKind(StrEnum):
     MONTHLY_NUDGE = "monthly_nudge"
     DATA_QUALITY = "data_quality"
     ADMIN_ALERT = "admin_alert"
+    NETWORK_REPORT = "network_report"
 
     @property
     def words(self) -> str:
@@ -39,6 +40,7 @@ _KIND_WORDS = {
     EmailKind.MONTHLY_NUDGE: "monthly coaching nudge",
     EmailKind.DATA_QUALITY: "data-quality notice",
     EmailKind.ADMIN_ALERT: "admin alert",
+    EmailKind.NETWORK_REPORT: "network roll-up",
 }
 
 

@@ -14,12 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from coaching.contract import BEST_PRACTICES, SCORE_WORDS
-from coaching.email import Attachment, OutgoingEmail
+from coaching.email import Attachment, EmailKind, OutgoingEmail
 from coaching.network import RollUp, SupportLine
 from coaching.report.jinja import environment
 from coaching.report.render import SHORT_NAMES
 
-NETWORK_KIND = "network_report"
 SHOWN_SUPPORT = 25  # the rest is in network_scorecard.csv
 
 
@@ -118,7 +117,7 @@ def network_report_email(
     """The roll-up for the centre, with the network's CSVs attached."""
     not_reported = "\n".join(f"{run.agency_id}\t{run.outcome.value}" for run in roll.not_reported)
     return OutgoingEmail(
-        kind=NETWORK_KIND,
+        kind=EmailKind.NETWORK_REPORT,
         period=roll.quarter,
         sender=sender,
         recipients=tuple(recipients),
