@@ -68,9 +68,11 @@ def floor_validate(parsed: ParsedWorkbook, run_date: dt.date) -> tuple[dict[str,
             if "repeats" in recipe:
                 keys = recipe["repeats"]
                 frame[name] = frame["row"].where(frame.duplicated(keys) & frame[keys].notna().all(axis=1))
-            else:
+            elif "unknown" in recipe:  # an ID on no valid row: the floor does not tell a row in error apart
                 ids = frame[recipe["unknown"]]
                 frame[name] = ids.where(ids.notna() & ~ids.isin(parameters[recipe["among"]]))
+            else:  # the pointer to a row in error, and the near-ID notes: said by "unknown", or kept-value notes
+                frame[name] = pd.Series(pd.NA, index=frame.index, dtype="object")
         error = frame.index.isin(unreadable.loc[unreadable["tab"].eq(tab.title), "row"])
         warned: dict[str, pd.Series] = {}
         for rule in suite["expectations"]:
@@ -80,7 +82,7 @@ def floor_validate(parsed: ParsedWorkbook, run_date: dt.date) -> tuple[dict[str,
                                        "severity": rule["meta"]["severity"]}))
             if rule["meta"]["severity"] == Severity.ERROR.value:
                 error |= failing.to_numpy()
-            else:
+            elif not rule["meta"].get("keeps_value"):
                 warned[column] = warned.get(column, False) | failing
         kept = tab.frame[~error].copy()
         for column, mask in warned.items():
