@@ -3,7 +3,6 @@ COACHING_LEDGER_URL puts there."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
@@ -12,13 +11,9 @@ from sqlalchemy import create_engine, text
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A schema of this test's own in the CI's PostgreSQL, dropped afterwards."""
-    base = os.environ.get("LEDGER_TEST_POSTGRES_URL")
-    if not base:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must provide LEDGER_TEST_POSTGRES_URL (.ci/run starts PostgreSQL)")
-        pytest.skip("no PostgreSQL: set LEDGER_TEST_POSTGRES_URL (ops/ci_postgres.sh start prints one)")
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A schema of this test's own in the tests' PostgreSQL, dropped afterwards."""
+    base = postgres_server
     schema = f"ledger_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base)
     with admin.begin() as db:
