@@ -45,7 +45,7 @@ REQUIRED_KEY_FIELDS = ("client_email", "private_key", "token_uri")
 # it, and a decided proposal must not come back as a new one on the next run.
 # The metadata call asks for the tabs and their merged cells only (a merge hides values from the
 # values call, so the parser must know it), never for the cells themselves.
-METADATA_PARAMS = {"includeGridData": "false", "fields": "properties.title,sheets(properties,merges)"}
+METADATA_PARAMS: ParamsType = {"includeGridData": "false", "fields": "properties.title,sheets(properties,merges)"}
 PROPOSAL_KEY = ("quarter", "program_id", "best_practice", "action")
 
 _KEY_IN_URL = re.compile(r"^https?://docs\.google\.com/spreadsheets/(?:u/\d+/)?d/([A-Za-z0-9_-]+)")
@@ -233,7 +233,7 @@ class _BoundedHTTPClient(HTTPClient):
                 return replacement + url[len(real) :]
         return url
 
-    def request(self, method: str, endpoint: str, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, endpoint: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         url = self._redirect(endpoint)
         writing = method.upper() not in ("GET", "HEAD")
         try:

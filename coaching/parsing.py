@@ -96,7 +96,7 @@ class _SheetColumn:
     types: pd.Series  # their labels (see _cell_types)
 
     def blank(self) -> np.ndarray:
-        return self.types.eq("blank").to_numpy()[self.codes]
+        return np.asarray(self.types.eq("blank").to_numpy()[self.codes])
 
     def spread(self, distinct: pd.Series, keep: np.ndarray, index: pd.Index) -> pd.Series:
         """Values computed for the distinct cells, back on the kept rows."""
@@ -189,7 +189,7 @@ def _dates_from_text(text: pd.Series, day_first: bool) -> pd.Series:
         for name in ("year", "month", "day", "hour", "minute", "second")
     }
     hour, minute, second = (np.nan_to_num(number[name]) for name in ("hour", "minute", "second"))
-    ampm = parts["ampm"].str.lower().to_numpy(dtype=object, na_value=None)
+    ampm = parts["ampm"].str.lower().to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
     is_pm, is_am = ampm == "pm", ampm == "am"
     twelve_hour = is_pm | is_am
     ok = (
@@ -366,7 +366,7 @@ def _header_map(raw_tab: RawTab, has_data: list[bool]) -> dict[str, int]:
     problems: list[str] = []
     for position in range(max(len(header), len(has_data))):
         label = header[position] if position < len(header) else None
-        name = normalise(label) if label is not None else ""
+        name = normalise(str(label)) if label is not None else ""
         letter = column_letter(position)
         if not name:
             if position < len(has_data) and has_data[position]:
@@ -444,7 +444,7 @@ def parse_tab(spec: Tab, raw_tab: RawTab, day_first: bool = False) -> tuple[Pars
     missing = [c for c in spec.columns if c.in_header and c.name not in positions]
     if missing:
         raise WorkbookError(_missing_columns_message(spec, raw_tab, missing))
-    keep = ~blank.all(axis=1) if width else np.ones(len(data_rows), dtype=bool)
+    keep = np.asarray(~blank.all(axis=1)) if width else np.ones(len(data_rows), dtype=bool)
     index = pd.RangeIndex(2, len(data_rows) + 2, name="row")[keep]
     header = raw_tab.rows[0] if raw_tab.rows else []
     values: dict[str, pd.Series] = {}
@@ -467,12 +467,13 @@ def parse_tab(spec: Tab, raw_tab: RawTab, day_first: bool = False) -> tuple[Pars
         letters[column.name] = column_letter(position)
         typed, shown, problems = _convert(column, sheet_column.cells, sheet_column.types, day_first)
         values[column.name] = sheet_column.spread(typed, keep, index)
-        texts[column.name] = sheet_column.spread(shown.fillna(""), keep, index)
+        shown_by_row = texts[column.name] = sheet_column.spread(shown.fillna(""), keep, index)
         severity = Severity.WARNING if column.unreadable_is_warning else Severity.ERROR
-        for row, problem in sheet_column.spread(problems, keep, index).dropna().items():
+        problem_by_row = sheet_column.spread(problems, keep, index).dropna()
+        for row, problem in zip(problem_by_row.index.astype(int), problem_by_row, strict=True):
             issues.append(
                 DataIssue(
-                    raw_tab.title, int(row), headers[column.name], str(texts[column.name][row]),
+                    raw_tab.title, row, headers[column.name], str(shown_by_row.loc[row]),
                     str(problem), severity, f"{letters[column.name]}{row}",
                 )
             )

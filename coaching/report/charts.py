@@ -10,12 +10,14 @@ from __future__ import annotations
 import io
 import textwrap
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.typing import RcKeyType
 from PIL import Image
 
 from coaching.scoring import QuarterScores
@@ -26,7 +28,7 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 HATCHES = ("", "////", "xxxx")
 WIDTH_INCHES = 6.8  # 680 px at 100 dpi; saved at 2x for sharp text on high-density screens
 DPI = 200
-_STYLE = {
+_STYLE: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",  # bundled with matplotlib: the same glyphs on every machine
     "font.size": 11,
     "axes.spines.top": False,
@@ -60,7 +62,8 @@ def _png(figure: Figure) -> bytes:
     # The canvas' pixels go to Pillow as they are: the image savefig would write, without encoding and
     # decoding a PNG on the way (with hundreds of programs the coverage chart has 50 million pixels).
     size = canvas.get_width_height(physical=True)
-    pixels = Image.frombuffer("RGBA", size, canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    rgba = canvas.buffer_rgba()  # type: ignore[attr-defined]  # an Agg canvas: _new_figure
+    pixels = Image.frombuffer("RGBA", size, rgba, "raw", "RGBA", 0, 1)
     # A chart's flat colours and their anti-aliased edges fit in 64 colours: a third of the bytes.
     image = pixels.convert("RGB").quantize(colors=64)
     out = io.BytesIO()

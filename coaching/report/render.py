@@ -193,8 +193,8 @@ def _listed(joined: str) -> str:
 
 def _month_facts(coverage: pd.DataFrame, quarter: str) -> str:
     parts = [
-        f"{row.month.strftime('%B')} {row.covered} of {row.eligible} ({_rate(row.coverage)})"
-        for row in coverage.itertuples(index=False)
+        f"{row['month'].strftime('%B')} {row['covered']} of {row['eligible']} ({_rate(row['coverage'])})"
+        for row in coverage.to_dict(orient="records")
     ]
     return "By month: " + "; ".join(parts) + "." if parts else f"Nobody who requires coaching was active in {quarter}."
 
@@ -273,7 +273,7 @@ def _headline(data: ReportData) -> tuple[str, str, str]:
     quarter = data.current.quarter.label
     score = _score_percent(data.current.organisation_percent)
     change = _change(data)
-    if change is None:
+    if change is None or data.previous is None:
         comparison = "No earlier quarter to compare with."
     else:
         before = data.previous.quarter.label
@@ -308,7 +308,7 @@ def _satisfaction(data: ReportData) -> list[SatisfactionView]:
     """By coach when staff may be named; otherwise by program, with how many coaches were rated."""
     if data.name_staff:
         frame = data.satisfaction
-        names, coaches = frame["coach_name"], [1] * len(frame)
+        names, coaches = frame["coach_name"], pd.Series(1, index=frame.index)
     else:
         frame = data.satisfaction_by_program
         if frame.empty:
@@ -377,9 +377,9 @@ def _worse(data: ReportData) -> list[str]:
         card = data.current.scorecard.merge(before, on="program_id", suffixes=("", "_before"), sort=False)
         card["change"] = (card["percent"] - card["percent_before"]).round(1)
         falls = [
-            f"{row.program_name}: the score fell {_points(-row.change).removeprefix('+')} since "
-            f"{data.previous.quarter.label}, to {_score_percent(row.percent)}."
-            for row in card[card["change"] < 0].itertuples(index=False)
+            f"{row['program_name']}: the score fell {_points(-row['change']).removeprefix('+')} since "
+            f"{data.previous.quarter.label}, to {_score_percent(row['percent'])}."
+            for row in card[card["change"] < 0].to_dict(orient="records")
         ]
     return falls + [item.sentence for item in data.declines]
 
