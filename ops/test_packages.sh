@@ -14,10 +14,10 @@ fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing$missing from Debian's packages (once)"
-    apt-get update -qq
     # shellcheck disable=SC2086 # one word per package
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
-else
-    echo "error: the tests need$missing: install with: sudo apt-get install -y$missing (or your system's packages)" >&2
-    exit 1
+    if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; then
+        exit 0
+    fi
 fi
+echo "error: the tests need$missing: install it as root with: apt-get install -y$missing (or your system's packages)" >&2
+exit 1
