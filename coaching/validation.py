@@ -82,7 +82,7 @@ def _column_rules(column: Column, blank: dict[str, str]) -> list[dict[str, Any]]
             "'{value}' is not a quarter; write it as YYYY-Qn, like 2026-Q3", regex=QUARTER_PATTERN,
         ))
     if column.kind is Kind.EMAIL:
-        # Checked by the rule that sending applies (see _with_address_problems).
+        # Checked by the rule that sending applies (see with_address_problems).
         rule = _rule(
             "expect_column_values_to_be_null", _address_problem(column.name), "warning",
             "'{value}' does not look like an email address (like name@agency.org); it is ignored until it is corrected",
@@ -172,7 +172,7 @@ def _check_tab(
 ) -> list[DataIssue]:
     """One batch: the tab's frame plus its derived columns, validated by its suite."""
     checked = _with_derived_columns(tab.frame, suite.meta.get("derived", {}), known_ids)
-    checked = _with_address_problems(checked, tab.spec)
+    checked = with_address_problems(checked, tab.spec)
     outcome = run(suite, checked, parameters)
     issues = _issues_from(outcome, tab, checked, run_date)
     for recipe in suite.meta.get("derived", {}).values():
@@ -246,7 +246,7 @@ def _with_derived_columns(
     return checked
 
 
-def _with_address_problems(checked: pd.DataFrame, spec: Tab) -> pd.DataFrame:
+def with_address_problems(checked: pd.DataFrame, spec: Tab) -> pd.DataFrame:
     """For each email column, why each filled address could not receive email (blank where it can), by
     the one rule that sending applies (coaching/recipients.py): an address the sheet accepts is never
     refused when the email goes out."""
