@@ -17,6 +17,7 @@ from flows.monthly_nudge import main as nudge_main
 from flows.monthly_nudge import monthly_nudge
 from flows.quarterly_report import main as report_main
 from tasks.delivery import DeliveryIncomplete, deliver_email
+from tests.deadlines import scaled
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault, report_email
 
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
@@ -49,7 +50,7 @@ def test_a_lost_answer_fails_the_run_with_what_to_check_and_no_rerun_sends_it_ag
     started = time.monotonic()
 
     assert report_main(args) == 2
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < scaled(30)  # bounded: the answer is not waited for forever
 
     error = capsys.readouterr().err
     assert "Unknown whether the quarterly report for 2026-Q3 to leadership@brightpath.example.org arrived" in error
