@@ -1,4 +1,4 @@
-# The two commands of the README. `make report` sets everything up on first use.
+# The two commands of the README. `make report` and `make test` set everything up on first use.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,22 +7,40 @@ SAMPLE_QUARTER := 2026-Q3
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: report test install stack stack-down
+.PHONY: report test lint install test-packages lock stack stack-down
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+# Every package pinned and checked against its hash (requirements.lock, made by `make lock`).
+$(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	touch $@
 
 # The quarterly report for the bundled sample workbook (its records cover 2026-Q1 to 2026-Q3).
 report: install
 	$(PY) -m flows.quarterly_report --quarter $(SAMPLE_QUARTER)
 
-test: install
-	$(PY) -m pytest -n 3 --dist loadfile  # a test file stays in one process: its servers and fixtures too
+# The static checks first, then the suite inside a PostgreSQL of its own (tests/postgres.py: a
+# temporary cluster on a free loopback port, stopped afterwards). A test file stays in one process:
+# its servers and fixtures too.
+test: install test-packages lint
+	$(PY) -m tests.postgres -- $(PY) -m pytest -n 3 --dist loadfile
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# Headless Chromium and PostgreSQL from Debian's packages, when missing (as root; else it says what to install).
+test-packages:
+	@ops/test_packages.sh
+
+# After changing requirements.txt or requirements-dev.txt: re-resolve and re-hash every package
+# (pins already in the lock are kept where they still fit; `make lock UPGRADE=1` moves them all).
+lock: install
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+		$(if $(UPGRADE),--upgrade) --output-file requirements.lock requirements.txt requirements-dev.txt
 
 # Admins: the local Prefect stack (server, work pool, deployments, worker); UI at http://127.0.0.1:4200
 stack: install

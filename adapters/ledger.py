@@ -25,13 +25,12 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
-
 from sqlalchemy import (
     Column,
     Engine,
     Integer,
     MetaData,
+    RowMapping,
     String,
     Table,
     Text,
@@ -281,8 +280,8 @@ class DeliveryLedger:
                     delivery_key=key, kind=email.kind, period=email.period, recipient=recipient,
                     channel=mailer.channel, content_hash=email.content_hash, subject=email.subject,
                     status="pending", forced=int(force), started_at=_now(),
-                )
-            ).inserted_primary_key[0]
+                ).returning(deliveries.c.id)
+            ).scalar_one()
         try:
             receipt = mailer.send(email)
         except DeliveryUnknown as exc:
@@ -425,7 +424,7 @@ def unresolved_lines(ledger: DeliveryLedger) -> list[str]:
     ]
 
 
-def _earlier_result(row: Mapping[str, Any], what: str, channel: str, force_hint: str) -> DeliveryResult:
+def _earlier_result(row: RowMapping, what: str, channel: str, force_hint: str) -> DeliveryResult:
     recipient = str(row["recipient"])
     if row["status"] == "sent":
         return DeliveryResult(
@@ -459,7 +458,7 @@ def _adopt_legacy_sqlite_ledger(engine: Engine) -> None:
             db.execute(insert(deliveries), entries)
 
 
-def _legacy_entries(rows: Iterable[Mapping[str, Any]]) -> Iterable[dict[str, object]]:
+def _legacy_entries(rows: Iterable[RowMapping]) -> Iterable[dict[str, object]]:
     for row in rows:
         receipt = str(row.get("receipt") or "")
         # Without a receipt the channel is unknown: assume SendGrid, so it blocks the real send.

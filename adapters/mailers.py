@@ -48,7 +48,8 @@ def build_mime_message(email: OutgoingEmail) -> EmailMessage:
     message["Message-ID"] = make_msgid(domain=email.sender.rpartition("@")[2] or None)
     message.set_content(email.text)
     message.add_alternative(email.html, subtype="html")
-    html_part = message.get_payload()[-1]
+    html_part = message.get_body(preferencelist=("html",))
+    assert html_part is not None, "the HTML alternative was added above"
     for item in email.attachments:
         maintype, _, subtype = item.mime_type.partition("/")
         if item.inline:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -39,7 +40,7 @@ versions = sa.Table(
 )
 
 
-def _reported(name: str, *columns: sa.Column) -> sa.Table:
+def _reported(name: str, *columns: sa.Column[Any]) -> sa.Table:
     """A table of one part of a delivered version: its rows point at the version they belong to."""
     version_id = sa.Column("version_id", sa.Integer, sa.ForeignKey("report_versions.id"), nullable=False, index=True)
     return sa.Table(name, metadata, version_id, *columns)
@@ -131,8 +132,8 @@ class ReportHistory:
             version_id = connection.execute(
                 versions.insert().values(
                     quarter=record.quarter, version=latest + 1, content_hash=content_hash, delivered_at=when
-                )
-            ).inserted_primary_key[0]
+                ).returning(versions.c.id)
+            ).scalar_one()
             card = record.scorecard[SCORECARD_COLUMNS[1:] + ["program_name"]].assign(
                 evidence=[json.dumps({c: _json(v) for c, v in row.items()}) for row in record.scorecard[_EVIDENCE].to_dict("records")]
             )
@@ -149,7 +150,7 @@ class ReportHistory:
     def _insert(connection: Connection, table: sa.Table, version_id: int, frame: pd.DataFrame) -> None:
         if len(frame):
             rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-            connection.execute(table.insert(), [{"version_id": version_id, **row} for row in rows])
+            connection.execute(table.insert(), [{"version_id": version_id, **{str(k): v for k, v in row.items()}} for row in rows])
 
     def versions(self, quarter: str) -> list[ReportedVersion]:
         """Every delivered version of a quarter's report, oldest first."""
@@ -183,7 +184,7 @@ class ReportHistory:
         rows = connection.execute(sa.select(*columns).where(table.c.version_id == version_id)).all()
         return pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in columns])
 
-    def _load(self, connection: Connection, row: sa.Row) -> ReportedVersion:
+    def _load(self, connection: Connection, row: sa.Row[Any]) -> ReportedVersion:
         card = self._frame(connection, scores, row.id)
         evidence = pd.DataFrame([json.loads(text) for text in card.pop("evidence")], columns=_EVIDENCE)
         card = pd.concat([card, evidence], axis=1)
@@ -203,7 +204,7 @@ class ReportHistory:
         return ReportedVersion(record, row.version, row.delivered_at, row.content_hash)
 
 
-def _json(value: object) -> object:
+def _json(value: Any) -> object:
     """A scorecard cell as JSON: blanks as null, numpy numbers as Python ones."""
     if value is None or pd.isna(value):
         return None

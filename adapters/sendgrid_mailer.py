@@ -144,7 +144,8 @@ class SendGridMailer:
             mail.add_custom_arg(CustomArg(key, value))
         if self.sandbox_mode:
             mail.mail_settings = MailSettings(sandbox_mode=SandBoxMode(True))
-        return mail.get()
+        payload: dict[str, object] = mail.get()
+        return payload
 
 
 

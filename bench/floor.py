@@ -20,7 +20,7 @@ from coaching.parsing import SHEETS_EPOCH
 from coaching.quarters import Quarter
 from coaching.records import ParsedWorkbook, RawWorkbook, Severity
 from coaching.scoring import Targets
-from coaching.validation import ID_SOURCES, suite_definition
+from coaching.validation import ID_SOURCES, suite_definition, with_address_problems
 
 BP = ["bp1_accountability", "bp2_coaching_delivery", "bp3_service_plan", "bp4_effectiveness_review"]
 
@@ -63,7 +63,7 @@ def floor_validate(parsed: ParsedWorkbook, run_date: dt.date) -> tuple[dict[str,
     for spec in TABS:
         tab = parsed.tabs[spec.key]
         suite = suite_definition(spec.key)
-        frame = tab.frame.copy()
+        frame = with_address_problems(tab.frame.copy(), spec)  # the sending rule, as the pipeline checks emails
         for name, recipe in suite["meta"].get("derived", {}).items():
             if "repeats" in recipe:
                 keys = recipe["repeats"]

@@ -1,4 +1,4 @@
-"""The data contract (shared/spec/data-contract.md, section 1) as data.
+"""The data contract (docs/data-contract.md, section 1) as data.
 
 Every other module asks this one which tabs and columns exist, what type each column has and
 whether it must be filled in; nothing else hard-codes a column name of the workbook.
@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
+
+from coaching.quarters import LABEL_PATTERN
 
 
 class Kind(str, Enum):
@@ -16,7 +19,7 @@ class Kind(str, Enum):
 
     ID = "id"  # text identifier; a numeric cell 123 becomes "123"
     TEXT = "text"  # free text, trimmed
-    EMAIL = "email"  # text that should be an email address (EMAIL_PATTERN); anything else is a warning
+    EMAIL = "email"  # an address that could receive email (coaching/recipients.py); anything else is a warning
     ENUM = "enum"  # text normalised like a header, then mapped through aliases
     QUARTER = "quarter"  # YYYY-Qn
     BOOL = "bool"
@@ -81,7 +84,7 @@ EMAIL_PATTERN = (
 )
 
 
-QUARTER_PATTERN = r"^[0-9]{4}-Q[1-4]$"  # YYYY-Qn, after normalising (upper case, no spaces)
+QUARTER_PATTERN = rf"^{LABEL_PATTERN}$"  # YYYY-Qn (coaching/quarters.py), after normalising (no spaces)
 
 
 def normalise(text: str) -> str:
@@ -89,15 +92,15 @@ def normalise(text: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", str(text).strip().lower()).strip("_")
 
 
-def _required(name: str, kind: Kind, **kw) -> Column:
+def _required(name: str, kind: Kind, **kw: Any) -> Column:
     return Column(name, kind, in_header=True, filled=True, **kw)
 
 
-def _optional(name: str, kind: Kind, **kw) -> Column:
+def _optional(name: str, kind: Kind, **kw: Any) -> Column:
     return Column(name, kind, **kw)
 
 
-def _scoring(name: str, kind: Kind, **kw) -> Column:
+def _scoring(name: str, kind: Kind, **kw: Any) -> Column:
     """A column a score depends on: its cells may be blank, but the column must be there, so that a
     renamed or deleted column never reads as a column of blanks (scores silently 0)."""
     return Column(name, kind, in_header=True, **kw)

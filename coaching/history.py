@@ -109,7 +109,7 @@ def _fingerprints(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     return text.map(lambda row: hashlib.sha256(row.encode("utf-8")).hexdigest()[:16])
 
 
-def _digests(tab: str, frame: pd.DataFrame, columns: Sequence[str], programs: Iterable[str]) -> list[dict]:
+def _digests(tab: str, frame: pd.DataFrame, columns: Sequence[str], programs: Iterable[str]) -> list[dict[str, object]]:
     """One digest per program of its rows (order-independent), zero rows included."""
     prints = pd.DataFrame({"program_id": frame["program_id"].to_numpy(), "print": _fingerprints(frame, columns).to_numpy()})
     grouped = {p: sorted(g["print"]) for p, g in prints.groupby("program_id")}
@@ -234,17 +234,17 @@ def compare(then: ReportedVersion, now: QuarterRecord, *, only_changed_scores: b
     """
     reported = then.record.scorecard.set_index("program_id")
     found = []
-    for card in now.scorecard.itertuples(index=False):
-        was = reported.loc[card.program_id] if card.program_id in reported.index else None
-        same_scores = was is not None and all(int(was[c]) == int(getattr(card, c)) for c in BP_COLUMNS.values())
-        reasons = _reasons(then.record, now, card.program_id)
+    for card in now.scorecard.to_dict(orient="records"):
+        was = reported.loc[card["program_id"]] if card["program_id"] in reported.index else None
+        same_scores = was is not None and all(int(was[c]) == int(card[c]) for c in BP_COLUMNS.values())
+        reasons = _reasons(then.record, now, card["program_id"])
         if same_scores and (only_changed_scores or not reasons):
             continue
         found.append(
             Restatement(
-                now.quarter, card.program_id, card.program_name,
+                now.quarter, card["program_id"], card["program_name"],
                 None if was is None else int(was["total_score"]), None if was is None else float(was["percent"]),
-                int(card.total_score), float(card.percent), then.delivered_on,
+                int(card["total_score"]), float(card["percent"]), then.delivered_on,
                 reasons if was is not None else ("the program was not in the report, or was added since",),
             )
         )

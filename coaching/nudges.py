@@ -17,6 +17,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -137,7 +138,8 @@ def nudge_recipients(nudge: ProgramNudge, allowed_domains: Sequence[str]) -> tup
 def _not_coached(staff: pd.DataFrame, log: pd.DataFrame, month: pd.Period) -> pd.DataFrame:
     # The eligible staff-months of best practice 2, for the quarter holding the month.
     months = eligible_staff_months(staff, log, Quarter.containing(month.start_time.date()))
-    missed = months.loc[months["month"].eq(month) & ~months["covered"], ["program_id", "staff_id", "name"]]
+    in_month: pd.Series = months["month"] == month
+    missed = months.loc[in_month & ~months["covered"], ["program_id", "staff_id", "name"]]
     missed = missed.merge(staff[["staff_id", "start_date", "end_date"]], on="staff_id", how="left")
     return missed.sort_values(["program_id", "name", "staff_id"]).reset_index(drop=True)
 
@@ -211,5 +213,5 @@ def _leads(programs: pd.DataFrame, staff: pd.DataFrame, today: dt.date) -> list[
     ]
 
 
-def _text(value: object) -> str | None:
+def _text(value: Any) -> str | None:
     return None if pd.isna(value) else str(value)

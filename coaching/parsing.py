@@ -97,7 +97,7 @@ class _SheetColumn:
     types: pd.Series  # their labels (see _cell_types)
 
     def blank(self) -> np.ndarray:
-        return self.types.eq("blank").to_numpy()[self.codes]
+        return np.asarray(self.types.eq("blank").to_numpy()[self.codes])
 
     def spread(self, distinct: pd.Series, keep: np.ndarray, index: pd.Index) -> pd.Series:
         """Values computed for the distinct cells, back on the kept rows."""
@@ -190,7 +190,7 @@ def _dates_from_text(text: pd.Series, day_first: bool) -> pd.Series:
         for name in ("year", "month", "day", "hour", "minute", "second")
     }
     hour, minute, second = (np.nan_to_num(number[name]) for name in ("hour", "minute", "second"))
-    ampm = parts["ampm"].str.lower().to_numpy(dtype=object, na_value=None)
+    ampm = parts["ampm"].str.lower().to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
     is_pm, is_am = ampm == "pm", ampm == "am"
     twelve_hour = is_pm | is_am
     ok = (
@@ -375,7 +375,7 @@ def _header_map(raw_tab: RawTab, has_data: list[bool], wanted: Mapping[str, str]
     problems: list[str] = []
     for position in range(max(len(header), len(has_data))):
         label = header[position] if position < len(header) else None
-        name = normalise(label) if label is not None else ""
+        name = normalise(str(label)) if label is not None else ""
         letter = column_letter(position)
         if not name:
             if position < len(has_data) and has_data[position]:

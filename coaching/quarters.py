@@ -13,7 +13,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-_LABEL = re.compile(r"^(\d{4})-Q([1-4])$")
+# How a quarter is written: YYYY-Qn, n from 1 to 4 (a lower-case q reads as Q). The contract's check of
+# a quarter cell and the flow's parameter check are built from this one pattern.
+LABEL_PATTERN = r"[0-9]{4}-[Qq][1-4]"
+_LABEL = re.compile(rf"^\s*({LABEL_PATTERN})\s*$")
 
 
 @dataclass(frozen=True, order=True)
@@ -24,12 +27,13 @@ class Quarter:
 
     @classmethod
     def parse(cls, label: str, start_month: int = 1) -> Quarter:
-        match = _LABEL.match(str(label).strip().upper())
+        match = _LABEL.match(str(label))
         if not match:
             raise ValueError(
                 f"'{label}' is not a quarter: write it as YYYY-Qn with n from 1 to 4, like 2026-Q3"
             )
-        return cls(int(match.group(1)), int(match.group(2)), start_month)
+        year, number = match.group(1).upper().split("-Q")
+        return cls(int(year), int(number), start_month)
 
     @classmethod
     def containing(cls, day: dt.date, start_month: int = 1) -> Quarter:
@@ -79,4 +83,5 @@ class Quarter:
     def contains(self, stamps: pd.Series) -> pd.Series:
         """Which timestamps fall on a day of this quarter (vectorised)."""
         days = stamps.dt.normalize()
-        return days.ge(pd.Timestamp(self.start)) & days.le(pd.Timestamp(self.end))
+        inside: pd.Series = days.ge(pd.Timestamp(self.start)) & days.le(pd.Timestamp(self.end))
+        return inside

@@ -130,11 +130,11 @@ def _uncovered_by_staff(staff_months: pd.DataFrame, limit: int = 8) -> dict[str,
     programs: a scan per program would grow with programs × staff)."""
     missed = staff_months.loc[~staff_months["covered"]]
     per_person = missed.groupby(["program_id", "name", "staff_id"])["month"].agg(_month_names).reset_index()
-    texts = {}
+    texts: dict[str, str] = {}
     for program_id, people in per_person.groupby("program_id", sort=False):  # one per program
         shown = [f"{row.name} ({row.staff_id}): {row.month}" for row in people.head(limit).itertuples()]
         more = len(people) - limit
-        texts[program_id] = "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+        texts[str(program_id)] = "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
     return texts
 
 
@@ -143,7 +143,7 @@ def _uncovered_counts(staff_months: pd.DataFrame) -> dict[str, str]:
     missed = staff_months.loc[~staff_months["covered"]]
     counts = missed.groupby("program_id").agg(people=("staff_id", "nunique"), months=("month", "size"))
     return {
-        program: f"{row.people} staff member{'s' if row.people != 1 else ''} in {row.months} "
+        str(program): f"{row.people} staff member{'s' if row.people != 1 else ''} in {row.months} "
         f"staff-month{'s' if row.months != 1 else ''}"
         for program, row in counts.iterrows()
     }
@@ -266,12 +266,12 @@ def _changes(current: QuarterScores, previous: QuarterScores | None, better: boo
     merged = current.scorecard.merge(
         previous.scorecard[["program_id", *BP_COLUMNS.values()]], on="program_id", suffixes=("", "_before")
     )
-    found = []
+    found: list[Improvement] = []
     for practice, column in BP_COLUMNS.items():
         moved = merged[column] > merged[f"{column}_before"] if better else merged[column] < merged[f"{column}_before"]
         found.extend(
-            Improvement(row.program_id, row.program_name, practice, int(row[-2]), int(row[-1]))
-            for row in merged.loc[moved, ["program_id", "program_name", f"{column}_before", column]].itertuples(index=False)
+            Improvement(row["program_id"], row["program_name"], practice, int(row[f"{column}_before"]), int(row[column]))
+            for row in merged.loc[moved].to_dict(orient="records")
         )
     return sorted(found, key=lambda item: (item.program_name, item.best_practice))
 

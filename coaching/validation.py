@@ -17,21 +17,23 @@ import datetime as dt
 import json
 import logging
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from string import Formatter
+from typing import Any
 
 import great_expectations as gx
 import pandas as pd
 from great_expectations.core import ExpectationSuiteValidationResult
-from great_expectations.data_context.types.base import ProgressBarsConfig
-from great_expectations.datasource.fluent import PandasDatasource
 
-# GX's own class behind `Batch.validate`, imported from its module (not part of GX's public API):
-# pinned with great-expectations==1.24.1, and imported here only.
+# GX's own class behind `ValidationDefinition.run` and `Batch.validate`, imported from its module (not
+# part of GX's public API): the public way costs 15-30 % more validation time (docs/validation.md).
+# Pinned with great-expectations==1.24.1 (an upgrade that moves it fails every validation test at import).
 from great_expectations.validator.v1_validator import Validator
 
-from coaching.contract import EMAIL_PATTERN, QUARTER_PATTERN, TABS, TABS_BY_KEY, Column, Kind
+from coaching.contract import QUARTER_PATTERN, TABS, TABS_BY_KEY, Column, Kind, Tab
+from coaching.recipients import address_problem
 from coaching.records import CheckedRecords, DataIssue, ParsedTab, ParsedWorkbook, Severity
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "expectations"
@@ -42,7 +44,7 @@ ID_SOURCES = {
     "programs": ("valid_program_ids", "program_id"),
     "staff": ("valid_staff_ids", "staff_id"),
 }
-_RESULT_FORMAT = {
+RESULT_FORMAT = {
     "result_format": "COMPLETE",
     "unexpected_index_column_names": ["row"],
     # Row numbers only, as one list per expectation: the values are read from the frames below.
@@ -51,7 +53,7 @@ _RESULT_FORMAT = {
 }
 
 
-def suite_definition(key: str) -> dict:
+def suite_definition(key: str) -> dict[str, Any]:
     """The suite of one tab as GX's JSON: the column rules generated from the contract (a column that
     must be filled in, a closed list of choices, a quarter, an email address), then the rules
     between cells and rows kept in `expectations/<key>.json`. Each fact lives in one place; the
@@ -87,7 +89,7 @@ def _pointer_rules(key: str, derived: dict[str, dict]) -> tuple[dict[str, dict],
     return derived, rules
 
 
-def _column_rules(column: Column, blank: dict[str, str]) -> list[dict]:
+def _column_rules(column: Column, blank: dict[str, str]) -> list[dict[str, Any]]:
     rules = []
     if column.filled:
         problem = blank.get(column.name) or f"The {column.label} cell is blank; fill it in"
@@ -104,15 +106,22 @@ def _column_rules(column: Column, blank: dict[str, str]) -> list[dict]:
             "'{value}' is not a quarter; write it as YYYY-Qn, like 2026-Q3", regex=QUARTER_PATTERN,
         ))
     if column.kind is Kind.EMAIL:
-        rules.append(_rule(
-            "expect_column_values_to_match_regex", column.name, "warning",
+        # Checked by the rule that sending applies (see with_address_problems).
+        rule = _rule(
+            "expect_column_values_to_be_null", _address_problem(column.name), "warning",
             "'{value}' does not look like an email address (like name@agency.org); it is ignored until it is corrected",
-            regex=f"^(?:{EMAIL_PATTERN})$",
-        ))
+        )
+        rule["meta"]["column"] = column.name
+        rules.append(rule)
     return rules
 
 
-def _rule(kind: str, column: str, severity: str, problem: str, **kwargs: object) -> dict:
+def _address_problem(column: str) -> str:
+    """The derived column that says why an address in `column` could not receive email."""
+    return f"{column}_address_problem"
+
+
+def _rule(kind: str, column: str, severity: str, problem: str, **kwargs: object) -> dict[str, Any]:
     return {"type": kind, "kwargs": {"column": column, **kwargs}, "meta": {"severity": severity, "problem": problem}}
 
 
@@ -137,7 +146,7 @@ def validate_records(parsed: ParsedWorkbook, run_date: dt.date) -> CheckedRecord
     Whether the errors are too many for a report is a question about one quarter: see
     `coaching.quality.blocking_reasons`.
     """
-    source = _records_source()
+    run = suite_runner()
     parameters: dict[str, object] = {"run_date": pd.Timestamp(run_date)}
     known: dict[str, KnownIds] = {}
     valid: dict[str, pd.DataFrame] = {}
@@ -149,7 +158,7 @@ def validate_records(parsed: ParsedWorkbook, run_date: dt.date) -> CheckedRecord
             tab, name_issues = _names_read_as_ids(tab, NAMES_READ_AS_IDS[spec.key], valid)
             parse_issues += name_issues
             issues += name_issues
-        rule_issues = _check_tab(source, tab, load_suite(spec.key), parameters, known, run_date)
+        rule_issues = _check_tab(run, tab, load_suite(spec.key), parameters, known, run_date)
         rule_issues = _without_unreadable_cells(rule_issues, parse_issues)
         valid[spec.key] = _valid_rows(tab, parse_issues + rule_issues)
         issues += rule_issues
@@ -211,16 +220,32 @@ def _names_read_as_ids(
     return replace(tab, frame=frame), issues
 
 
-def _records_source() -> PandasDatasource:
-    """A fresh in-memory GX context for one validation run, without progress bars or chatter."""
+SuiteRunner = Callable[[gx.ExpectationSuite, pd.DataFrame, dict[str, object]], ExpectationSuiteValidationResult]
+
+
+def suite_runner() -> SuiteRunner:
+    """A fresh in-memory GX context for one validation run, without progress bars or chatter, and
+    how it validates one frame by one suite: the validator a validation definition would build, built
+    directly (GX's public `ValidationDefinition.run` also stores the suite, itself and its result in the
+    context first: docs/validation.md)."""
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context.data_sources.add_pandas("coaching_records")
+    # GX reads this setting as a mapping; its ProgressBarsConfig type is not part of GX's public API.
+    context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
+    source = context.data_sources.add_pandas("coaching_records")
+
+    def run(
+        suite: gx.ExpectationSuite, checked: pd.DataFrame, parameters: dict[str, object]
+    ) -> ExpectationSuiteValidationResult:
+        batch_definition = source.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe("all rows")
+        validator = Validator(batch_definition, result_format=RESULT_FORMAT, batch_parameters={"dataframe": checked})
+        return validator.validate_expectation_suite(suite, expectation_parameters=parameters)
+
+    return run
 
 
 def _check_tab(
-    source: PandasDatasource,
+    run: SuiteRunner,
     tab: ParsedTab,
     suite: gx.ExpectationSuite,
     parameters: dict[str, object],
@@ -229,12 +254,8 @@ def _check_tab(
 ) -> list[DataIssue]:
     """One batch: the tab's frame plus its derived columns, validated by its suite."""
     derived = suite.meta.get("derived", {})
-    checked = _with_derived_columns(tab.frame, derived, known)
-    batch_definition = source.add_dataframe_asset(tab.spec.key).add_batch_definition_whole_dataframe("all rows")
-    # The validator that `Batch.validate` would build, built here directly: through a Batch, GX loads
-    # (and fingerprints) the whole frame a second time.
-    validator = Validator(batch_definition, result_format=_RESULT_FORMAT, batch_parameters={"dataframe": checked})
-    outcome = validator.validate_expectation_suite(suite, expectation_parameters=parameters)
+    checked = with_address_problems(_with_derived_columns(tab.frame, derived, known), tab.spec)
+    outcome = run(suite, checked, parameters)
     return _issues_from(outcome, tab, checked, run_date, derived, known)
 
 
@@ -290,7 +311,7 @@ def _with_id_suggestions(issues: list[DataIssue], known: pd.Series) -> list[Data
 
 
 def _with_derived_columns(
-    frame: pd.DataFrame, derived: dict[str, dict], known: dict[str, KnownIds]
+    frame: pd.DataFrame, derived: dict[str, dict[str, Any]], known: dict[str, KnownIds]
 ) -> pd.DataFrame:
     """A copy of the frame with the suite's derived columns added.
 
@@ -349,6 +370,18 @@ def _with_derived_columns(
     return checked
 
 
+def with_address_problems(checked: pd.DataFrame, spec: Tab) -> pd.DataFrame:
+    """For each email column, why each filled address could not receive email (blank where it can), by
+    the one rule that sending applies (coaching/recipients.py): an address the sheet accepts is never
+    refused when the email goes out."""
+    for column in spec.columns:
+        if column.kind is Kind.EMAIL:
+            values = checked[column.name]
+            problems = {address: address_problem(address) for address in values.dropna().unique()}
+            checked[_address_problem(column.name)] = values.map(problems)
+    return checked
+
+
 def _issues_from(
     outcome: ExpectationSuiteValidationResult,
     tab: ParsedTab,
@@ -360,6 +393,7 @@ def _issues_from(
     issues: list[DataIssue] = []
     for result in outcome.results:
         config = result.expectation_config
+        assert config is not None, "GX returns each result with the expectation it checked"
         if "unexpected_index_list" not in result.result:
             # A rule that could not run must stop the run, not pass silently.
             raise RuntimeError(
@@ -416,8 +450,8 @@ def _issue_lines(
             column=header,
             value=cells[column],
             problem=problem.format_map(
-                {**cells, "value": cells[column], "found": value, "run_date": run_date.isoformat(),
-                 "cause_tab": cause_tab or ""}
+                {**{str(name): text for name, text in cells.items()}, "value": cells[column], "found": value,
+                 "run_date": run_date.isoformat(), "cause_tab": cause_tab or ""}
             ),
             severity=severity,
             cell=f"{letter}{row}" if letter else "",

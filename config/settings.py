@@ -21,20 +21,27 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from coaching import scoring
+from coaching.contract import TABS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SETTINGS_FILE = PROJECT_ROOT / "config" / "settings.yaml"
 
 CommaList = Annotated[list[str], NoDecode]
 
 
+_TITLES = {tab.key: tab.default_title for tab in TABS}  # the contract's titles are the defaults
+_TARGETS = scoring.Targets()  # as are its targets
+
+
 class TabTitles(BaseModel):
-    programs: str = "Programs"
-    staff: str = "Staff"
-    coaching_log: str = "Coaching Log"
-    coaching_plan: str = "Coaching Plan"
-    fidelity: str = "Fidelity"
-    satisfaction: str = "Satisfaction Survey"
-    improvement_actions: str = "Improvement Actions"
+    programs: str = _TITLES["programs"]
+    staff: str = _TITLES["staff"]
+    coaching_log: str = _TITLES["coaching_log"]
+    coaching_plan: str = _TITLES["coaching_plan"]
+    fidelity: str = _TITLES["fidelity"]
+    satisfaction: str = _TITLES["satisfaction"]
+    improvement_actions: str = _TITLES["improvement_actions"]
 
 
 # Per tab key, the sheet's own header of contract columns named otherwise, e.g. a Google Forms
@@ -66,10 +73,10 @@ def _check_column_mapping(value: ColumnMapping) -> ColumnMapping:
 
 
 class Targets(BaseModel):
-    monthly_coverage: float = Field(0.90, ge=0, le=1)
-    multi_source_rate: float = Field(0.80, ge=0, le=1)
-    plan_components: int = Field(3, ge=1, le=5)
-    effectiveness_sources: int = Field(2, ge=1, le=3)
+    monthly_coverage: float = Field(_TARGETS.monthly_coverage, ge=0, le=1)
+    multi_source_rate: float = Field(_TARGETS.multi_source_rate, ge=0, le=1)
+    plan_components: int = Field(_TARGETS.plan_components, ge=1, le=5)
+    effectiveness_sources: int = Field(_TARGETS.effectiveness_sources, ge=1, le=3)
 
 
 class Quality(BaseModel):

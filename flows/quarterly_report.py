@@ -26,12 +26,12 @@ from coaching.email import OutgoingEmail
 from coaching.history import History, history_frame
 from coaching.outputs import csv_bytes, leadership_scorecard_frame, redacted_data_quality_frame
 from coaching.quarterly import previous_scores, require_sessions_in, resolve_quarter, select_programs
-from coaching.quarters import Quarter
 from coaching.recipients import RecipientError, check_recipients
 from coaching.recommendations import proposals
 from coaching.records import CheckedRecords
 from coaching.report.render import build_report_email
 from coaching.report.summary import summary_markdown
+from coaching.quarters import LABEL_PATTERN, Quarter
 from coaching.scoring import Targets
 from config.settings import Settings, load_settings
 from config.wiring import REPORT_RECIPIENTS_VARIABLE, RunAdapters, build_run_adapters, report_recipients
@@ -46,7 +46,7 @@ from tasks.report import QuarterlyReport, render_quarterly_report, write_files, 
 from tasks.scoring import recommend_actions, score_quarters
 
 # In the parameter schema, so that the Run form in the UI refuses 2026-Q9 before a run starts.
-QUARTER_PATTERN = r"^\s*(\d{4}-[Qq][1-4])?\s*$"  # blank: the last completed quarter
+QUARTER_PATTERN = rf"^\s*({LABEL_PATTERN})?\s*$"  # blank: the last completed quarter
 
 
 @dataclass(frozen=True)

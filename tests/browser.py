@@ -25,12 +25,12 @@ _WRAPPER = """<!DOCTYPE html><html><body style="margin:0">
 
 
 def chromium() -> str:
-    """The browser's path; CI installs it with ops/ci_chromium.sh."""
+    """The browser's path; `make test` installs it (ops/test_packages.sh)."""
     for name in ("chromium", "chromium-browser", "google-chrome"):
         found = shutil.which(name)
         if found:
             return found
-    raise RuntimeError("Headless Chromium is needed for this test: apt-get install -y chromium (ops/ci_chromium.sh)")
+    raise RuntimeError("Headless Chromium is needed for this test: apt-get install -y chromium (make test does it as root)")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Shared test set-up: no telemetry, a throw-away PREFECT_HOME, no settings leaking in from the
-developer's environment."""
+developer's environment, and a PostgreSQL for the tests that need one."""
 
 import os
 import shutil
@@ -17,7 +17,12 @@ PREFECT_HOME = os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="prefect-hom
 for _setting in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_API_AUTH_STRING", "PREFECT_PROFILE"):
     os.environ.pop(_setting, None)
 
-import pytest  # noqa: E402
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+
+from tests.postgres import INSTALL_HINT, local_postgres
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -29,6 +34,22 @@ def _no_coaching_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     for name in list(os.environ):
         if name.startswith("COACHING_") or name in ("SENDGRID_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The URL of a PostgreSQL for the tests: `make test`'s (LEDGER_TEST_POSTGRES_URL), else one that this
+    test process starts on first use and stops at its end. Missing PostgreSQL fails the test, never skips it."""
+    given = os.environ.get("LEDGER_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(local_postgres())
+        except RuntimeError:
+            pytest.fail(INSTALL_HINT, pytrace=False)
+        yield url
 
 
 # The longest test files (a whole local stack; flows against a Prefect server) are collected first,

@@ -15,6 +15,7 @@ import io
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -24,6 +25,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+from matplotlib.typing import RcKeyType
 from PIL import Image
 
 from coaching.scoring import QuarterScores
@@ -35,7 +37,7 @@ WIDTH_PX = 460  # CSS pixels: 4.6 in at 100 px per inch, saved at twice the dens
 DPI = 200
 SMALLEST_PT = 11  # no text smaller: 11 pt is 15.3 px at 460 px, 11.6 px shown 350 px wide
 ABOVE, BELOW = "#0072B2", "#E69F00"  # Okabe–Ito blue and orange: at or above the target, below it
-_STYLE = {
+_STYLE: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",  # bundled with matplotlib: the same glyphs on every machine
     "font.size": SMALLEST_PT,
     "axes.titlesize": SMALLEST_PT,
@@ -82,7 +84,8 @@ def _image(figure: Figure) -> ChartImage:
     # The canvas' pixels go to Pillow as they are: the image savefig would write, without encoding and
     # decoding a PNG on the way (with hundreds of programs the coverage chart has 50 million pixels).
     size = canvas.get_width_height(physical=True)
-    pixels = Image.frombuffer("RGBA", size, canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    rgba = canvas.buffer_rgba()  # type: ignore[attr-defined]  # an Agg canvas: _new_figure
+    pixels = Image.frombuffer("RGBA", size, rgba, "raw", "RGBA", 0, 1)
     # A chart's flat colours and their anti-aliased edges fit in 64 colours: a third of the bytes.
     image = pixels.convert("RGB").quantize(colors=64)
     out = io.BytesIO()

@@ -249,7 +249,7 @@ def _headline(data: ReportData) -> tuple[str, str, str]:
     quarter = data.current.quarter.label
     score = _score_percent(data.current.organisation_percent)
     change = _change(data)
-    if change is None:
+    if change is None or data.previous is None:
         comparison = "No earlier quarter to compare with."
     else:
         before = data.previous.quarter.label

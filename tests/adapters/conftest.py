@@ -3,22 +3,12 @@ COACHING_LEDGER_URL puts there."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
-
-
-def _postgres_base() -> str:
-    base = os.environ.get("LEDGER_TEST_POSTGRES_URL")
-    if not base:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must provide LEDGER_TEST_POSTGRES_URL (.ci/run starts PostgreSQL)")
-        pytest.skip("no PostgreSQL: set LEDGER_TEST_POSTGRES_URL (ops/ci_postgres.sh start prints one)")
-    return base
 
 
 @dataclass(frozen=True)
@@ -30,10 +20,10 @@ class StoppablePostgres:
 
 
 @pytest.fixture
-def stoppable_postgres() -> Iterator[StoppablePostgres]:
+def stoppable_postgres(postgres_server: str) -> Iterator[StoppablePostgres]:
     """A user and schema of this test's own, which the test can "stop" and "start" as if the
     server went down and came back, without touching what other tests use."""
-    base = make_url(_postgres_base())
+    base = make_url(postgres_server)
     role = f"ledger_user_{uuid.uuid4().hex[:12]}"
     password = f"pw-{uuid.uuid4().hex[:8]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
@@ -61,9 +51,9 @@ def stoppable_postgres() -> Iterator[StoppablePostgres]:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A schema of this test's own in the CI's PostgreSQL, dropped afterwards."""
-    base = _postgres_base()
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A schema of this test's own in the tests' PostgreSQL, dropped afterwards."""
+    base = postgres_server
     schema = f"ledger_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base)
     with admin.begin() as db:

@@ -1,5 +1,5 @@
 """The delivery ledger in PostgreSQL (COACHING_LEDGER_URL): workers on several hosts share it and
-each email still goes once. Needs LEDGER_TEST_POSTGRES_URL (CI starts a server: ops/ci_postgres.sh)."""
+each email still goes once. Runs against the tests' own PostgreSQL (tests/postgres.py)."""
 
 from __future__ import annotations
 

@@ -153,7 +153,7 @@ def realistic_tabs(seed: int = 7) -> dict[str, list[list[str]]]:
         ["CR", "Crisis Response", "S301"],  # lead without email; no plan
     ]
     staff: list[list[str]] = []
-    for p, (pid, _, lead) in enumerate(programs):
+    for p, (pid, _, _lead) in enumerate(programs):
         for n in range(10):
             sid = f"S{p}{n + 1:02d}"
             coach = n == 0

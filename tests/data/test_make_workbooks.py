@@ -1,7 +1,7 @@
 """The sample and template workbooks: reproducible, shaped by the contract, scoring as designed.
 
 The scores are recomputed here with a deliberately plain pandas reading of the contract
-(shared/spec/data-contract.md, section 2), independent of the pipeline's own parsing and scoring,
+(docs/data-contract.md, section 2), independent of the pipeline's own parsing and scoring,
 and compared with the table the lead engineer checks the pipeline against (data/README.md).
 """
 

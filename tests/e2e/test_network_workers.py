@@ -1,7 +1,7 @@
 """The network on the work pool as an admin sets it up for several machines: a Prefect server, the
 deployments of prefect.yaml, two workers sharing one PostgreSQL ledger (COACHING_LEDGER_URL), and
-the network's run split into parts that the workers take. Needs LEDGER_TEST_POSTGRES_URL (CI starts a
-server: ops/ci_postgres.sh)."""
+the network's run split into parts that the workers take, on the tests' PostgreSQL
+(tests/conftest.py: postgres_server)."""
 
 from __future__ import annotations
 
@@ -33,13 +33,9 @@ RUN_DEADLINE = 240  # seconds for the network's run and its parts, idle machine 
 
 
 @pytest.fixture
-def postgres_base() -> Iterator[tuple[str, str]]:
-    """The CI's PostgreSQL and a schema prefix of this test's own; its schemas are dropped afterwards."""
-    base = os.environ.get("LEDGER_TEST_POSTGRES_URL")
-    if not base:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must provide LEDGER_TEST_POSTGRES_URL (.ci/run starts PostgreSQL)")
-        pytest.skip("no PostgreSQL: set LEDGER_TEST_POSTGRES_URL (ops/ci_postgres.sh start prints one)")
+def postgres_base(postgres_server: str) -> Iterator[tuple[str, str]]:
+    """The tests' PostgreSQL and a schema prefix of this test's own; its schemas are dropped afterwards."""
+    base = postgres_server
     prefix = f"t{uuid.uuid4().hex[:10]}"
     yield base, prefix
     admin = create_engine(base)
