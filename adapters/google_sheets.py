@@ -172,7 +172,7 @@ def load_service_account_info(
     if missing:
         raise WorkbookError(f"Google credentials: {origin} has no {', '.join(missing)}")
     try:
-        RSASigner.from_service_account_info(info)  # type: ignore[no-untyped-call]
+        RSASigner.from_service_account_info(info)
     except (ValueError, TypeError):
         raise WorkbookError(f"Google credentials: the private_key in {origin} is not a readable private key") from None
     return ServiceAccount(info=info, origin=origin)
@@ -337,7 +337,7 @@ class GoogleSheetsSource:
         self.value_render = value_render
         self.write_back = write_back
         # The token request goes to the key's token_uri, as google-auth does.
-        credentials = Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+        credentials = Credentials.from_service_account_info(
             service_account.info, scopes=[WRITE_SCOPE if write_back else READ_SCOPE]
         )
         # Eight attempts with waits doubling from 1 s (each drawn from the upper half of its

@@ -260,7 +260,7 @@ class _CellScan:
         master = self._shared.get(si)
         if master is None:
             return ""
-        from openpyxl.formula.translate import Translator, TranslatorError  # type: ignore[import-untyped]
+        from openpyxl.formula.translate import Translator, TranslatorError
 
         origin, text = master
         try:

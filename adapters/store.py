@@ -92,7 +92,7 @@ class LockTimeout(TimeoutError):
 
 
 @contextmanager
-def held_until_done(engine: Engine, key: str, wait_seconds: float, on_wait: Callable[[], None]) -> Iterator[None]:
+def held_until_done(engine: Engine, key: str, wait_seconds: float, on_wait: Callable[[], object]) -> Iterator[None]:
     """Hold a lock on `key` for the duration of the block, across transactions; `on_wait()` is
     called once when another process holds it, and LockTimeout raised after `wait_seconds`.
 

@@ -517,7 +517,7 @@ def parse_tab(
     missing = [c for c in spec.columns if c.in_header and c.name not in positions]
     if missing:
         raise WorkbookError(_missing_columns_message(spec, raw_tab, missing, mapping))
-    keep = ~blank.all(axis=1) if width else np.ones(len(data_rows), dtype=bool)
+    keep = np.asarray(~blank.all(axis=1)) if width else np.ones(len(data_rows), dtype=bool)
     index = pd.RangeIndex(2, len(data_rows) + 2, name="row")[keep]
     header = raw_tab.rows[0] if raw_tab.rows else []
     values: dict[str, pd.Series] = {}

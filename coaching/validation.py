@@ -67,7 +67,9 @@ def suite_definition(key: str) -> dict[str, Any]:
     return {**stored, "meta": meta, "expectations": generated + stored["expectations"] + pointers}
 
 
-def _pointer_rules(key: str, derived: dict[str, dict]) -> tuple[dict[str, dict], list[dict]]:
+def _pointer_rules(
+    key: str, derived: dict[str, dict[str, Any]]
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """For each ID checked against another tab, the rule that points at the row there when the ID
     is on a row with an error: one message for one cause, never "not on the tab: add it" (which
     would make someone add the person twice)."""
@@ -387,7 +389,7 @@ def _issues_from(
     tab: ParsedTab,
     checked: pd.DataFrame,
     run_date: dt.date,
-    derived: dict[str, dict],
+    derived: dict[str, dict[str, Any]],
     known: dict[str, KnownIds],
 ) -> list[DataIssue]:
     issues: list[DataIssue] = []

@@ -4,6 +4,12 @@ developer's environment, and a PostgreSQL for the tests that need one."""
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+
+from tests.postgres import INSTALL_HINT, local_postgres
 
 # Before anything imports Prefect (it reads these once, at import; test modules import the flows
 # while they are collected). The home holds the database, cached results and transaction records:
@@ -16,13 +22,6 @@ PREFECT_HOME = os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="prefect-hom
 # a test finds the checkout's own stack either (flows/prefect_api.py).
 for _setting in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_API_AUTH_STRING", "PREFECT_PROFILE"):
     os.environ.pop(_setting, None)
-
-from collections.abc import Iterator
-from contextlib import ExitStack
-
-import pytest
-
-from tests.postgres import INSTALL_HINT, local_postgres
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

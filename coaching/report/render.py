@@ -192,7 +192,10 @@ def _change_colour(change: float | None) -> str:
 
 
 def _month_facts(coverage: pd.DataFrame) -> tuple[str, ...]:
-    parts = [f"{row.month.strftime('%B')} {share(row.covered, row.eligible)}" for row in coverage.itertuples(index=False)]
+    parts = [
+        f"{row['month'].strftime('%B')} {share(row['covered'], row['eligible'])}"
+        for row in coverage.to_dict(orient="records")
+    ]
     return ("By month: " + "; ".join(parts) + ".",) if parts else ()
 
 
@@ -347,9 +350,9 @@ def _worse(data: ReportData) -> list[str]:
         card = data.current.scorecard.merge(before, on="program_id", suffixes=("", "_before"), sort=False)
         card["change"] = (card["percent"] - card["percent_before"]).round(1)
         falls = [
-            f"{row.program_name}: the score fell {change_words(-row.change).removeprefix('▲ ')} since "
-            f"{data.previous.quarter.label}, to {_score_percent(row.percent)}."
-            for row in card[card["change"] < 0].itertuples(index=False)
+            f"{row['program_name']}: the score fell {change_words(-row['change']).removeprefix('▲ ')} since "
+            f"{data.previous.quarter.label}, to {_score_percent(row['percent'])}."
+            for row in card[card["change"] < 0].to_dict(orient="records")
         ]
     return falls + [item.sentence for item in data.declines]
 
@@ -542,5 +545,5 @@ def _identity(files: Mapping[str, bytes]) -> bytes:
 def report_content_hash(subject: str, files: Mapping[str, bytes]) -> str:
     """The content hash of the quarterly email with this subject and these attachments, whoever it
     goes to: what the delivery ledger and the record of reported quarters know a version by."""
-    email = OutgoingEmail("quarterly_report", "", "", (), subject, "", "", identity=_identity(files))
+    email = OutgoingEmail(EmailKind.QUARTERLY_REPORT, "", "", (), subject, "", "", identity=_identity(files))
     return email.content_hash
