@@ -198,17 +198,22 @@ class DeliveryLedger:
 
         def known() -> str:
             said = [result.sentence for result in done]
-            left = recipients[len(done):]
+            left = recipients[len(done) :]
             if left:
                 said.append(f"Not sent to {', '.join(left)} (this run stopped before them).")
             return "What is known of each email: " + " ".join(said)
 
         try:
-            with database_answering(self.engine, known), held_until_done(
-                self.engine, f"sending|{email.kind}|{email.period}|{mailer.channel}", self.wait_seconds,
-                lambda: on_wait(
-                    f"Waiting for another run that is sending {what} ({mailer.channel}) to finish "
-                    f"(up to {self.wait_seconds:g} s) ..."
+            with (
+                database_answering(self.engine, known),
+                held_until_done(
+                    self.engine,
+                    f"sending|{email.kind}|{email.period}|{mailer.channel}",
+                    self.wait_seconds,
+                    lambda: on_wait(
+                        f"Waiting for another run that is sending {what} ({mailer.channel}) to finish "
+                        f"(up to {self.wait_seconds:g} s) ..."
+                    ),
                 ),
             ):
                 self._keep_content(email)
@@ -239,9 +244,11 @@ class DeliveryLedger:
         through another channel than `mailer`'s."""
         with database_answering(self.engine, lambda: "Nothing was sent."), self.engine.connect() as db:
             row = db.execute(select(deliveries).where(deliveries.c.id == entry)).mappings().first()
-            kept = None if row is None else db.execute(
-                select(contents.c.email).where(contents.c.content_hash == row["content_hash"])
-            ).scalar()
+            kept = (
+                None
+                if row is None
+                else db.execute(select(contents.c.email).where(contents.c.content_hash == row["content_hash"])).scalar()
+            )
         if row is None:
             raise LookupError(f"there is no delivery entry {entry}")
         if row["status"] == "sent":
@@ -267,33 +274,54 @@ class DeliveryLedger:
         what = f"the {email.kind_name} for {email.period} to {recipient}"
         with self.engine.begin() as db:
             hold_lock(db, key)
-            earlier = db.execute(
-                select(deliveries)
-                .where(deliveries.c.delivery_key == key, deliveries.c.status.in_(("sent", "pending", "unknown")))
-                .order_by(deliveries.c.id.desc())
-                .limit(1)
-            ).mappings().first()
+            earlier = (
+                db.execute(
+                    select(deliveries)
+                    .where(deliveries.c.delivery_key == key, deliveries.c.status.in_(("sent", "pending", "unknown")))
+                    .order_by(deliveries.c.id.desc())
+                    .limit(1)
+                )
+                .mappings()
+                .first()
+            )
             if earlier is not None and not force:
                 return _earlier_result(earlier, what, mailer.channel, force_hint)
             entry = db.execute(
-                insert(deliveries).values(
-                    delivery_key=key, kind=email.kind, period=email.period, recipient=recipient,
-                    channel=mailer.channel, content_hash=email.content_hash, subject=email.subject,
-                    status="pending", forced=int(force), started_at=_now(),
-                ).returning(deliveries.c.id)
+                insert(deliveries)
+                .values(
+                    delivery_key=key,
+                    kind=email.kind,
+                    period=email.period,
+                    recipient=recipient,
+                    channel=mailer.channel,
+                    content_hash=email.content_hash,
+                    subject=email.subject,
+                    status="pending",
+                    forced=int(force),
+                    started_at=_now(),
+                )
+                .returning(deliveries.c.id)
             ).scalar_one()
         try:
             receipt = mailer.send(email)
         except DeliveryUnknown as exc:
-            return self._finish(entry, "unknown", DeliveryResult(
-                recipient, Outcome.UNKNOWN,
-                f"Unknown whether {what} arrived: {exc} It was not sent again, to avoid a duplicate. "
-                + unknown_advice(entry),
-                entry=entry,
-            ), error=str(exc))
+            return self._finish(
+                entry,
+                "unknown",
+                DeliveryResult(
+                    recipient,
+                    Outcome.UNKNOWN,
+                    f"Unknown whether {what} arrived: {exc} It was not sent again, to avoid a duplicate. "
+                    + unknown_advice(entry),
+                    entry=entry,
+                ),
+                error=str(exc),
+            )
         except DeliveryError as exc:
             return self._finish(
-                entry, "failed", DeliveryResult(recipient, Outcome.FAILED, f"Not sent {what}: {exc}", entry=entry),
+                entry,
+                "failed",
+                DeliveryResult(recipient, Outcome.FAILED, f"Not sent {what}: {exc}", entry=entry),
                 error=str(exc),
             )
         except BaseException as exc:
@@ -301,11 +329,18 @@ class DeliveryLedger:
             with suppress(Exception):  # the database may be what failed: the entry then stays pending
                 self._finish(entry, "unknown", DeliveryResult(recipient, Outcome.UNKNOWN, ""), error=type(exc).__name__)
             raise
-        return self._finish(entry, "sent", DeliveryResult(
-            recipient, Outcome.SENT,
-            f"Sent {what}" + (" (forced re-send)." if force else "."),
-            receipt.where, entry,
-        ), receipt=receipt.where)
+        return self._finish(
+            entry,
+            "sent",
+            DeliveryResult(
+                recipient,
+                Outcome.SENT,
+                f"Sent {what}" + (" (forced re-send)." if force else "."),
+                receipt.where,
+                entry,
+            ),
+            receipt=receipt.where,
+        )
 
     def _finish(
         self, entry: int, status: str, result: DeliveryResult, *, receipt: str | None = None, error: str | None = None
@@ -320,11 +355,14 @@ class DeliveryLedger:
                     .values(status=status, finished_at=_now(), receipt=receipt, error=error)
                 )
         except (OperationalError, InterfaceError) as exc:
-            unrecorded = replace(result, message=(
-                f"{result.message} The ledger could not record it: entry {entry} stays pending, so that no run "
-                f"sends it again; once the database is back, `{RESOLVE_COMMAND} mark-{'sent' if status == 'sent' else 'failed'} "
-                f"{entry}` records it."
-            ))
+            unrecorded = replace(
+                result,
+                message=(
+                    f"{result.message} The ledger could not record it: entry {entry} stays pending, so that no run "
+                    f"sends it again; once the database is back, `{RESOLVE_COMMAND} mark-{'sent' if status == 'sent' else 'failed'} "
+                    f"{entry}` records it."
+                ),
+            )
             raise _Unrecorded(unrecorded, exc) from None
         return result
 
@@ -337,7 +375,9 @@ class DeliveryLedger:
         if kind is not None:
             query = query.where(deliveries.c.kind == kind)
         if status is not None:
-            query = query.where(deliveries.c.status.in_(status) if isinstance(status, tuple) else deliveries.c.status == status)
+            query = query.where(
+                deliveries.c.status.in_(status) if isinstance(status, tuple) else deliveries.c.status == status
+            )
         with database_answering(self.engine, lambda: ""), self.engine.connect() as db:
             return [dict(row) for row in db.execute(query).mappings()]
 
@@ -370,16 +410,21 @@ class DeliveryLedger:
         newest: dict[str, object] | None = None
         with database_answering(self.engine, lambda: "Nothing was sent."), self.engine.connect() as db:
             for recipient in recipients:
-                row = db.execute(
-                    select(deliveries)
-                    .where(
-                        deliveries.c.kind == kind, deliveries.c.channel == channel,
-                        deliveries.c.status == "sent",
-                        func.lower(deliveries.c.recipient) == recipient.strip().lower(),
+                row = (
+                    db.execute(
+                        select(deliveries)
+                        .where(
+                            deliveries.c.kind == kind,
+                            deliveries.c.channel == channel,
+                            deliveries.c.status == "sent",
+                            func.lower(deliveries.c.recipient) == recipient.strip().lower(),
+                        )
+                        .order_by(deliveries.c.id.desc())
+                        .limit(1)
                     )
-                    .order_by(deliveries.c.id.desc())
-                    .limit(1)
-                ).mappings().first()
+                    .mappings()
+                    .first()
+                )
                 if row is None or row["content_hash"] != content_hash:
                     return None
                 if newest is None or row["id"] > newest["id"]:
@@ -391,14 +436,27 @@ def _email_json(email: OutgoingEmail) -> str:
     def b64(data: bytes | None) -> str | None:
         return None if data is None else base64.b64encode(data).decode("ascii")
 
-    return json.dumps({
-        "kind": email.kind, "period": email.period, "sender": email.sender, "subject": email.subject,
-        "html": email.html, "text": email.text, "tags": email.tags, "identity": b64(email.identity),
-        "attachments": [
-            {"filename": a.filename, "content": b64(a.content), "mime_type": a.mime_type, "content_id": a.content_id}
-            for a in email.attachments
-        ],
-    })
+    return json.dumps(
+        {
+            "kind": email.kind,
+            "period": email.period,
+            "sender": email.sender,
+            "subject": email.subject,
+            "html": email.html,
+            "text": email.text,
+            "tags": email.tags,
+            "identity": b64(email.identity),
+            "attachments": [
+                {
+                    "filename": a.filename,
+                    "content": b64(a.content),
+                    "mime_type": a.mime_type,
+                    "content_id": a.content_id,
+                }
+                for a in email.attachments
+            ],
+        }
+    )
 
 
 def _email_from_json(text: str) -> OutgoingEmail:
@@ -409,7 +467,10 @@ def _email_from_json(text: str) -> OutgoingEmail:
         for a in kept.pop("attachments")
     )
     return OutgoingEmail(
-        **kept, kind=EmailKind(kind), recipients=(), attachments=attachments,
+        **kept,
+        kind=EmailKind(kind),
+        recipients=(),
+        attachments=attachments,
         identity=None if identity is None else base64.b64decode(identity),
     )
 
@@ -428,17 +489,21 @@ def _earlier_result(row: RowMapping, what: str, channel: str, force_hint: str) -
     recipient = str(row["recipient"])
     if row["status"] == "sent":
         return DeliveryResult(
-            recipient, Outcome.ALREADY_SENT,
+            recipient,
+            Outcome.ALREADY_SENT,
             f"Not sent again: {what} was already sent ({channel}) at {row['finished_at']} "
             f"(use {force_hint} to send it again).",
-            str(row["receipt"] or ""), int(row["id"]),
+            str(row["receipt"] or ""),
+            int(row["id"]),
         )
     cause = (
-        "its answer was lost" if row["status"] == "unknown"
+        "its answer was lost"
+        if row["status"] == "unknown"
         else "its result was never recorded (a run stopped mid-send, or the database went away)"
     )
     return DeliveryResult(
-        recipient, Outcome.UNKNOWN,
+        recipient,
+        Outcome.UNKNOWN,
         f"Not sent: an attempt to send {what} started at {row['started_at']} and {cause}. "
         + unknown_advice(int(row["id"])),
         entry=int(row["id"]),
@@ -462,16 +527,26 @@ def _legacy_entries(rows: Iterable[RowMapping]) -> Iterable[dict[str, object]]:
     for row in rows:
         receipt = str(row.get("receipt") or "")
         # Without a receipt the channel is unknown: assume SendGrid, so it blocks the real send.
-        channel = "outbox" if receipt and not receipt.startswith("sendgrid") else (
-            "sendgrid-sandbox" if receipt.startswith("sendgrid-sandbox") else "sendgrid"
+        channel = (
+            "outbox"
+            if receipt and not receipt.startswith("sendgrid")
+            else ("sendgrid-sandbox" if receipt.startswith("sendgrid-sandbox") else "sendgrid")
         )
         status = "unknown" if row["status"] == "pending" else row["status"]
         for recipient in str(row["recipients"]).split(","):
             recipient = recipient.strip()
             yield {
                 "delivery_key": delivery_key(row["kind"], row["period"], recipient, row["content_hash"], channel),
-                "kind": row["kind"], "period": row["period"], "recipient": recipient, "channel": channel,
-                "content_hash": row["content_hash"], "subject": "", "status": status,
-                "forced": row["forced"], "started_at": row["started_at"], "finished_at": row["finished_at"],
-                "receipt": row["receipt"], "error": row["error"],
+                "kind": row["kind"],
+                "period": row["period"],
+                "recipient": recipient,
+                "channel": channel,
+                "content_hash": row["content_hash"],
+                "subject": "",
+                "status": status,
+                "forced": row["forced"],
+                "started_at": row["started_at"],
+                "finished_at": row["finished_at"],
+                "receipt": row["receipt"],
+                "error": row["error"],
             }

@@ -54,15 +54,17 @@ def build_mime_message(email: OutgoingEmail) -> EmailMessage:
         maintype, _, subtype = item.mime_type.partition("/")
         if item.inline:
             html_part.add_related(
-                item.content, maintype=maintype, subtype=subtype, cid=f"<{item.content_id}>",
-                filename=item.filename, disposition="inline",
+                item.content,
+                maintype=maintype,
+                subtype=subtype,
+                cid=f"<{item.content_id}>",
+                filename=item.filename,
+                disposition="inline",
             )
     for item in email.attachments:
         maintype, _, subtype = item.mime_type.partition("/")
         if not item.inline:
-            message.add_attachment(
-                item.content, maintype=maintype, subtype=subtype, filename=item.filename
-            )
+            message.add_attachment(item.content, maintype=maintype, subtype=subtype, filename=item.filename)
     return message
 
 

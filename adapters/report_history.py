@@ -26,11 +26,13 @@ from coaching.scoring import EVIDENCE_COLUMNS, SCORECARD_COLUMNS
 metadata = sa.MetaData()
 
 schema_version = sa.Table(
-    "report_history_schema", metadata,
+    "report_history_schema",
+    metadata,
     sa.Column("version", sa.Integer, nullable=False),
 )
 versions = sa.Table(
-    "report_versions", metadata,
+    "report_versions",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("quarter", sa.String(7), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
@@ -124,24 +126,35 @@ class ReportHistory:
         with database_answering(self.engine, lambda: unkept), self.engine.begin() as connection:
             hold_lock(connection, f"report-history-{record.quarter}")  # two deliveries: versions 1 and 2
             newest = connection.execute(
-                sa.select(versions).where(versions.c.quarter == record.quarter).order_by(versions.c.version.desc()).limit(1)
+                sa.select(versions)
+                .where(versions.c.quarter == record.quarter)
+                .order_by(versions.c.version.desc())
+                .limit(1)
             ).first()
             if newest is not None and newest.content_hash == content_hash:
                 return self._load(connection, newest)
             latest = newest.version if newest is not None else 0
             version_id = connection.execute(
-                versions.insert().values(
-                    quarter=record.quarter, version=latest + 1, content_hash=content_hash, delivered_at=when
-                ).returning(versions.c.id)
+                versions.insert()
+                .values(quarter=record.quarter, version=latest + 1, content_hash=content_hash, delivered_at=when)
+                .returning(versions.c.id)
             ).scalar_one()
             card = record.scorecard[SCORECARD_COLUMNS[1:] + ["program_name"]].assign(
-                evidence=[json.dumps({c: _json(v) for c, v in row.items()}) for row in record.scorecard[_EVIDENCE].to_dict("records")]
+                evidence=[
+                    json.dumps({c: _json(v) for c, v in row.items()})
+                    for row in record.scorecard[_EVIDENCE].to_dict("records")
+                ]
             )
             self._insert(connection, scores, version_id, card)
-            self._insert(connection, plan_rows, version_id, record.plan.assign(
-                documented=record.plan["documented"].astype(bool),
-                last_reviewed=record.plan["last_reviewed"].map(lambda d: None if pd.isna(d) else f"{d:%Y-%m-%d}"),
-            ))
+            self._insert(
+                connection,
+                plan_rows,
+                version_id,
+                record.plan.assign(
+                    documented=record.plan["documented"].astype(bool),
+                    last_reviewed=record.plan["last_reviewed"].map(lambda d: None if pd.isna(d) else f"{d:%Y-%m-%d}"),
+                ),
+            )
             self._insert(connection, log_rows, version_id, record.log_rows)
             self._insert(connection, inputs, version_id, record.inputs)
         return ReportedVersion(record, latest + 1, when, content_hash)
@@ -150,7 +163,9 @@ class ReportHistory:
     def _insert(connection: Connection, table: sa.Table, version_id: int, frame: pd.DataFrame) -> None:
         if len(frame):
             rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-            connection.execute(table.insert(), [{"version_id": version_id, **{str(k): v for k, v in row.items()}} for row in rows])
+            connection.execute(
+                table.insert(), [{"version_id": version_id, **{str(k): v for k, v in row.items()}} for row in rows]
+            )
 
     def versions(self, quarter: str) -> list[ReportedVersion]:
         """Every delivered version of a quarter's report, oldest first."""

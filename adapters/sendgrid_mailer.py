@@ -107,8 +107,7 @@ class SendGridMailer:
             raise DeliveryError(_refusal(exc, self.api_url)) from None
         except (DeadlineExceeded, OSError, HTTPException) as exc:  # the body left; the answer did not come
             raise DeliveryUnknown(
-                f"SendGrid at {self.api_url} received the request but its answer was lost "
-                f"({_reason(exc)})."
+                f"SendGrid at {self.api_url} received the request but its answer was lost ({_reason(exc)})."
             ) from None
         message_id = _header(response.headers, "X-Message-Id") or "no-message-id"
         return SentReceipt(where=f"{self.channel}:{message_id}")
@@ -148,14 +147,10 @@ class SendGridMailer:
         return payload
 
 
-
 def _categories(email: OutgoingEmail) -> list[str]:
     """Two stable names, since SendGrid keeps statistics per category (and advises against many
     distinct ones): the kind and the period. Per-run values (run id, hash) go in custom args."""
-    names = [
-        raw.encode("ascii", "replace").decode("ascii")[:MAX_CATEGORY_LENGTH]
-        for raw in (email.kind, email.period)
-    ]
+    names = [raw.encode("ascii", "replace").decode("ascii")[:MAX_CATEGORY_LENGTH] for raw in (email.kind, email.period)]
     return list(dict.fromkeys(name for name in names if name))
 
 
@@ -186,8 +181,7 @@ def _error_details(body: bytes | None) -> str:
     try:
         errors = json.loads(text)["errors"]
         parts = [
-            f"{error.get('message')}" + (f" (field {error['field']})" if error.get("field") else "")
-            for error in errors
+            f"{error.get('message')}" + (f" (field {error['field']})" if error.get("field") else "") for error in errors
         ]
     except (ValueError, KeyError, TypeError, AttributeError):
         parts = [text[:300]]

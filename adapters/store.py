@@ -119,7 +119,9 @@ def _postgres_lock(engine: Engine, key: str) -> Iterator[Callable[[], bool]]:
 
         def try_lock() -> bool:
             nonlocal taken
-            taken = bool(db.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:key, 0))"), {"key": key}).scalar())
+            taken = bool(
+                db.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:key, 0))"), {"key": key}).scalar()
+            )
             return taken
 
         try:

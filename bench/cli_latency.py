@@ -32,8 +32,14 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_QUARTER = "2026-Q3"
-TARGETS = {"help": 1.0, "argument_error": 1.0, "file_error": 1.0, "sample_report": 8.0,
-           "sample_report_running_server": 8.0, "ui_run_overhead": 10.0}
+TARGETS = {
+    "help": 1.0,
+    "argument_error": 1.0,
+    "file_error": 1.0,
+    "sample_report": 8.0,
+    "sample_report_running_server": 8.0,
+    "ui_run_overhead": 10.0,
+}
 LABELS = {
     "help": "`--help`",
     "argument_error": "argument error (`--quarter 2026-Q5`)",
@@ -49,8 +55,14 @@ LABELS = {
 def _clean_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This environment without Prefect or pipeline settings that would point elsewhere."""
     own = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "COACHING_"))}
-    return {**own, "PREFECT_HOME": str(home / "prefect"), "COACHING_STATE_DIR": str(home / "state"),
-            "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **(extra or {})}
+    return {
+        **own,
+        "PREFECT_HOME": str(home / "prefect"),
+        "COACHING_STATE_DIR": str(home / "state"),
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        **(extra or {}),
+    }
 
 
 def _seconds(command: Sequence[str], env: Mapping[str, str], succeeds: bool) -> float:
@@ -72,16 +84,28 @@ def _report(*args: str) -> list[str]:
 
 
 def _machine() -> dict[str, object]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                     if line.startswith("MemTotal"))
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
     from importlib.metadata import version
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(memory_kb / 1024**2, 1),
-            "python": platform.python_version(), "prefect": version("prefect"),
-            "great_expectations": version("great_expectations"),
-            "load_average_at_start": [round(load, 2) for load in os.getloadavg()]}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_kb / 1024**2, 1),
+        "python": platform.python_version(),
+        "prefect": version("prefect"),
+        "great_expectations": version("great_expectations"),
+        "load_average_at_start": [round(load, 2) for load in os.getloadavg()],
+    }
 
 
 def cli_figures(repeat: int, home: Path) -> dict[str, float]:
@@ -92,10 +116,13 @@ def cli_figures(repeat: int, home: Path) -> dict[str, float]:
         "argument_error": _median(repeat, lambda: _seconds(_report("--quarter", "2026-Q5"), env, succeeds=False)),
     }
     (home / "records.csv").write_text("not a workbook\n")
-    figures["file_error"] = _median(repeat, lambda: max(
-        _seconds(_report("--source", str(home / "missing.xlsx")), env, succeeds=False),
-        _seconds(_report("--source", str(home / "records.csv")), env, succeeds=False),
-    ))
+    figures["file_error"] = _median(
+        repeat,
+        lambda: max(
+            _seconds(_report("--source", str(home / "missing.xlsx")), env, succeeds=False),
+            _seconds(_report("--source", str(home / "records.csv")), env, succeeds=False),
+        ),
+    )
     _seconds(_sample(home), env, succeeds=True)  # once unmeasured: creates the Prefect database in the new home
     figures["sample_report"] = _median(repeat, lambda: _seconds(_sample(home), env, succeeds=True))
     return figures
@@ -124,7 +151,9 @@ def stack_figures(repeat: int, home: Path, ui: bool) -> dict[str, float]:
     try:
         with running(stack, say=lambda _: None), SyncPrefectClient(stack.api_url) as client:
             env = _clean_env(home, {"PREFECT_API_URL": stack.api_url})
-            figures["sample_report_running_server"] = _median(repeat, lambda: _seconds(_sample(home), env, succeeds=True))
+            figures["sample_report_running_server"] = _median(
+                repeat, lambda: _seconds(_sample(home), env, succeeds=True)
+            )
             deployment = client.read_deployment_by_name("quarterly_report/quarterly-coaching-report")
             for attempt in range(repeat if ui else 0):
                 parameters = {"quarter": SAMPLE_QUARTER, "send": False, "output_dir": str(home / f"ui{attempt}")}

@@ -78,8 +78,16 @@ def floor_validate(parsed: ParsedWorkbook, run_date: dt.date) -> tuple[dict[str,
         for rule in suite["expectations"]:
             failing = _failing(frame, rule, parameters)
             column = rule["meta"].get("column", rule["kwargs"].get("column") or rule["kwargs"].get("column_A"))
-            lines.append(pd.DataFrame({"tab": tab.title, "row": frame.index[failing], "column": column,
-                                       "severity": rule["meta"]["severity"]}))
+            lines.append(
+                pd.DataFrame(
+                    {
+                        "tab": tab.title,
+                        "row": frame.index[failing],
+                        "column": column,
+                        "severity": rule["meta"]["severity"],
+                    }
+                )
+            )
             if rule["meta"]["severity"] == Severity.ERROR.value:
                 error |= failing.to_numpy()
             elif not rule["meta"].get("keeps_value"):
@@ -97,14 +105,17 @@ def floor_validate(parsed: ParsedWorkbook, run_date: dt.date) -> tuple[dict[str,
 def floor_scores(valid: Mapping[str, pd.DataFrame], quarters: Sequence[Quarter], targets: Targets) -> pd.DataFrame:
     """quarter, program_id and the four scores, with group-bys only."""
     programs, staff, log = valid["programs"], valid["staff"], valid["coaching_log"]
-    plan, fidelity, survey, actions = (valid[k] for k in ("coaching_plan", "fidelity", "satisfaction",
-                                                          "improvement_actions"))
+    plan, fidelity, survey, actions = (
+        valid[k] for k in ("coaching_plan", "fidelity", "satisfaction", "improvement_actions")
+    )
     # Best practice 3 does not depend on the quarter.
     components = plan[plan["documented"]].drop_duplicates(["program_id", "component"]).groupby("program_id").size()
     bp3 = programs["program_id"].map(components).fillna(0)
     bp3 = np.where(bp3 >= targets.plan_components, 2, np.where(bp3 >= 1, 1, 0))
     lead = programs[["program_id", "coaching_lead_id"]].merge(
-        staff[["staff_id", "email", "start_date", "end_date"]], left_on="coaching_lead_id", right_on="staff_id",
+        staff[["staff_id", "email", "start_date", "end_date"]],
+        left_on="coaching_lead_id",
+        right_on="staff_id",
         how="left",
     )
     coached = staff[staff["requires_coaching"]]
@@ -118,29 +129,48 @@ def floor_scores(valid: Mapping[str, pd.DataFrame], quarters: Sequence[Quarter],
         in_quarter = log[log["session_date"].between(first, last)]
         seen = pd.MultiIndex.from_arrays([in_quarter["staff_id"], in_quarter["session_date"].dt.month])
         eligible = pd.concat(
-            [coached.loc[coached["start_date"].le(m.end_time) & (coached["end_date"].isna()
-                                                                 | coached["end_date"].ge(m.start_time)),
-                         ["program_id", "staff_id"]].assign(month=m.month) for m in quarter.months]
+            [
+                coached.loc[
+                    coached["start_date"].le(m.end_time)
+                    & (coached["end_date"].isna() | coached["end_date"].ge(m.start_time)),
+                    ["program_id", "staff_id"],
+                ].assign(month=m.month)
+                for m in quarter.months
+            ]
         )
         eligible["covered"] = pd.MultiIndex.from_frame(eligible[["staff_id", "month"]]).isin(seen)
         coverage = eligible.groupby("program_id")["covered"].mean()
-        multi = in_quarter["direct_observation"] & in_quarter[["reflection", "document_review",
-                                                               "stakeholder_interview"]].any(axis=1)
+        multi = in_quarter["direct_observation"] & in_quarter[
+            ["reflection", "document_review", "stakeholder_interview"]
+        ].any(axis=1)
         multi_rate = multi.groupby(in_quarter["program_id"]).mean()
         ids = programs["program_id"]
-        bp2 = (ids.map(coverage).ge(targets.monthly_coverage - 1e-9).astype(int)
-               + ids.map(multi_rate).ge(targets.multi_source_rate - 1e-9).astype(int))
+        bp2 = ids.map(coverage).ge(targets.monthly_coverage - 1e-9).astype(int) + ids.map(multi_rate).ge(
+            targets.multi_source_rate - 1e-9
+        ).astype(int)
         # 4. Effectiveness sources in the quarter; decided actions of the previous quarter.
         assessed = fidelity[fidelity["assessment_date"].between(first, last)]
         answered = survey[survey["timestamp"].ge(first) & survey["timestamp"].lt(last + pd.Timedelta(days=1))]
-        sources = (ids.isin(assessed.loc[assessed["subject_type"].eq("practitioner"), "program_id"]).astype(int)
-                   + ids.isin(assessed.loc[assessed["subject_type"].eq("coach"), "program_id"]).astype(int)
-                   + ids.isin(answered["program_id"]).astype(int))
+        sources = (
+            ids.isin(assessed.loc[assessed["subject_type"].eq("practitioner"), "program_id"]).astype(int)
+            + ids.isin(assessed.loc[assessed["subject_type"].eq("coach"), "program_id"]).astype(int)
+            + ids.isin(answered["program_id"]).astype(int)
+        )
         decided = actions[actions["quarter"].eq(quarter.previous.label) & actions["status"].isin(DECIDED_STATUSES)]
         acted = ids.isin(decided["program_id"])
         bp4 = np.where(sources.ge(targets.effectiveness_sources) & acted, 2, np.where(sources.ge(1), 1, 0))
-        cards.append(pd.DataFrame({"quarter": quarter.label, "program_id": ids.to_numpy(), BP[0]: bp1,
-                                   BP[1]: bp2.to_numpy(), BP[2]: bp3, BP[3]: bp4}))
+        cards.append(
+            pd.DataFrame(
+                {
+                    "quarter": quarter.label,
+                    "program_id": ids.to_numpy(),
+                    BP[0]: bp1,
+                    BP[1]: bp2.to_numpy(),
+                    BP[2]: bp3,
+                    BP[3]: bp4,
+                }
+            )
+        )
     return pd.concat(cards, ignore_index=True)
 
 

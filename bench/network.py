@@ -60,7 +60,11 @@ def run(agencies: int) -> dict[str, object]:
     from flows.cli import network_report_command
 
     tabs = tabs_from_xlsx(SAMPLE)
-    with tempfile.TemporaryDirectory(prefix="bench-network-") as temp, FakeGoogle(read_quota=READS_PER_MINUTE) as google, FakeSendGrid() as mail:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-network-") as temp,
+        FakeGoogle(read_quota=READS_PER_MINUTE) as google,
+        FakeSendGrid() as mail,
+    ):
         folder = Path(temp)
         keys = [f"bench{number:04d}-{'k' * 30}" for number in range(1, agencies + 1)]
         for key in keys:

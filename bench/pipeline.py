@@ -80,10 +80,17 @@ def run(cells: int, seed: int = 0, output_dir: Path | None = None) -> dict[str, 
     raw = synthetic.raw
 
     parsed = _timed(seconds, "parse", lambda: parse_workbook(raw, {}, DATE_FORMAT))
-    checked = _timed(seconds, "validate", lambda: check_parsed(
-        parsed, run_date=RUN_DATE, quarter=quarter, max_error_share=MAX_ERROR_SHARE,
-        min_log_volume_ratio=MIN_LOG_VOLUME_RATIO,
-    ))
+    checked = _timed(
+        seconds,
+        "validate",
+        lambda: check_parsed(
+            parsed,
+            run_date=RUN_DATE,
+            quarter=quarter,
+            max_error_share=MAX_ERROR_SHARE,
+            min_log_volume_ratio=MIN_LOG_VOLUME_RATIO,
+        ),
+    )
 
     def score() -> list[QuarterScores]:
         valid = select_programs(checked.valid, None)
@@ -95,10 +102,21 @@ def run(cells: int, seed: int = 0, output_dir: Path | None = None) -> dict[str, 
     recommendations, improved = _timed(
         seconds, "recommend", lambda: (recommend(current, targets), improvements(current, previous))
     )
-    report = _timed(seconds, "render", lambda: build_quarterly_report(
-        history, recommendations, improved, checked, organisation="Synthetic agency", source_label=raw.label,
-        today=RUN_DATE, targets=targets, min_responses_per_coach=MIN_RESPONSES_PER_COACH,
-    ))
+    report = _timed(
+        seconds,
+        "render",
+        lambda: build_quarterly_report(
+            history,
+            recommendations,
+            improved,
+            checked,
+            organisation="Synthetic agency",
+            source_label=raw.label,
+            today=RUN_DATE,
+            targets=targets,
+            min_responses_per_coach=MIN_RESPONSES_PER_COACH,
+        ),
+    )
     total = sum(seconds[stage] for stage in ("parse", "validate", "score", "recommend", "render"))
 
     if output_dir is not None:

@@ -57,8 +57,13 @@ BLANK_ROW_SHARE = 0.0005
 DOMAIN = "agency.example.org"
 NOTES = ("Reviewed case plan", "Observed home visit", "Follow-up on safety plan", "Role play", "Shadowed intake")
 COMMENTS = ("Very helpful", "Good feedback", "More observation please", "Sessions ran late", "Clear next steps")
-ACTIONS = ("Schedule monthly observations", "Name a backup coach", "Write the feedback protocol",
-           "Start coach fidelity checks", "Review the coaching plan")
+ACTIONS = (
+    "Schedule monthly observations",
+    "Name a backup coach",
+    "Write the feedback protocol",
+    "Start coach fidelity checks",
+    "Review the coaching plan",
+)
 LONG_COMPONENTS = {
     "skill_sets": "Skill sets to be coached",
     "frequency": "Frequency of coaching",
@@ -96,7 +101,10 @@ def _month_day_year(stamps: np.ndarray) -> np.ndarray:
     """datetime64[D] → "7/14/2026", the sheet's default date format."""
     months = stamps.astype("datetime64[M]")
     parts = (
-        (months.astype(int) % 12 + 1).astype(str), "/", ((stamps - months).astype(int) + 1).astype(str), "/",
+        (months.astype(int) % 12 + 1).astype(str),
+        "/",
+        ((stamps - months).astype(int) + 1).astype(str),
+        "/",
         (months.astype("datetime64[Y]").astype(int) + 1970).astype(str),
     )
     return reduce(np.char.add, parts)
@@ -132,8 +140,11 @@ class _Tab:
 
     def raw(self, blank_rows: np.ndarray) -> tuple[RawTab, list[Planted]]:
         """The tab as the API returns it; a `[]` row goes before each data row listed in `blank_rows`."""
-        grid = np.column_stack([self.columns[name] for name in self.order]) if self.size else \
-            np.empty((0, len(self.order)), dtype=object)
+        grid = (
+            np.column_stack([self.columns[name] for name in self.order])
+            if self.size
+            else np.empty((0, len(self.order)), dtype=object)
+        )
         # Trailing blank cells are trimmed: each row is as long as its last filled cell.
         filled = (grid != "")[:, ::-1]
         lengths = np.where(filled.any(axis=1), len(self.order) - filled.argmax(axis=1), 0)
@@ -184,8 +195,11 @@ class _Generator:
         blank = self.pick(len(values), blank_false_share, among=np.flatnonzero(~values))
         cells[blank] = ""
         typed = self.pick(len(values), TEXT_SHARE, 1)
-        words = np.where(values[typed], self.rng.choice(["yes", "Yes", "y", "x", "TRUE"], len(typed)),
-                         self.rng.choice(["no", "N", "FALSE", "0"], len(typed)))
+        words = np.where(
+            values[typed],
+            self.rng.choice(["yes", "Yes", "y", "x", "TRUE"], len(typed)),
+            self.rng.choice(["no", "N", "FALSE", "0"], len(typed)),
+        )
         cells[typed] = words.astype(object)
         return cells
 
@@ -216,16 +230,21 @@ class _Generator:
         self.program_ids = self.ids("P", np.arange(p) + 1, 4)
         window = (serial(FIRST_DAY), serial(LAST_DAY))
         hired_before = self.rng.random(n) < 0.85
-        start = np.where(hired_before, self.rng.integers(serial(dt.date(2016, 1, 1)), window[0], n),
-                         self.rng.integers(window[0], window[1] - 30, n))
-        start[self.role != "practitioner"] = self.rng.integers(serial(dt.date(2012, 1, 1)), window[0],
-                                                               (self.role != "practitioner").sum())
+        start = np.where(
+            hired_before,
+            self.rng.integers(serial(dt.date(2016, 1, 1)), window[0], n),
+            self.rng.integers(window[0], window[1] - 30, n),
+        )
+        start[self.role != "practitioner"] = self.rng.integers(
+            serial(dt.date(2012, 1, 1)), window[0], (self.role != "practitioner").sum()
+        )
         leaves = (self.rng.random(n) < 0.10) & (self.role == "practitioner")
         # A few coaching leads leave during the last quarter: their program's lead is not active.
         leaves |= (rank == 0) & (self.rng.random(n) < 0.05)
         end = np.where(leaves, self.rng.integers(np.maximum(start, window[0]) + 30, window[1] + 1), -1)
-        end[leaves & (rank == 0)] = self.rng.integers(serial(dt.date(2026, 7, 1)), window[1] - 1,
-                                                      (leaves & (rank == 0)).sum())
+        end[leaves & (rank == 0)] = self.rng.integers(
+            serial(dt.date(2026, 7, 1)), window[1] - 1, (leaves & (rank == 0)).sum()
+        )
         self.start, self.end = start, end
         # Program intensity: how many sessions its practitioners get, and how many of them are multi-source.
         self.intensity = self.rng.uniform(0.5, 1.6, p)
@@ -240,7 +259,7 @@ class _Generator:
         tab.set("program_id", ids)
         tab.set("program_name", np.char.add("Program ", ids.astype(str)).astype(object))
         leads = self.blanks(self.staff_ids[self.coaches[:, 0]], 0.08)
-        tab.set("coaching_lead_id", np.concatenate([leads, leads[:len(bad)]]))
+        tab.set("coaching_lead_id", np.concatenate([leads, leads[: len(bad)]]))
         if len(bad):  # a program entered twice, further down: the repeat is quarantined
             tab.plant(np.arange(p, p + len(bad)), "program_id", ids[p:])
         return tab
@@ -249,8 +268,11 @@ class _Generator:
         n = self.staff_count
         # Extra rows nobody refers to carry the errors; half repeat an ID, half swap the end date.
         extra = 2 * max(1, round(n * BAD_ROW_SHARE / 2))
-        tab = _Tab(STAFF, n + extra, order=("staff_id", "name", "role", "program_id", "email",
-                                           "requires_coaching", "start_date", "end_date"))
+        tab = _Tab(
+            STAFF,
+            n + extra,
+            order=("staff_id", "name", "role", "program_id", "email", "requires_coaching", "start_date", "end_date"),
+        )
         ids = np.concatenate([self.staff_ids, self.ids("", np.arange(extra) + 101 + n, 6)])
         names = np.char.add("Person ", ids.astype(str)).astype(object)
         emails = np.char.add(np.char.add("p", ids.astype(str)), "@" + DOMAIN).astype(object)
@@ -272,8 +294,9 @@ class _Generator:
         tab.plant(repeated, "staff_id", self.staff_ids[self.rng.choice(n, len(repeated), replace=False)])
         tab.plant(swapped, "end_date", np.full(len(swapped), serial(dt.date(2026, 3, 8))))
         warned = self.pick(n, WARNING_SHARE, 1, among=np.flatnonzero(tab.columns["email"][:n] != ""))
-        tab.plant(warned, "email", np.char.replace(emails[warned].astype(str), "@", " ").astype(object),
-                  Severity.WARNING)
+        tab.plant(
+            warned, "email", np.char.replace(emails[warned].astype(str), "@", " ").astype(object), Severity.WARNING
+        )
         return tab
 
     def coaching_log(self, size: int) -> _Tab:
@@ -284,8 +307,13 @@ class _Generator:
         last = np.where(self.end[coached] >= 0, np.minimum(self.end[coached], window[1]), window[1])
         weight = np.clip(last - first + 1, 0, None) * self.intensity[self.program_of[coached]]
         who = coached[self.rng.choice(len(coached), size, p=weight / weight.sum())]
-        span = np.clip(np.where(self.end[who] >= 0, np.minimum(self.end[who], window[1]), window[1])
-                       - np.maximum(self.start[who], window[0]) + 1, 1, None)
+        span = np.clip(
+            np.where(self.end[who] >= 0, np.minimum(self.end[who], window[1]), window[1])
+            - np.maximum(self.start[who], window[0])
+            + 1,
+            1,
+            None,
+        )
         day = np.maximum(self.start[who], window[0]) + (self.rng.random(size) * span).astype(int)
         program = self.program_of[who]
         coach = self.coaches[program, self.rng.integers(0, 2, size)]
@@ -338,8 +366,11 @@ class _Generator:
     def coaching_plan(self) -> _Tab:
         count = self.rng.integers(0, 6, self.program_count)  # some programs have no plan at all
         program = np.repeat(np.arange(self.program_count), count)
-        component = np.concatenate([self.rng.permutation(len(PLAN_COMPONENTS))[:c] for c in count.tolist()]) \
-            if len(program) else np.array([], dtype=int)
+        component = (
+            np.concatenate([self.rng.permutation(len(PLAN_COMPONENTS))[:c] for c in count.tolist()])
+            if len(program)
+            else np.array([], dtype=int)
+        )
         short = np.array(PLAN_COMPONENTS, dtype=object)[component]
         long = np.array([LONG_COMPONENTS[c] for c in PLAN_COMPONENTS], dtype=object)[component]
         tab = _Tab(COACHING_PLAN, len(program))
@@ -347,9 +378,12 @@ class _Generator:
         tab.set("component", np.where(self.rng.random(len(program)) < 0.5, long, short))
         documented = self.rng.random(len(program)) < 0.8
         tab.set("documented", self.booleans(documented, blank_false_share=0.5))
-        tab.set("document_url", np.where(documented, np.char.add(f"https://docs.{DOMAIN}/plan/",
-                                                                 self.program_ids[program].astype(str)), "")
-                .astype(object))
+        tab.set(
+            "document_url",
+            np.where(
+                documented, np.char.add(f"https://docs.{DOMAIN}/plan/", self.program_ids[program].astype(str)), ""
+            ).astype(object),
+        )
         tab.set("last_reviewed", self.dates(self.rng.integers(serial(FIRST_DAY), serial(LAST_DAY), len(program))))
         bad = self.pick(len(program), BAD_ROW_SHARE)
         tab.plant(bad, "component", "Budget")
@@ -391,7 +425,11 @@ class _Generator:
         days = np.datetime64(SHEETS_EPOCH, "D") + stamp[typed].astype(int).astype("timedelta64[D]")
         seconds = np.round(stamp[typed] % 1 * 86400).astype(int)
         clock = (
-            " ", (seconds // 3600).astype(str), ":", np.char.zfill((seconds // 60 % 60).astype(str), 2), ":",
+            " ",
+            (seconds // 3600).astype(str),
+            ":",
+            np.char.zfill((seconds // 60 % 60).astype(str), 2),
+            ":",
             np.char.zfill((seconds % 60).astype(str), 2),
         )
         stamps[typed] = reduce(np.char.add, clock, _month_day_year(days)).astype(object)  # "7/14/2026 9:32:10"
@@ -429,8 +467,14 @@ class _Generator:
 
     def workbook(self) -> SyntheticWorkbook:
         self.people()
-        tabs = [self.programs(), self.staff(), self.coaching_plan(), self.fidelity(), self.satisfaction(),
-                self.improvement_actions()]
+        tabs = [
+            self.programs(),
+            self.staff(),
+            self.coaching_plan(),
+            self.fidelity(),
+            self.satisfaction(),
+            self.improvement_actions(),
+        ]
         # The coaching log takes the cells the other tabs leave (header and blank rows count too).
         log_width = len(COACHING_LOG.column_names) + 1
         left = self.cells - sum(_grid_rows(t.size) * len(t.order) for t in tabs)

@@ -71,13 +71,18 @@ def alert_email(alert: RunAlert, *, sender: str, recipients: tuple[str, ...]) ->
     ]
     link = alert.link or ""
     opening = f"In the coaching pipeline, {of_what} {happened} and needs a person."
-    text = "\n".join([
-        opening, "",
-        *(f"{label}: {value}" for label, value in facts),
-        *([f"Open it: {link}"] if link else []),
-        "", advice, "",
-        *(["Emails of unknown outcome waiting for a decision:", *alert.unresolved, ""] if alert.unresolved else []),
-    ])
+    text = "\n".join(
+        [
+            opening,
+            "",
+            *(f"{label}: {value}" for label, value in facts),
+            *([f"Open it: {link}"] if link else []),
+            "",
+            advice,
+            "",
+            *(["Emails of unknown outcome waiting for a decision:", *alert.unresolved, ""] if alert.unresolved else []),
+        ]
+    )
     rows = "".join(
         f'<tr><th style="text-align:left;padding:2px 12px 2px 0;vertical-align:top">{escape(label)}</th>'
         f'<td style="padding:2px 0;white-space:pre-wrap">{escape(value)}</td></tr>'
@@ -88,9 +93,14 @@ def alert_email(alert: RunAlert, *, sender: str, recipients: tuple[str, ...]) ->
     else:
         shown_link = f"<p>Open it: {escape(link)}</p>" if link else ""
     waiting = (
-        "<p>Emails of unknown outcome waiting for a decision:</p><ul>"
-        + "".join(f"<li>{escape(line)}</li>" for line in alert.unresolved) + "</ul>"
-    ) if alert.unresolved else ""
+        (
+            "<p>Emails of unknown outcome waiting for a decision:</p><ul>"
+            + "".join(f"<li>{escape(line)}</li>" for line in alert.unresolved)
+            + "</ul>"
+        )
+        if alert.unresolved
+        else ""
+    )
     html = (
         '<!DOCTYPE html><html><body style="font-family:Arial,sans-serif;font-size:14px">'
         f"<p>{escape(opening)}</p><table>{rows}</table>{shown_link}<p>{escape(advice)}</p>{waiting}</body></html>"

@@ -215,9 +215,7 @@ COACHING_PLAN = Tab(
     feeds=3,
     columns=(
         _required("program_id", Kind.ID),
-        _required(
-            "component", Kind.ENUM, choices=PLAN_COMPONENTS, aliases=PLAN_COMPONENT_ALIASES
-        ),
+        _required("component", Kind.ENUM, choices=PLAN_COMPONENTS, aliases=PLAN_COMPONENT_ALIASES),
         _scoring("documented", Kind.BOOL),
         _optional("document_url", Kind.TEXT),
         _optional("last_reviewed", Kind.DATE),

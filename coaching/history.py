@@ -32,7 +32,13 @@ LOG_KEY = ["session_id", "staff_id"]
 # The Coaching Log columns a score reads: a change to notes or duration is not a correction of a score.
 LOG_SCORED = ["session_date", "program_id", "coach_id", *SOURCE_FLAGS]
 HISTORY_COLUMNS = [
-    "quarter", "program_id", "total_score", "percent", "reported_total_score", "reported_percent", "reported_on",
+    "quarter",
+    "program_id",
+    "total_score",
+    "percent",
+    "reported_total_score",
+    "reported_percent",
+    "reported_on",
 ]
 
 
@@ -111,11 +117,15 @@ def _fingerprints(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
 
 def _digests(tab: str, frame: pd.DataFrame, columns: Sequence[str], programs: Iterable[str]) -> list[dict[str, object]]:
     """One digest per program of its rows (order-independent), zero rows included."""
-    prints = pd.DataFrame({"program_id": frame["program_id"].to_numpy(), "print": _fingerprints(frame, columns).to_numpy()})
+    prints = pd.DataFrame(
+        {"program_id": frame["program_id"].to_numpy(), "print": _fingerprints(frame, columns).to_numpy()}
+    )
     grouped = {p: sorted(g["print"]) for p, g in prints.groupby("program_id")}
     return [
         {
-            "tab": tab, "program_id": program, "rows": len(grouped.get(program, [])),
+            "tab": tab,
+            "program_id": program,
+            "rows": len(grouped.get(program, [])),
             "digest": hashlib.sha256("|".join(grouped.get(program, [])).encode()).hexdigest()[:16],
         }
         for program in programs
@@ -133,7 +143,8 @@ def _scored_inputs(valid: Mapping[str, pd.DataFrame], quarter: Quarter) -> dict[
             ["assessment_date", "program_id", "subject_type", "subject_id"],
         ),
         "Satisfaction Survey": (
-            survey.loc[quarter.contains(survey["timestamp"])], ["timestamp", "program_id", "coach_id", "satisfaction"]
+            survey.loc[quarter.contains(survey["timestamp"])],
+            ["timestamp", "program_id", "coach_id", "satisfaction"],
         ),
         "Improvement Actions": (
             actions.loc[actions["quarter"].eq(quarter.previous.label) & actions["status"].isin(DECIDED_STATUSES)],
@@ -242,9 +253,14 @@ def compare(then: ReportedVersion, now: QuarterRecord, *, only_changed_scores: b
             continue
         found.append(
             Restatement(
-                now.quarter, card["program_id"], card["program_name"],
-                None if was is None else int(was["total_score"]), None if was is None else float(was["percent"]),
-                int(card["total_score"]), float(card["percent"]), then.delivered_on,
+                now.quarter,
+                card["program_id"],
+                card["program_name"],
+                None if was is None else int(was["total_score"]),
+                None if was is None else float(was["percent"]),
+                int(card["total_score"]),
+                float(card["percent"]),
+                then.delivered_on,
                 reasons if was is not None else ("the program was not in the report, or was added since",),
             )
         )

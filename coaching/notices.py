@@ -95,15 +95,27 @@ def build_notice(
         title = titles.get(spec.key, spec.default_title)
         tabs.append(
             _summary(
-                title, by_title.pop(title, []), checked.rows_read.get(spec.key, 0),
-                checked.rows_quarantined.get(spec.key, 0), said_once,
+                title,
+                by_title.pop(title, []),
+                checked.rows_read.get(spec.key, 0),
+                checked.rows_quarantined.get(spec.key, 0),
+                said_once,
             )
         )
     tabs += [_summary(title, issues, 0, 0, said_once) for title, issues in by_title.items()]
     return DataQualityNotice(
-        organisation, source_label, tuple(tabs), tuple(checked.blocking), held_back,
+        organisation,
+        source_label,
+        tuple(tabs),
+        tuple(checked.blocking),
+        held_back,
         tuple(
-            Cause(title, row, tuple(_line(issue) for issue in own), tuple((tab, tuple(rows)) for tab, rows in waiting.items()))
+            Cause(
+                title,
+                row,
+                tuple(_line(issue) for issue in own),
+                tuple((tab, tuple(rows)) for tab, rows in waiting.items()),
+            )
             for (title, row), (own, waiting) in causes.items()
         ),
     )
@@ -137,7 +149,7 @@ def problem_and_fix(issue: DataIssue) -> tuple[str, str]:
     for separator in ("; ", ": "):
         at = sentence.find(separator, start)
         if at >= 0:
-            fix = sentence[at + len(separator):]
+            fix = sentence[at + len(separator) :]
             if fix.startswith("it "):  # "…; it is ignored until it is corrected": a consequence
                 break
             return _capital(sentence[:at]), _capital(fix)

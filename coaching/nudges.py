@@ -186,7 +186,9 @@ def _leads(programs: pd.DataFrame, staff: pd.DataFrame, today: dt.date) -> list[
     day the nudge is sent (someone who has left no longer reads the agency's mail), with an email."""
     leads = programs[["coaching_lead_id"]].merge(
         staff[["staff_id", "name", "email", "start_date", "end_date"]],
-        left_on="coaching_lead_id", right_on="staff_id", how="left",
+        left_on="coaching_lead_id",
+        right_on="staff_id",
+        how="left",
     )
     day = pd.Timestamp(today)
     active = active_between(leads, day, day).fillna(False).astype(bool)

@@ -149,9 +149,7 @@ def _as_text(cells: pd.Series, types: pd.Series) -> pd.Series:
     if is_num.any():
         numbers = _floats(cells[is_num])
         whole = numbers.eq(numbers.round()) & numbers.abs().lt(1e15)
-        text[is_num & whole.reindex(cells.index, fill_value=False)] = (
-            numbers[whole].astype("int64").astype("string")
-        )
+        text[is_num & whole.reindex(cells.index, fill_value=False)] = numbers[whole].astype("int64").astype("string")
         text[is_num & ~whole.reindex(cells.index, fill_value=True)] = numbers[~whole].astype("string")
     is_bool = types.eq("bool")
     text[is_bool] = cells[is_bool].map({True: "TRUE", False: "FALSE"}).astype("string")
@@ -159,9 +157,7 @@ def _as_text(cells: pd.Series, types: pd.Series) -> pd.Series:
     if is_date.any():
         stamps = _date_cells(cells[is_date])
         has_time = stamps.ne(stamps.dt.floor("D"))
-        text[is_date] = stamps.dt.strftime("%Y-%m-%d").where(
-            ~has_time, stamps.dt.strftime("%Y-%m-%d %H:%M:%S")
-        )
+        text[is_date] = stamps.dt.strftime("%Y-%m-%d").where(~has_time, stamps.dt.strftime("%Y-%m-%d %H:%M:%S"))
     is_other = types.eq("other")
     text[is_other] = cells[is_other].astype(str).astype("string").str.strip()
     return text
@@ -194,14 +190,18 @@ def _dates_from_text(text: pd.Series, day_first: bool) -> pd.Series:
     is_pm, is_am = ampm == "pm", ampm == "am"
     twelve_hour = is_pm | is_am
     ok = (
-        (number["year"] >= FIRST_DAY.astype(object).year) & (number["year"] <= LAST_DAY.astype(object).year)
-        & (number["month"] >= 1) & (number["month"] <= 12) & (number["day"] >= 1)
+        (number["year"] >= FIRST_DAY.astype(object).year)
+        & (number["year"] <= LAST_DAY.astype(object).year)
+        & (number["month"] >= 1)
+        & (number["month"] <= 12)
+        & (number["day"] >= 1)
         & np.where(twelve_hour, (hour >= 1) & (hour <= 12), hour <= 23)
-        & (minute <= 59) & (second <= 59)
+        & (minute <= 59)
+        & (second <= 59)
     )
     months = np.where(ok, (np.nan_to_num(number["year"]) - 1970) * 12 + np.nan_to_num(number["month"]) - 1, 0)
     first_of_month = months.astype("int64").astype("datetime64[M]").astype("datetime64[D]")
-    days_in_month = ((months.astype("int64") + 1).astype("datetime64[M]").astype("datetime64[D]") - first_of_month)
+    days_in_month = (months.astype("int64") + 1).astype("datetime64[M]").astype("datetime64[D]") - first_of_month
     day = np.nan_to_num(number["day"]).astype("int64")
     ok &= day <= days_in_month.astype("int64")
     hour = np.where(is_pm & (hour < 12), hour + 12, np.where(is_am & (hour == 12), 0, hour))
@@ -210,9 +210,7 @@ def _dates_from_text(text: pd.Series, day_first: bool) -> pd.Series:
     return pd.Series(stamps.astype("datetime64[ns]"), index=text.index).where(ok)
 
 
-def _to_datetimes(
-    cells: pd.Series, types: pd.Series, text: pd.Series, day_first: bool
-) -> pd.Series:
+def _to_datetimes(cells: pd.Series, types: pd.Series, text: pd.Series, day_first: bool) -> pd.Series:
     stamps = pd.Series(pd.NaT, index=cells.index, dtype="datetime64[ns]")
     is_date = types.eq("date")
     if is_date.any():
@@ -292,9 +290,7 @@ def _convert(
     if column.kind in (Kind.TEXT, Kind.EMAIL):
         return text, text, readable
     if column.kind is Kind.ENUM:
-        normalised = (
-            text.str.lower().str.replace(r"[^0-9a-z]+", "_", regex=True).str.strip("_")
-        )
+        normalised = text.str.lower().str.replace(r"[^0-9a-z]+", "_", regex=True).str.strip("_")
         if column.aliases:
             normalised = normalised.replace(column.aliases)
         return normalised.astype("string"), text, readable
@@ -303,7 +299,11 @@ def _convert(
         return quarter.astype("string"), text, readable
     if column.kind is Kind.BOOL:
         values, unreadable = _to_booleans(text)
-        return values, text, (shown + " is not a yes/no value: use TRUE or FALSE (yes/no, y/n, 1/0 and x also work)").where(unreadable)
+        return (
+            values,
+            text,
+            (shown + " is not a yes/no value: use TRUE or FALSE (yes/no, y/n, 1/0 and x also work)").where(unreadable),
+        )
     if column.kind in (Kind.DATE, Kind.DATETIME):
         stamps = _to_datetimes(cells, types, text, day_first)
         if column.kind is Kind.DATE:
@@ -319,7 +319,11 @@ def _convert(
     if column.kind is Kind.INTEGER:
         fraction = numbers.notna() & numbers.ne(numbers.round())
         numbers = numbers.mask(fraction)
-        return numbers, text, (shown + " is not a whole number: write it with digits only, like 4").where(numbers.isna() & ~blank)
+        return (
+            numbers,
+            text,
+            (shown + " is not a whole number: write it with digits only, like 4").where(numbers.isna() & ~blank),
+        )
     return numbers, text, (shown + " is not a number: write digits only, like 45").where(numbers.isna() & ~blank)
 
 
@@ -390,9 +394,7 @@ def _header_map(raw_tab: RawTab, has_data: list[bool], wanted: Mapping[str, str]
             continue
         positions[column] = position
     if problems:
-        raise WorkbookError(
-            f"Tab '{raw_tab.title}': " + "; ".join(problems) + ". Give every column one unique header."
-        )
+        raise WorkbookError(f"Tab '{raw_tab.title}': " + "; ".join(problems) + ". Give every column one unique header.")
     return positions
 
 
@@ -409,7 +411,7 @@ def _headers_lower_down(spec: Tab, raw_tab: RawTab, wanted: Mapping[str, str]) -
 
     if not raw_tab.rows or needed <= names(raw_tab.rows[0]):
         return
-    for number, row in enumerate(raw_tab.rows[1:TITLE_ROWS_LOOKED_AT + 1], start=2):
+    for number, row in enumerate(raw_tab.rows[1 : TITLE_ROWS_LOOKED_AT + 1], start=2):
         if needed <= names(row):
             raise WorkbookError(
                 f"Tab '{raw_tab.title}': the headers seem to be in row {number}, not row 1. Delete the "
@@ -423,7 +425,9 @@ def _missing_columns_message(spec: Tab, raw_tab: RawTab, missing: list[Column], 
     found, and what to do."""
     found = ", ".join(repr(str(h).strip()) for h in raw_tab.rows[0] if h is not None and str(h).strip())
     names = ", ".join(
-        repr(mapping[c.name]) + f" (columns.{spec.key}.{c.name} in the settings)" if c.name in mapping else repr(c.label)
+        repr(mapping[c.name]) + f" (columns.{spec.key}.{c.name} in the settings)"
+        if c.name in mapping
+        else repr(c.label)
         for c in missing
     )
     noun = "column" if len(missing) == 1 else "columns"
@@ -456,16 +460,22 @@ def _merge_issues(
         )
         if merge.last_row < 2 or not read or not hides_values:
             continue
-        cells = (f"{column_letter(merge.first_column - 1)}{merge.first_row}:"
-                 f"{column_letter(merge.last_column - 1)}{merge.last_row}")
+        cells = (
+            f"{column_letter(merge.first_column - 1)}{merge.first_row}:"
+            f"{column_letter(merge.last_column - 1)}{merge.last_row}"
+        )
         column = read[0]
         letter = column_letter(positions[column])
         for row in range(first_row, merge.last_row + 1):
             value = text.at[row, column] if row in text.index else ""
             issues.append(
                 DataIssue(
-                    raw_tab.title, row, headers[column], str(value),
-                    f"cells {cells} are merged: unmerge them and fill each row", Severity.ERROR,
+                    raw_tab.title,
+                    row,
+                    headers[column],
+                    str(value),
+                    f"cells {cells} are merged: unmerge them and fill each row",
+                    Severity.ERROR,
                     f"{letter}{row}",
                 )
             )
@@ -480,16 +490,20 @@ def _formula_problem(column: Column, formula: str, stored: object) -> tuple[str,
     if not column.free_text:
         now = f" (it shows '{stored}' now)" if stored else ""
         return (
-            (f"'{formula}' is a formula{now}, and its result changes whenever the sheet recalculates: "
-             "type the value itself in this cell"),
+            (
+                f"'{formula}' is a formula{now}, and its result changes whenever the sheet recalculates: "
+                "type the value itself in this cell"
+            ),
             severity,
         )
     if stored:
         return None
     return (
-        (f"'{formula}' is a formula with no value stored in the file (a program that does not calculate "
-         "formulas saved it), so it reads as blank: open and save the file in Excel or Google Sheets, or "
-         "type the value itself"),
+        (
+            f"'{formula}' is a formula with no value stored in the file (a program that does not calculate "
+            "formulas saved it), so it reads as blank: open and save the file in Excel or Google Sheets, or "
+            "type the value itself"
+        ),
         Severity.ERROR if column.filled else Severity.WARNING,
     )
 
@@ -530,8 +544,14 @@ def parse_tab(
             values[column.name] = _typed_empty_column(column, index)
             texts[column.name] = ""
             issues.append(
-                DataIssue(raw_tab.title, None, column.label, "", "this column is not in the tab, so "
-                          "every row counts it as blank", Severity.WARNING)
+                DataIssue(
+                    raw_tab.title,
+                    None,
+                    column.label,
+                    "",
+                    "this column is not in the tab, so every row counts it as blank",
+                    Severity.WARNING,
+                )
             )
             continue
         position = positions[column.name]
@@ -556,8 +576,13 @@ def parse_tab(
         for row, sentence in zip(listed.index.astype(int).tolist(), listed.tolist()):
             issues.append(
                 DataIssue(
-                    raw_tab.title, row, headers[column.name], str(text.at[row]),
-                    str(sentence), severity.get(row, usual), f"{letters[column.name]}{row}",
+                    raw_tab.title,
+                    row,
+                    headers[column.name],
+                    str(text.at[row]),
+                    str(sentence),
+                    severity.get(row, usual),
+                    f"{letters[column.name]}{row}",
                 )
             )
     frame = pd.DataFrame(values, index=index)
@@ -578,9 +603,7 @@ def empty_tab(spec: Tab, title: str) -> ParsedTab:
 
 def _is_empty(raw_tab: RawTab) -> bool:
     """Not even a header row: every cell blank."""
-    return all(
-        cell is None or (isinstance(cell, str) and not cell.strip()) for row in raw_tab.rows for cell in row
-    )
+    return all(cell is None or (isinstance(cell, str) and not cell.strip()) for row in raw_tab.rows for cell in row)
 
 
 def _look_alike(raw: RawWorkbook, spec: Tab, taken: set[str], mapping: Mapping[str, str]) -> str | None:
@@ -633,9 +656,7 @@ def parse_workbook(
         if raw_tab is None or (not spec.required and _is_empty(raw_tab)):
             if spec.required:
                 listed = ", ".join(f"'{name}'" for name in raw.tabs) or "none"
-                raise WorkbookError(
-                    f"The workbook {raw.label} has no tab '{title}' (tabs found: {listed})."
-                )
+                raise WorkbookError(f"The workbook {raw.label} has no tab '{title}' (tabs found: {listed}).")
             tabs[spec.key] = empty_tab(spec, title)
             where = "is not in the workbook" if raw_tab is None else "is empty (not even a header row)"
             todo = _absent_tab_note(raw, spec, title, taken, columns.get(spec.key, {}))
@@ -652,8 +673,7 @@ def parse_workbook(
         parsed, tab_issues = parse_tab(spec, raw_tab, day_first, columns.get(spec.key))
         if spec.required and parsed.frame.empty:
             raise WorkbookError(
-                f"Tab '{raw_tab.title}' has no data rows: no data to report on "
-                "(is the export complete?)."
+                f"Tab '{raw_tab.title}' has no data rows: no data to report on (is the export complete?)."
             )
         tabs[spec.key] = parsed
         issues.extend(tab_issues)

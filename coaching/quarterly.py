@@ -75,9 +75,7 @@ def check_parsed(
     return checked
 
 
-def select_programs(
-    valid: Mapping[str, pd.DataFrame], programs: Sequence[str] | None
-) -> dict[str, pd.DataFrame]:
+def select_programs(valid: Mapping[str, pd.DataFrame], programs: Sequence[str] | None) -> dict[str, pd.DataFrame]:
     """Only the programs asked for (by id or name); an unknown one stops the run naming it."""
     if not programs:
         return dict(valid)
@@ -94,9 +92,7 @@ def select_programs(
     return {**valid, "programs": table.loc[chosen]}
 
 
-def score_history(
-    valid: Mapping[str, pd.DataFrame], quarter: Quarter, targets: Targets
-) -> list[QuarterScores]:
+def score_history(valid: Mapping[str, pd.DataFrame], quarter: Quarter, targets: Targets) -> list[QuarterScores]:
     """The quarter and up to three before it that have coaching-log rows, oldest first."""
     log_dates = valid["coaching_log"]["session_date"]
     history = [score_quarter(valid, quarter, targets)]
@@ -119,6 +115,11 @@ def previous_scores(history: Sequence[QuarterScores]) -> QuarterScores | None:
 def require_sessions_in(valid: Mapping[str, pd.DataFrame], quarter: Quarter, log_title: str) -> None:
     """A quarter without a single valid coaching-log row has no data: never report it as zeros."""
     require_sessions_between(
-        valid["coaching_log"]["session_date"], pd.Timestamp(quarter.start), pd.Timestamp(quarter.end),
-        quarter.label, log_title, "quarter", lambda day: Quarter.containing(day.date(), quarter.start_month).label,
+        valid["coaching_log"]["session_date"],
+        pd.Timestamp(quarter.start),
+        pd.Timestamp(quarter.end),
+        quarter.label,
+        log_title,
+        "quarter",
+        lambda day: Quarter.containing(day.date(), quarter.start_month).label,
     )

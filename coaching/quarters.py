@@ -29,9 +29,7 @@ class Quarter:
     def parse(cls, label: str, start_month: int = 1) -> Quarter:
         match = _LABEL.match(str(label))
         if not match:
-            raise ValueError(
-                f"'{label}' is not a quarter: write it as YYYY-Qn with n from 1 to 4, like 2026-Q3"
-            )
+            raise ValueError(f"'{label}' is not a quarter: write it as YYYY-Qn with n from 1 to 4, like 2026-Q3")
         year, number = match.group(1).upper().split("-Q")
         return cls(int(year), int(number), start_month)
 

@@ -74,9 +74,7 @@ def check_recipients(
     )
     problems = []
     if malformed:
-        problems.append(
-            "not a plain email address (name@domain, no display name): " + ", ".join(map(repr, malformed))
-        )
+        problems.append("not a plain email address (name@domain, no display name): " + ", ".join(map(repr, malformed)))
     if outside:
         problems.append(
             f"outside the allowed recipient domains ({', '.join(allowed)}; exact match, "

@@ -63,12 +63,12 @@ def percent(value: float | None) -> str:
 
 
 def share(part: int, whole: int, what: str = "") -> str:
-    """"31 of 32 staff-months (97 %)": the counts first, the percent of them after."""
+    """ "31 of 32 staff-months (97 %)": the counts first, the percent of them after."""
     return f"{part} of {whole}{' ' + what if what else ''} ({percent(part / whole if whole else None)})"
 
 
 def listed(joined: str) -> str:
-    """"skill_sets; feedback" → "skill sets, feedback"."""
+    """ "skill_sets; feedback" → "skill sets, feedback"."""
     return ", ".join(part.strip().replace("_", " ") for part in str(joined).split(";") if part.strip())
 
 
@@ -83,15 +83,23 @@ def _share_fact(part: int, whole: int, what: str, had: str, target: float, nothi
 
 def coverage_fact(card: pd.Series, targets: Targets) -> str:
     return _share_fact(
-        card["covered_staff_months"], card["eligible_staff_months"], "staff-months", "a coaching session",
-        targets.monthly_coverage, "No staff member who requires coaching was active in the quarter",
+        card["covered_staff_months"],
+        card["eligible_staff_months"],
+        "staff-months",
+        "a coaching session",
+        targets.monthly_coverage,
+        "No staff member who requires coaching was active in the quarter",
     )
 
 
 def multi_source_fact(card: pd.Series, targets: Targets) -> str:
     return _share_fact(
-        card["multi_source_sessions"], card["sessions"], "sessions", "direct observation plus a second source",
-        targets.multi_source_rate, "No coaching session was logged in the quarter",
+        card["multi_source_sessions"],
+        card["sessions"],
+        "sessions",
+        "direct observation plus a second source",
+        targets.multi_source_rate,
+        "No coaching session was logged in the quarter",
     )
 
 
@@ -202,9 +210,7 @@ def _plan(card: pd.Series, targets: Targets) -> tuple[str, str]:
     if card["plan_components"] == 0:
         action = "Write a coaching service delivery plan covering skill sets, frequency, methods, feedback and communication."
     else:
-        action = (
-            f"Document the missing parts of the coaching service delivery plan: {listed(card['missing_plan_components'])}."
-        )
+        action = f"Document the missing parts of the coaching service delivery plan: {listed(card['missing_plan_components'])}."
     return action, plan_fact(card, targets)
 
 
@@ -249,15 +255,18 @@ def recommend(
             else:
                 action, evidence = _effectiveness(card, scores, targets, quarter_over)
             recommendation = Recommendation(
-                0, PRIORITY_WORDS[score], card["program_id"], card["program_name"], practice, score,
-                action, evidence,
+                0,
+                PRIORITY_WORDS[score],
+                card["program_id"],
+                card["program_name"],
+                practice,
+                score,
+                action,
+                evidence,
             )
             items.append((score, practice, card["program_name"], recommendation))
     items.sort(key=lambda item: item[:3])
-    return [
-        Recommendation(**{**item[3].__dict__, "priority": rank})
-        for rank, item in enumerate(items, start=1)
-    ]
+    return [Recommendation(**{**item[3].__dict__, "priority": rank}) for rank, item in enumerate(items, start=1)]
 
 
 def _changes(current: QuarterScores, previous: QuarterScores | None, better: bool) -> list[Improvement]:
@@ -270,7 +279,9 @@ def _changes(current: QuarterScores, previous: QuarterScores | None, better: boo
     for practice, column in BP_COLUMNS.items():
         moved = merged[column] > merged[f"{column}_before"] if better else merged[column] < merged[f"{column}_before"]
         found.extend(
-            Improvement(row["program_id"], row["program_name"], practice, int(row[f"{column}_before"]), int(row[column]))
+            Improvement(
+                row["program_id"], row["program_name"], practice, int(row[f"{column}_before"]), int(row[column])
+            )
             for row in merged.loc[moved].to_dict(orient="records")
         )
     return sorted(found, key=lambda item: (item.program_name, item.best_practice))
@@ -288,14 +299,30 @@ def declines(current: QuarterScores, previous: QuarterScores | None) -> list[Imp
 
 def recommendations_frame(recommendations: list[Recommendation]) -> pd.DataFrame:
     """The rows of recommendations.csv."""
-    columns = ["priority", "urgency", "program_id", "program_name", "best_practice", "best_practice_name",
-               "score", "status", "recommendation", "evidence"]
+    columns = [
+        "priority",
+        "urgency",
+        "program_id",
+        "program_name",
+        "best_practice",
+        "best_practice_name",
+        "score",
+        "status",
+        "recommendation",
+        "evidence",
+    ]
     rows = [
         {
-            "priority": r.priority, "urgency": r.urgency, "program_id": r.program_id,
-            "program_name": r.program_name, "best_practice": r.best_practice,
-            "best_practice_name": BEST_PRACTICES[r.best_practice], "score": r.score,
-            "status": SCORE_WORDS[r.score], "recommendation": r.action, "evidence": r.evidence,
+            "priority": r.priority,
+            "urgency": r.urgency,
+            "program_id": r.program_id,
+            "program_name": r.program_name,
+            "best_practice": r.best_practice,
+            "best_practice_name": BEST_PRACTICES[r.best_practice],
+            "score": r.score,
+            "status": SCORE_WORDS[r.score],
+            "recommendation": r.action,
+            "evidence": r.evidence,
         }
         for r in recommendations
     ]

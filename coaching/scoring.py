@@ -94,9 +94,7 @@ def active_between(staff: pd.DataFrame, first: pd.Series | pd.Timestamp, last: p
     return staff["start_date"].le(last) & (staff["end_date"].isna() | staff["end_date"].ge(first))
 
 
-def eligible_staff_months(
-    staff: pd.DataFrame, sessions: pd.DataFrame, quarter: Quarter
-) -> pd.DataFrame:
+def eligible_staff_months(staff: pd.DataFrame, sessions: pd.DataFrame, quarter: Quarter) -> pd.DataFrame:
     """Every eligible staff-month of the quarter; `sessions` are the coaching-log rows dated in it."""
     relevant = staff.loc[staff["requires_coaching"], ["staff_id", "name", "program_id", "start_date", "end_date"]]
     months = pd.DataFrame(
@@ -130,7 +128,9 @@ def _leads(programs: pd.DataFrame, staff: pd.DataFrame, quarter: Quarter) -> pd.
     last_day = pd.Timestamp(quarter.end)
     leads = programs[["program_id", "coaching_lead_id"]].merge(
         staff[["staff_id", "name", "email", "start_date", "end_date"]],
-        left_on="coaching_lead_id", right_on="staff_id", how="left",
+        left_on="coaching_lead_id",
+        right_on="staff_id",
+        how="left",
     )
     # A repeated staff_id is quarantined by validation, so the merge keeps one row per program.
     active = active_between(leads, last_day, last_day)
@@ -174,9 +174,7 @@ def score_quarter(valid: Mapping[str, pd.DataFrame], quarter: Quarter, targets: 
         .groupby("program_id")
         .agg(sessions=("multi", "size"), multi_source_sessions=("multi", "sum"))
     )
-    card = card.merge(per_program, on="program_id", how="left").merge(
-        session_counts, on="program_id", how="left"
-    )
+    card = card.merge(per_program, on="program_id", how="left").merge(session_counts, on="program_id", how="left")
     for column in ("eligible_staff_months", "covered_staff_months", "sessions", "multi_source_sessions"):
         card[column] = card[column].fillna(0).astype(int)
     card["monthly_coverage"] = _rate(card["covered_staff_months"], card["eligible_staff_months"])
@@ -192,9 +190,7 @@ def score_quarter(valid: Mapping[str, pd.DataFrame], quarter: Quarter, targets: 
     components = documented.groupby("program_id")["component"].agg(set)
     have = card["program_id"].map(components).map(lambda s: s if isinstance(s, set) else set())
     card["plan_components"] = have.map(len).astype(int)
-    card["missing_plan_components"] = have.map(
-        lambda s: "; ".join(c for c in PLAN_COMPONENTS if c not in s)
-    )
+    card["missing_plan_components"] = have.map(lambda s: "; ".join(c for c in PLAN_COMPONENTS if c not in s))
     card["bp3_service_plan"] = np.select(
         [card["plan_components"].ge(targets.plan_components), card["plan_components"].ge(1)], [2, 1], default=0
     )
@@ -218,12 +214,11 @@ def score_quarter(valid: Mapping[str, pd.DataFrame], quarter: Quarter, targets: 
     card["effectiveness_sources"] = has_source.sum(axis=1).astype(int)
     card["missing_effectiveness_sources"] = (
         (~has_source).apply(lambda row: "; ".join(EFFECTIVENESS_SOURCES[k] for k, v in row.items() if v), axis=1)
-        if len(card) else pd.Series(dtype=str)
+        if len(card)
+        else pd.Series(dtype=str)
     )
     actions = valid["improvement_actions"]
-    decided = actions.loc[
-        actions["quarter"].eq(quarter.previous.label) & actions["status"].isin(DECIDED_STATUSES)
-    ]
+    decided = actions.loc[actions["quarter"].eq(quarter.previous.label) & actions["status"].isin(DECIDED_STATUSES)]
     card["improvement_actions"] = card["program_id"].map(decided.groupby("program_id").size()).fillna(0).astype(int)
     card["bp4_effectiveness_review"] = np.select(
         [
@@ -246,8 +241,10 @@ def score_quarter(valid: Mapping[str, pd.DataFrame], quarter: Quarter, targets: 
 
 
 def _monthly_coverage(staff_months: pd.DataFrame, quarter: Quarter) -> pd.DataFrame:
-    counts = staff_months.groupby(["program_id", "month"]).agg(
-        eligible=("covered", "size"), covered=("covered", "sum")
-    ).reset_index()
+    counts = (
+        staff_months.groupby(["program_id", "month"])
+        .agg(eligible=("covered", "size"), covered=("covered", "sum"))
+        .reset_index()
+    )
     counts["coverage"] = _rate(counts["covered"], counts["eligible"])
     return counts

@@ -83,7 +83,9 @@ def _pointer_rules(
         derived[name] = {"in_error": column, "among": recipe["among"]}
         label = TABS_BY_KEY[key].column(column).label
         rule = _rule(
-            "expect_column_values_to_be_null", name, "error",
+            "expect_column_values_to_be_null",
+            name,
+            "error",
             f"{label} '{{value}}' is on {{cause_tab}} row {{found}}, which has an error: fix that row first",
         )
         rule["meta"].update(column=column, cause=recipe["among"])
@@ -98,19 +100,31 @@ def _column_rules(column: Column, blank: dict[str, str]) -> list[dict[str, Any]]
         rules.append(_rule("expect_column_values_to_not_be_null", column.name, "error", problem))
     if column.choices:
         allowed = ", ".join(choice.replace("_", " ") for choice in column.choices)
-        rules.append(_rule(
-            "expect_column_values_to_be_in_set", column.name, "error",
-            f"'{{value}}' is not a valid {column.label.lower()}; use one of: {allowed}", value_set=list(column.choices),
-        ))
+        rules.append(
+            _rule(
+                "expect_column_values_to_be_in_set",
+                column.name,
+                "error",
+                f"'{{value}}' is not a valid {column.label.lower()}; use one of: {allowed}",
+                value_set=list(column.choices),
+            )
+        )
     if column.kind is Kind.QUARTER:
-        rules.append(_rule(
-            "expect_column_values_to_match_regex", column.name, "error",
-            "'{value}' is not a quarter; write it as YYYY-Qn, like 2026-Q3", regex=QUARTER_PATTERN,
-        ))
+        rules.append(
+            _rule(
+                "expect_column_values_to_match_regex",
+                column.name,
+                "error",
+                "'{value}' is not a quarter; write it as YYYY-Qn, like 2026-Q3",
+                regex=QUARTER_PATTERN,
+            )
+        )
     if column.kind is Kind.EMAIL:
         # Checked by the rule that sending applies (see with_address_problems).
         rule = _rule(
-            "expect_column_values_to_be_null", _address_problem(column.name), "warning",
+            "expect_column_values_to_be_null",
+            _address_problem(column.name),
+            "warning",
             "'{value}' does not look like an email address (like name@agency.org); it is ignored until it is corrected",
         )
         rule["meta"]["column"] = column.name
@@ -212,9 +226,14 @@ def _names_read_as_ids(
     letter = tab.letters.get(column, "")
     issues = [
         DataIssue(
-            tab.title, row, header, name,
+            tab.title,
+            row,
+            header,
+            name,
             f"'{name}' is the name of {len(ids)} programs ({', '.join(ids)}): write the program's ID instead, "
-            "or give the programs different names", Severity.ERROR, f"{letter}{row}",
+            "or give the programs different names",
+            Severity.ERROR,
+            f"{letter}{row}",
         )
         for row, ids in zip(several.index.astype(int).tolist(), several.tolist())
         for name in [str(tab.text.at[row, column])]
@@ -281,17 +300,25 @@ def _pasted(identifier: str) -> bool:
 def _near_reason(value: str, known: str) -> str:
     """Why `value` is not `known` although they are near, and what to do about it."""
     if _visible(value) != value:
-        return ("The cell holds invisible characters (often pasted from another program): delete the cell's "
-                "content and type the ID again")
+        return (
+            "The cell holds invisible characters (often pasted from another program): delete the cell's "
+            "content and type the ID again"
+        )
     if value.startswith("'"):
-        return ("The cell holds an apostrophe before the ID: delete the apostrophe (to keep leading zeros, "
-                "format the column as Plain text instead)")
+        return (
+            "The cell holds an apostrophe before the ID: delete the apostrophe (to keep leading zeros, "
+            "format the column as Plain text instead)"
+        )
     if _pasted(known):
-        return ("The other tab holds that ID with an apostrophe or invisible characters: type the ID again "
-                "there, without them")
+        return (
+            "The other tab holds that ID with an apostrophe or invisible characters: type the ID again "
+            "there, without them"
+        )
     if value.isdigit() and value.isascii() and known.isdigit():
-        return ("Format the column as Plain text (Sheets: Format → Number → Plain text; Excel: Format Cells → "
-                "Text) so leading zeros stay, then type the ID again")
+        return (
+            "Format the column as Plain text (Sheets: Format → Number → Plain text; Excel: Format Cells → "
+            "Text) so leading zeros stay, then type the ID again"
+        )
     return f"IDs are matched exactly, capital letters included: write it as '{known}'"
 
 
@@ -347,9 +374,11 @@ def _with_derived_columns(
             first_row = keys.map(first)
             first_id = first_row.map(dict(zip(checked["row"], values)))
             differs = first_row.ne(checked["row"].reindex(keys.index)) & first_id.ne(values.reindex(keys.index))
-            checked[name] = ("'" + first_id[differs].astype(str) + "' on row " + first_row[differs].astype(str)).reindex(
-                checked.index
-            ).astype("string")
+            checked[name] = (
+                ("'" + first_id[differs].astype(str) + "' on row " + first_row[differs].astype(str))
+                .reindex(checked.index)
+                .astype("string")
+            )
         elif "pasted" in recipe:
             values = checked[recipe["pasted"]].dropna()
             pasted = pd.Series([_pasted(v) for v in values], index=values.index, dtype=bool).reindex(
@@ -452,8 +481,13 @@ def _issue_lines(
             column=header,
             value=cells[column],
             problem=problem.format_map(
-                {**{str(name): text for name, text in cells.items()}, "value": cells[column], "found": value,
-                 "run_date": run_date.isoformat(), "cause_tab": cause_tab or ""}
+                {
+                    **{str(name): text for name, text in cells.items()},
+                    "value": cells[column],
+                    "found": value,
+                    "run_date": run_date.isoformat(),
+                    "cause_tab": cause_tab or "",
+                }
             ),
             severity=severity,
             cell=f"{letter}{row}" if letter else "",
@@ -463,9 +497,7 @@ def _issue_lines(
     ]
 
 
-def _without_unreadable_cells(
-    rule_issues: list[DataIssue], parse_issues: list[DataIssue]
-) -> list[DataIssue]:
+def _without_unreadable_cells(rule_issues: list[DataIssue], parse_issues: list[DataIssue]) -> list[DataIssue]:
     """Drop a rule's complaint about a cell the parser already reported (it is blank only because
     it could not be read)."""
     unreadable = {(i.row, i.column) for i in parse_issues if i.severity is Severity.ERROR}

@@ -63,10 +63,13 @@ def _check_column_mapping(value: ColumnMapping) -> ColumnMapping:
         columns = TABS_BY_KEY[key].column_names
         problems += [
             f"'{key}.{name}' is not a column of that tab (use one of {', '.join(columns)})"
-            for name in mapping if name not in columns
+            for name in mapping
+            if name not in columns
         ]
         headers = [header.strip().lower() for header in mapping.values()]
-        problems += [f"'{key}': the header '{h}' is mapped to two columns" for h in sorted(set(headers)) if headers.count(h) > 1]
+        problems += [
+            f"'{key}': the header '{h}' is mapped to two columns" for h in sorted(set(headers)) if headers.count(h) > 1
+        ]
     if problems:
         raise ValueError("; ".join(problems))
     return value
@@ -138,9 +141,7 @@ class Settings(BaseSettings):
 
     google_credentials_file: Path | None = Field(
         None,
-        validation_alias=AliasChoices(
-            "GOOGLE_APPLICATION_CREDENTIALS", "COACHING_GOOGLE_CREDENTIALS_FILE"
-        ),
+        validation_alias=AliasChoices("GOOGLE_APPLICATION_CREDENTIALS", "COACHING_GOOGLE_CREDENTIALS_FILE"),
     )
     google_secret_block: str = "google-service-account"
     sheets_api_url: str = "https://sheets.googleapis.com"

@@ -103,7 +103,9 @@ def build_mailer(settings: Settings, outbox_dir: Path) -> Mailer:
     from adapters.sendgrid_mailer import SendGridMailer
 
     return SendGridMailer(
-        key, api_url=settings.sendgrid_api_url, sandbox_mode=settings.sendgrid_sandbox_mode,
+        key,
+        api_url=settings.sendgrid_api_url,
+        sandbox_mode=settings.sendgrid_sandbox_mode,
         timeout=settings.sendgrid_timeout_seconds,
     )
 
@@ -159,9 +161,7 @@ def build_delivery_adapters(settings: Settings, outbox_dir: Path | None) -> Deli
     return DeliveryAdapters(mailer=mailer, ledger=DeliveryLedger(engine), store_engine=engine)
 
 
-def build_run_adapters(
-    settings: Settings, *, source: str | None, outbox_dir: Path, send: bool
-) -> RunAdapters:
+def build_run_adapters(settings: Settings, *, source: str | None, outbox_dir: Path, send: bool) -> RunAdapters:
     """The bundle for one run: built once at its start, closed at its end."""
     records = build_source(settings, source)
     delivery = build_delivery_adapters(settings, outbox_dir if send else None)

@@ -96,8 +96,7 @@ COLUMN_HELP: dict[tuple[str, str], str] = {
     ("programs", "program_id"): "A short code for the program, different for each program.",
     ("programs", "program_name"): "The program's name as leadership knows it.",
     ("programs", "coaching_lead_id"): (
-        "The Staff ID of the person accountable for coaching in this program. Leave blank "
-        "only if nobody is named."
+        "The Staff ID of the person accountable for coaching in this program. Leave blank only if nobody is named."
     ),
     ("staff", "staff_id"): "The person's ID, different for each person. Keep leading zeros.",
     ("staff", "name"): "First and last name.",
@@ -110,9 +109,7 @@ COLUMN_HELP: dict[tuple[str, str], str] = {
     ),
     ("staff", "start_date"): "First day in the job.",
     ("staff", "end_date"): "Last day in the job; blank while the person works here.",
-    ("coaching_log", "session_id"): (
-        "The session's number; every participant of a group session gets the same one."
-    ),
+    ("coaching_log", "session_id"): ("The session's number; every participant of a group session gets the same one."),
     ("coaching_log", "session_date"): "The day of the session (not in the future).",
     ("coaching_log", "program_id"): "The program that held the session.",
     ("coaching_log", "coach_id"): "The Staff ID of the coach.",
@@ -121,9 +118,7 @@ COLUMN_HELP: dict[tuple[str, str], str] = {
     ("coaching_log", "direct_observation"): "The coach observed the person at work.",
     ("coaching_log", "reflection"): "Group or individual reflection.",
     ("coaching_log", "document_review"): "The coach reviewed case notes, plans or other products.",
-    ("coaching_log", "stakeholder_interview"): (
-        "The coach talked with families, partners or other key stakeholders."
-    ),
+    ("coaching_log", "stakeholder_interview"): ("The coach talked with families, partners or other key stakeholders."),
     ("coaching_log", "notes"): "Anything worth remembering (optional).",
     ("coaching_plan", "program_id"): "The program the plan belongs to.",
     ("coaching_plan", "component"): (
@@ -177,11 +172,11 @@ GENERAL_HELP: tuple[str, ...] = (
     "is not FP or 00155.",
     "Enter each person once on Staff: two rows with the same email, or the same name and start "
     "date, are flagged as one person entered twice (who would be counted twice).",
-    "Satisfaction surveys from Google Forms: the form's responses tab (\"Form Responses 1\") can be "
+    'Satisfaction surveys from Google Forms: the form\'s responses tab ("Form Responses 1") can be '
     "used as it is. Your administrator sets its tab name and which question is which column in the "
     "settings; the program question may list the programs by their names, exactly as on the "
     "Programs tab.",
-    "Lists (Component, Subject Type, Status) ignore capitals and spaces: \"In progress\" is "
+    'Lists (Component, Subject Type, Status) ignore capitals and spaces: "In progress" is '
     "in_progress. The dropdowns show the allowed values.",
     "A row with a mistake is left out of the scores and listed in the data-quality file, with its "
     "tab, row number and what to fix. A doubtful value the scores do not need (an email that does "
@@ -299,10 +294,7 @@ def _write_tab(book: Workbook, data: TabRows) -> list[BadRow]:
     for index, flaw in sorted(data.flaws.items()):
         value = data.rows[index][flaw.column]
         shown = value.isoformat()[:10] if isinstance(value, date) else str(value)
-        bad.append(
-            BadRow(data.tab.default_title, index + 2, LABELS[flaw.column], shown, flaw.problem,
-                   flaw.severity)
-        )
+        bad.append(BadRow(data.tab.default_title, index + 2, LABELS[flaw.column], shown, flaw.problem, flaw.severity))
     return bad
 
 
@@ -319,19 +311,21 @@ def _instructions(book: Workbook, note: str) -> None:
         ws.append([paragraph])
     for tab in TABS:
         ws.append([])
-        ws.append([f"Tab \"{tab.default_title}\" ({'required' if tab.required else 'optional'})"])
+        ws.append([f'Tab "{tab.default_title}" ({"required" if tab.required else "optional"})'])
         ws.cell(ws.max_row, 1).font = Font(bold=True, size=12)
         ws.append([TAB_HELP[tab.key]])
         ws.append(["Column", "Must be filled in?", "What to enter", "Allowed values"])
         for cell in ws[ws.max_row]:
             cell.font = bold
         for column in tab.columns:
-            ws.append([
-                LABELS[column.name],
-                "Yes" if column.filled else "No",
-                COLUMN_HELP[(tab.key, column.name)],
-                allowed_values(column),
-            ])
+            ws.append(
+                [
+                    LABELS[column.name],
+                    "Yes" if column.filled else "No",
+                    COLUMN_HELP[(tab.key, column.name)],
+                    allowed_values(column),
+                ]
+            )
     for letter, width in zip("ABCD", (30, 20, 70, 44)):
         ws.column_dimensions[letter].width = width
     for row in ws.iter_rows():
@@ -463,8 +457,7 @@ def _practitioners(count: int, *extra: Hire) -> tuple[Hire, ...]:
 
 
 EMAIL_FLAW = Flaw("email", "the email does not look like an address (no @)", Severity.WARNING)
-END_FLAW = Flaw("end_date", "End Date is before Start Date (day and month swapped?)",
-                Severity.ERROR)
+END_FLAW = Flaw("end_date", "End Date is before Start Date (day and month swapped?)", Severity.ERROR)
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
@@ -484,8 +477,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         observation_only=False,
         practitioner_fidelity={1: 4, 2: 4, 3: 4},
         coach_fidelity={1: ("coach",), 2: ("lead",), 3: ("lead", "coach")},
-        survey={1: (("lead", 4), ("coach", 3)), 2: (("lead", 4), ("coach", 3), ("", 1)),
-                3: (("lead", 5), ("coach", 2), ("", 1))},
+        survey={
+            1: (("lead", 4), ("coach", 3)),
+            2: (("lead", 4), ("coach", 3), ("", 1)),
+            3: (("lead", 5), ("coach", 2), ("", 1)),
+        },
         plan=(
             ("Skill sets to be coached", True),
             ("Frequency of coaching", True),
@@ -555,8 +551,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             *_practitioners(
                 10,
                 Hire("may", "Practitioner", True, start=date(YEAR, 5, 11)),
-                Hire("swap", "Practitioner", True, start=date(YEAR, 8, 3), end=date(YEAR, 3, 8),
-                     flaw=END_FLAW),
+                Hire("swap", "Practitioner", True, start=date(YEAR, 8, 3), end=date(YEAR, 3, 8), flaw=END_FLAW),
             ),
         ),
         coach_months={"coach": range(1, 10)},
@@ -575,30 +570,44 @@ SCENARIOS: tuple[Scenario, ...] = (
 
 # (quarter, program, best practice, action, owner key, status as typed, due date)
 IMPROVEMENT_PLAN: tuple[tuple[str, str, int | None, str, str, str, date | None], ...] = (
-    ("2026-Q1", "FP", 2, "Add a stakeholder interview to each practitioner's quarterly coaching",
-     "lead", "Done", date(2026, 3, 27)),
-    ("2026-Q1", "CC", 3, "Write down the feedback timeline in the coaching plan", "lead", "done",
-     date(2026, 4, 17)),
+    (
+        "2026-Q1",
+        "FP",
+        2,
+        "Add a stakeholder interview to each practitioner's quarterly coaching",
+        "lead",
+        "Done",
+        date(2026, 3, 27),
+    ),
+    ("2026-Q1", "CC", 3, "Write down the feedback timeline in the coaching plan", "lead", "done", date(2026, 4, 17)),
     ("2026-Q1", "YM", 4, "Start practitioner fidelity checks", "dir", "Dropped", None),
     ("2026-Q1", "PE", 1, "Name a coaching lead for Parent Education", "dir", "Proposed", None),
-    ("2026-Q2", "FP", 4, "Review coach fidelity results with supervisors each quarter", "sup",
-     "Planned", date(2026, 7, 31)),
-    ("2026-Q2", "FP", None, "Share the coaching calendar with new hires", "coach", "Done",
-     date(2026, 7, 10)),
+    (
+        "2026-Q2",
+        "FP",
+        4,
+        "Review coach fidelity results with supervisors each quarter",
+        "sup",
+        "Planned",
+        date(2026, 7, 31),
+    ),
+    ("2026-Q2", "FP", None, "Share the coaching calendar with new hires", "coach", "Done", date(2026, 7, 10)),
     ("2026-Q2", "CC", 1, "Cross-train a backup coach", "dir", "In progress", date(2026, 9, 30)),
-    ("2026-Q2", "YM", 2, "Add reflection or document review to observation sessions", "lead",
-     "Proposed", None),
-    ("2026-Q2", "PE", 2, "Schedule monthly coaching for every practitioner", "coach", "planned",
-     date(2026, 7, 15)),
-    ("2026-Q2", "PE", 4, "Add practitioner fidelity checks", "dir", "in_progress",
-     date(2026, 9, 15)),
+    ("2026-Q2", "YM", 2, "Add reflection or document review to observation sessions", "lead", "Proposed", None),
+    ("2026-Q2", "PE", 2, "Schedule monthly coaching for every practitioner", "coach", "planned", date(2026, 7, 15)),
+    ("2026-Q2", "PE", 4, "Add practitioner fidelity checks", "dir", "in_progress", date(2026, 9, 15)),
     ("2026-Q3", "CC", 1, "Name a new coaching lead", "dir", "Proposed", date(2026, 10, 30)),
-    ("2026-Q3", "CC", 2, "Book make-up sessions for the staff not coached in August", "backup",
-     "Planned", date(2026, 10, 16)),
-    ("2026-Q3", "YM", 3, "Write a coaching service delivery plan", "dir", "Proposed",
-     date(2026, 11, 13)),
-    ("2026-Q3", "PE", 1, "Name a coaching lead for Parent Education", "dir", "Planned",
-     date(2026, 10, 30)),
+    (
+        "2026-Q3",
+        "CC",
+        2,
+        "Book make-up sessions for the staff not coached in August",
+        "backup",
+        "Planned",
+        date(2026, 10, 16),
+    ),
+    ("2026-Q3", "YM", 3, "Write a coaching service delivery plan", "dir", "Proposed", date(2026, 11, 13)),
+    ("2026-Q3", "PE", 1, "Name a coaching lead for Parent Education", "dir", "Planned", date(2026, 10, 30)),
 )
 
 GROUP_NOTES = (
@@ -712,8 +721,9 @@ class Agency:
                 email = f"{name.lower().replace(' ', '.').replace(chr(39), '')}@{AGENCY_DOMAIN}"
                 if hire.flaw is EMAIL_FLAW:
                     email = email.replace("@", " ")
-                start = hire.start or date(self.rng.randint(2016, 2025), self.rng.randint(1, 12),
-                                           self.rng.randint(1, 28))
+                start = hire.start or date(
+                    self.rng.randint(2016, 2025), self.rng.randint(1, 12), self.rng.randint(1, 28)
+                )
                 self.people[(scenario.program_id, hire.key)] = Person(
                     f"{number:05d}", name, email, scenario.program_id, hire, start
                 )
@@ -753,17 +763,15 @@ class Agency:
     def _session(self, program_id: str, day: date, coach: Person, group: bool) -> Session:
         minutes = self.rng.choice((90, 120) if group else (30, 45, 60, 60, 90))
         notes = GROUP_NOTES if group else INDIVIDUAL_NOTES
-        session = Session(program_id, day, coach, minutes, group, self.rng.choice(notes),
-                          len(self.sessions))
+        session = Session(program_id, day, coach, minutes, group, self.rng.choice(notes), len(self.sessions))
         self.sessions.append(session)
         return session
 
-    def _month_of_coaching(
-        self, scenario: Scenario, month: int, rows: list[LogRow]
-    ) -> list[Person]:
+    def _month_of_coaching(self, scenario: Scenario, month: int, rows: list[LogRow]) -> list[Person]:
         """One program's sessions in one month; returns the eligible staff left uncoached."""
-        coaches = [self.person(scenario.program_id, key)
-                   for key, months in scenario.coach_months.items() if month in months]
+        coaches = [
+            self.person(scenario.program_id, key) for key, months in scenario.coach_months.items() if month in months
+        ]
         staff = [p for p in self.practitioners(scenario.program_id) if p.days_in(month)]
         eligible = [p for p in staff if p.hire.requires_coaching]
         missed = self.rng.sample(eligible, scenario.missed.get(month, 0))
@@ -782,16 +790,18 @@ class Agency:
             if p not in group and self.rng.random() < 0.3:
                 sessions += 1
             for _ in range(sessions):
-                session = self._session(scenario.program_id, self.rng.choice(p.days_in(month)),
-                                        self.rng.choice(coaches), False)
+                session = self._session(
+                    scenario.program_id, self.rng.choice(p.days_in(month)), self.rng.choice(coaches), False
+                )
                 rows.append(LogRow(session, p.staff_id))
         return missed
 
     def _assign_sources(self, scenario: Scenario, rows: list[LogRow]) -> None:
         """Exactly the scenario's share of each quarter's rows: observation plus another source."""
         for quarter, share in enumerate(scenario.multi_source, start=1):
-            in_quarter = [r for r in rows if r.session.program_id == scenario.program_id
-                          and _quarter_of(r.session.day) == quarter]
+            in_quarter = [
+                r for r in rows if r.session.program_id == scenario.program_id and _quarter_of(r.session.day) == quarter
+            ]
             count = math.ceil(share * len(in_quarter))
             multi = set(self.rng.sample(range(len(in_quarter)), count))
             for index, row in enumerate(in_quarter):
@@ -802,36 +812,54 @@ class Agency:
                 elif scenario.observation_only:
                     row.flags = {"direct_observation": True, **{o: False for o in others}}
                 else:
-                    row.flags = {"direct_observation": False, "reflection": True,
-                                 "document_review": self.rng.random() < 0.3,
-                                 "stakeholder_interview": False}
+                    row.flags = {
+                        "direct_observation": False,
+                        "reflection": True,
+                        "document_review": self.rng.random() < 0.3,
+                        "stakeholder_interview": False,
+                    }
 
     def _flawed_log_rows(self, rows: list[LogRow]) -> None:
         """The deliberate mistakes of the Coaching Log (data/README.md lists them)."""
         fp, ym, pe = (self.person(p, "lead" if p != "PE" else "coach") for p in ("FP", "YM", "PE"))
-        typo = LogRow(self._session("FP", date(YEAR, 7, 9), fp, False), "00199",
-                      flaw=Flaw("staff_id", "Staff ID 00199 is not on the Staff tab",
-                                Severity.ERROR))
-        bad_day = LogRow(self._session("YM", date(YEAR, 8, 31), ym, False),
-                         self.person("YM", "p2").staff_id, cells={"session_date": "8/32/2026"},
-                         flaw=Flaw("session_date", "8/32/2026 is not a date", Severity.ERROR))
-        maybe = LogRow(self._session("PE", date(YEAR, 9, 17), pe, False),
-                       self.person("PE", "p4").staff_id, cells={"stakeholder_interview": "maybe"},
-                       flaw=Flaw("stakeholder_interview", "'maybe' is not TRUE or FALSE",
-                                 Severity.ERROR))
+        typo = LogRow(
+            self._session("FP", date(YEAR, 7, 9), fp, False),
+            "00199",
+            flaw=Flaw("staff_id", "Staff ID 00199 is not on the Staff tab", Severity.ERROR),
+        )
+        bad_day = LogRow(
+            self._session("YM", date(YEAR, 8, 31), ym, False),
+            self.person("YM", "p2").staff_id,
+            cells={"session_date": "8/32/2026"},
+            flaw=Flaw("session_date", "8/32/2026 is not a date", Severity.ERROR),
+        )
+        maybe = LogRow(
+            self._session("PE", date(YEAR, 9, 17), pe, False),
+            self.person("PE", "p4").staff_id,
+            cells={"stakeholder_interview": "maybe"},
+            flaw=Flaw("stakeholder_interview", "'maybe' is not TRUE or FALSE", Severity.ERROR),
+        )
         for row in (typo, bad_day, maybe):
             row.flags = {"direct_observation": True, "reflection": True}
-        original = next(r for r in rows if r.session.program_id == "YM"
-                        and r.session.day.month == 9 and not r.session.group)
-        again = LogRow(original.session, original.staff_id, dict(original.flags),
-                       flaw=Flaw("staff_id", "this session and staff member are already on an "
-                                 "earlier row (entered twice)", Severity.ERROR),
-                       entered=original.session.day + timedelta(days=6))
-        long = next(r for r in rows if r.session.program_id == "FP"
-                    and r.session.day.month == 8 and not r.session.group)
+        original = next(
+            r for r in rows if r.session.program_id == "YM" and r.session.day.month == 9 and not r.session.group
+        )
+        again = LogRow(
+            original.session,
+            original.staff_id,
+            dict(original.flags),
+            flaw=Flaw(
+                "staff_id",
+                "this session and staff member are already on an earlier row (entered twice)",
+                Severity.ERROR,
+            ),
+            entered=original.session.day + timedelta(days=6),
+        )
+        long = next(
+            r for r in rows if r.session.program_id == "FP" and r.session.day.month == 8 and not r.session.group
+        )
         long.cells = {"duration_minutes": 900}
-        long.flaw = Flaw("duration_minutes", "900 minutes is more than 600 (90 meant?)",
-                         Severity.WARNING)
+        long.flaw = Flaw("duration_minutes", "900 minutes is more than 600 (90 meant?)", Severity.WARNING)
         rows += [typo, bad_day, maybe, again]
 
     def coaching_log(self) -> TabRows:
@@ -841,13 +869,15 @@ class Agency:
                 missed = self._month_of_coaching(scenario, month, rows)
                 if month in scenario.visits:
                     host, count = scenario.visits[month]
-                    group = next(r.session for r in rows if r.session.program_id == host
-                                 and r.session.group and r.session.day.month == month)
+                    group = next(
+                        r.session
+                        for r in rows
+                        if r.session.program_id == host and r.session.group and r.session.day.month == month
+                    )
                     visitors = [p for p in missed if p.active_on(group.day)][:count]
                     rows += [LogRow(group, p.staff_id) for p in visitors]
         for scenario in SCENARIOS:
-            self._assign_sources(scenario, [r for r in rows
-                                            if r.session.program_id == scenario.program_id])
+            self._assign_sources(scenario, [r for r in rows if r.session.program_id == scenario.program_id])
         self._flawed_log_rows(rows)
         rows.sort(key=lambda r: r.sort_key)
         session_ids: dict[int, int] = {}
@@ -865,9 +895,10 @@ class Agency:
                 "coach_id": s.coach.staff_id,
                 "staff_id": row.staff_id,
                 "duration_minutes": minutes,
-                **{flag: self.bool_cell(row.flags.get(flag, False)) for flag in
-                   ("direct_observation", "reflection", "document_review",
-                    "stakeholder_interview")},
+                **{
+                    flag: self.bool_cell(row.flags.get(flag, False))
+                    for flag in ("direct_observation", "reflection", "document_review", "stakeholder_interview")
+                },
                 "notes": s.note,
                 "Entered By": "".join(part[0] for part in s.coach.name.split()),
                 **row.cells,
@@ -885,26 +916,27 @@ class Agency:
         data = TabRows(PROGRAMS, [])
         for s in SCENARIOS:
             lead = self.person(s.program_id, "lead").staff_id if s.lead_named else None
-            data.add({"program_id": s.program_id, "program_name": s.name,
-                      "coaching_lead_id": lead})
+            data.add({"program_id": s.program_id, "program_name": s.name, "coaching_lead_id": lead})
         return data
 
     def staff(self) -> TabRows:
         # The HR export lists the columns in its own order (the contract does not mind).
-        order = ("staff_id", "name", "role", "program_id", "email", "requires_coaching",
-                 "start_date", "end_date")
+        order = ("staff_id", "name", "role", "program_id", "email", "requires_coaching", "start_date", "end_date")
         data = TabRows(STAFF, [], headers=order)
         for p in self.people.values():
-            data.add({
-                "staff_id": p.staff_id,
-                "name": p.name,
-                "role": p.hire.role,
-                "program_id": p.program_id,
-                "email": p.email,
-                "requires_coaching": self.bool_cell(p.hire.requires_coaching),
-                "start_date": self.date_cell(p.start),
-                "end_date": p.end,
-            }, p.hire.flaw)
+            data.add(
+                {
+                    "staff_id": p.staff_id,
+                    "name": p.name,
+                    "role": p.hire.role,
+                    "program_id": p.program_id,
+                    "email": p.email,
+                    "requires_coaching": self.bool_cell(p.hire.requires_coaching),
+                    "start_date": self.date_cell(p.start),
+                    "end_date": p.end,
+                },
+                p.hire.flaw,
+            )
         return data
 
     def coaching_plan(self) -> TabRows:
@@ -912,16 +944,19 @@ class Agency:
         for s in SCENARIOS:
             for component, documented in s.plan:
                 written = documented not in (False, None)
-                data.add({
-                    "program_id": s.program_id,
-                    "component": component,
-                    "documented": documented,
-                    "document_url": (f"https://docs.{AGENCY_DOMAIN}/coaching/"
-                                     f"{s.program_id.lower()}-plan#{normalise(component)}"
-                                     if written else None),
-                    "last_reviewed": self.date_cell(date(YEAR, self.rng.randint(1, 9), 15))
-                    if written else None,
-                })
+                data.add(
+                    {
+                        "program_id": s.program_id,
+                        "component": component,
+                        "documented": documented,
+                        "document_url": (
+                            f"https://docs.{AGENCY_DOMAIN}/coaching/{s.program_id.lower()}-plan#{normalise(component)}"
+                            if written
+                            else None
+                        ),
+                        "last_reviewed": self.date_cell(date(YEAR, self.rng.randint(1, 9), 15)) if written else None,
+                    }
+                )
         return data
 
     def fidelity(self) -> TabRows:
@@ -929,28 +964,30 @@ class Agency:
         for s in SCENARIOS:
             for quarter in range(1, 4):
                 days = [d for m in _months(quarter)[1:] for d in _weekdays(m)]
-                subjects = [("practitioner", p, 30) for p in self.rng.sample(
-                    [p for p in self.practitioners(s.program_id) if p.active_on(days[0])],
-                    s.practitioner_fidelity.get(quarter, 0))]
-                subjects += [("coach", self.person(s.program_id, key), 20)
-                             for key in s.coach_fidelity.get(quarter, ())]
+                subjects = [
+                    ("practitioner", p, 30)
+                    for p in self.rng.sample(
+                        [p for p in self.practitioners(s.program_id) if p.active_on(days[0])],
+                        s.practitioner_fidelity.get(quarter, 0),
+                    )
+                ]
+                subjects += [("coach", self.person(s.program_id, key), 20) for key in s.coach_fidelity.get(quarter, ())]
                 for subject_type, person, max_score in subjects:
                     day = self.rng.choice([d for d in days if person.active_on(d)])
                     score = round(max_score * self.rng.uniform(0.65, 0.97))
-                    entries.append((day, self._fidelity_row(s.program_id, day, subject_type,
-                                                            person, score, max_score)))
+                    entries.append((day, self._fidelity_row(s.program_id, day, subject_type, person, score, max_score)))
         entries.sort(key=lambda e: e[0])
         data = TabRows(FIDELITY, [])
         for _, row in entries:
             data.add(row)
         # Someone typed a score above the tool's maximum.
-        over = self._fidelity_row("FP", date(YEAR, 9, 24), "practitioner",
-                                  self.person("FP", "p5"), 34, 30)
+        over = self._fidelity_row("FP", date(YEAR, 9, 24), "practitioner", self.person("FP", "p5"), 34, 30)
         data.add(over, Flaw("score", "Score 34 is above Max Score 30", Severity.ERROR))
         return data
 
-    def _fidelity_row(self, program_id: str, day: date, subject_type: str, person: Person,
-                      score: int, max_score: int) -> Row:
+    def _fidelity_row(
+        self, program_id: str, day: date, subject_type: str, person: Person, score: int, max_score: int
+    ) -> Row:
         return {
             "assessment_date": self.date_cell(day),
             "program_id": program_id,
@@ -966,24 +1003,27 @@ class Agency:
             for quarter, counts in s.survey.items():
                 for coach_key, count in counts:
                     coach = self.person(s.program_id, coach_key) if coach_key else None
-                    months = [m for m in _months(quarter)
-                              if coach is None or m in s.coach_months[coach_key]]
+                    months = [m for m in _months(quarter) if coach is None or m in s.coach_months[coach_key]]
                     for _ in range(count):
                         day = self.rng.choice([d for m in months for d in _weekdays(m)])
-                        stamp = datetime.combine(day, time(self.rng.randint(7, 21),
-                                                           self.rng.randint(0, 59),
-                                                           self.rng.randint(0, 59)))
-                        responses.append((stamp, {
-                            "timestamp": stamp,
-                            "program_id": s.program_id,
-                            "coach_id": coach.staff_id if coach else None,
-                            "satisfaction": self.rng.choice((2, 3, 4, 4, 5, 5, 5)),
-                            "comments": self.rng.choice(COMMENTS),
-                        }))
+                        stamp = datetime.combine(
+                            day, time(self.rng.randint(7, 21), self.rng.randint(0, 59), self.rng.randint(0, 59))
+                        )
+                        responses.append(
+                            (
+                                stamp,
+                                {
+                                    "timestamp": stamp,
+                                    "program_id": s.program_id,
+                                    "coach_id": coach.staff_id if coach else None,
+                                    "satisfaction": self.rng.choice((2, 3, 4, 4, 5, 5, 5)),
+                                    "comments": self.rng.choice(COMMENTS),
+                                },
+                            )
+                        )
         responses.sort(key=lambda r: r[0])
         for program_id, comment in HOSTILE_COMMENTS.items():
-            last = [row for stamp, row in responses
-                    if row["program_id"] == program_id and stamp.month >= 7][-1]
+            last = [row for stamp, row in responses if row["program_id"] == program_id and stamp.month >= 7][-1]
             last["comments"] = comment
         data = TabRows(SATISFACTION, [])
         for stamp, row in responses:
@@ -997,15 +1037,17 @@ class Agency:
     def improvement_actions(self) -> TabRows:
         data = TabRows(IMPROVEMENT_ACTIONS, [])
         for quarter, program_id, practice, action, owner, status, due in IMPROVEMENT_PLAN:
-            data.add({
-                "quarter": quarter,
-                "program_id": program_id,
-                "best_practice": practice,
-                "action": action,
-                "owner": self.person(program_id, owner).name,
-                "status": status,
-                "due_date": self.date_cell(due) if due else None,
-            })
+            data.add(
+                {
+                    "quarter": quarter,
+                    "program_id": program_id,
+                    "best_practice": practice,
+                    "action": action,
+                    "owner": self.person(program_id, owner).name,
+                    "status": status,
+                    "due_date": self.date_cell(due) if due else None,
+                }
+            )
         return data
 
 

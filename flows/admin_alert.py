@@ -37,8 +37,12 @@ def read_run_alert(flow_run_id: UUID, event: str) -> RunAlert:
         run = client.read_flow_run(flow_run_id)
         deployment = client.read_deployment(run.deployment_id).name if run.deployment_id else ""
     return RunAlert(
-        event=event, run_id=str(run.id), run_name=run.name, deployment=deployment,
-        state_name=run.state.name if run.state else "", state_message=(run.state.message or "") if run.state else "",
+        event=event,
+        run_id=str(run.id),
+        run_name=run.name,
+        deployment=deployment,
+        state_name=run.state.name if run.state else "",
+        state_message=(run.state.message or "") if run.state else "",
         link=url_for(run),
     )
 
@@ -56,7 +60,8 @@ def admin_alert(flow_run_id: UUID, event: Literal["failed", "crashed", "cancelle
     hide_tracebacks_of_pipeline_errors()
     settings = load_settings()
     recipients = check_recipients(
-        settings.admin_emails, settings.allowed_recipient_domains,
+        settings.admin_emails,
+        settings.allowed_recipient_domains,
         "admin_emails (config/settings.yaml) or COACHING_ADMIN_EMAILS",
     )
     alert = read_run_alert(flow_run_id, event)

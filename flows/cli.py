@@ -185,8 +185,12 @@ def _sending_options(parser: argparse.ArgumentParser, output_dir: str, no_send: 
 
 def _sending_parameters(args: argparse.Namespace) -> dict[str, object]:
     """The flow parameters every command has."""
-    return {"source": args.source, "send": not args.no_send, "force_resend": args.force_resend,
-            "output_dir": args.output_dir}
+    return {
+        "source": args.source,
+        "send": not args.no_send,
+        "force_resend": args.force_resend,
+        "output_dir": args.output_dir,
+    }
 
 
 def _check_source(source: str | None, settings: Settings) -> None:
@@ -308,8 +312,10 @@ def data_quality_command(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def show(result: Any) -> None:
-        print(f"{result.run_date}: {result.errors} errors and {result.warnings} warnings; "
-              f"{result.output_dir / 'data_quality.csv'} written")
+        print(
+            f"{result.run_date}: {result.errors} errors and {result.warnings} warnings; "
+            f"{result.output_dir / 'data_quality.csv'} written"
+        )
         print(result.delivery)
 
     return _run_flow("data_quality", args, show)
@@ -319,7 +325,9 @@ def network_report_command(argv: list[str] | None = None) -> int:
     """Exit 0 when every agency's report was delivered (or already had been, or sending was off);
     1 with one line per agency that needs a person; 2 for a problem with the command itself."""
     parser = _parser("network_report", "Every agency's quarterly report, then the network's roll-up for the centre.")
-    parser.add_argument("--registry", help="the registry of agencies (default: COACHING_REGISTRY or config/agencies.yaml)")
+    parser.add_argument(
+        "--registry", help="the registry of agencies (default: COACHING_REGISTRY or config/agencies.yaml)"
+    )
     parser.add_argument("--quarter", help="YYYY-Qn (default: the last completed quarter)")
     parser.add_argument("--agencies", help="ID,ID,… run these agencies only (default: every agency)")
     _sending_options(
@@ -341,8 +349,13 @@ def network_report_command(argv: list[str] | None = None) -> int:
         load_registry(registry_path(args.registry), settings).select(agencies)  # refused before any server starts
         with _flow("network_report") as flow:
             state = flow(
-                quarter=args.quarter, registry=args.registry, agencies=agencies, send=not args.no_send,
-                force_resend=args.force_resend, output_dir=args.output_dir, return_state=True,
+                quarter=args.quarter,
+                registry=args.registry,
+                agencies=agencies,
+                send=not args.no_send,
+                force_resend=args.force_resend,
+                output_dir=args.output_dir,
+                return_state=True,
             )
         result = state.result(raise_on_failure=False)
         if not hasattr(result, "runs"):  # the network run itself failed: its own error

@@ -49,9 +49,7 @@ def _run_name() -> str:
 
 
 # A run that outlasts this is stopped and marked TimedOut (failed), freeing its deployment's slot.
-@flow(
-    name="data_quality", flow_run_name=_run_name, log_prints=True, on_failure=[name_failed_run], timeout_seconds=1800
-)
+@flow(name="data_quality", flow_run_name=_run_name, log_prints=True, on_failure=[name_failed_run], timeout_seconds=1800)
 def data_quality(
     source: str | None = None,
     send: bool = True,
@@ -97,8 +95,13 @@ def _check_and_notify(
         )
     else:
         delivery, report = send_data_quality_notice(
-            settings, checked, source_label=raw.label, run_date=today,
-            mailer=adapters.mailer, ledger=adapters.ledger, force_resend=force_resend,
+            settings,
+            checked,
+            source_label=raw.label,
+            run_date=today,
+            mailer=adapters.mailer,
+            ledger=adapters.ledger,
+            force_resend=force_resend,
         )
     logger.info(delivery)
     result = DataQualityRunResult(today.isoformat(), folder, errors, len(checked.issues) - errors, delivery)
@@ -110,7 +113,9 @@ def _check_and_notify(
     )
     # Values (names, emails) stay in data_quality.csv and the stewards' notice: the UI follows the
     # leadership email's rule.
-    publish_table("data-quality-issues", redacted_data_quality_frame(checked.issues), "Data-quality errors and warnings")
+    publish_table(
+        "data-quality-issues", redacted_data_quality_frame(checked.issues), "Data-quality errors and warnings"
+    )
     logger.info("data_quality.csv written to %s", folder.resolve())
     return finish_run(result, report, "Data-quality notice", delivery)
 

@@ -72,11 +72,15 @@ class NudgeRunResult:
 
     @property
     def summary(self) -> str:
-        """"2026-08: 2 nudges sent, 2 skipped."""
+        """ "2026-08: 2 nudges sent, 2 skipped."""
         labels = {
-            "sent": "sent", "already_sent": "already sent before", "unknown": "of unknown outcome",
+            "sent": "sent",
+            "already_sent": "already sent before",
+            "unknown": "of unknown outcome",
             "failed": "not delivered",
-            "not_sent": "not sent (sending off)", "skipped": "skipped", "nothing_to_report": "with nothing to report",
+            "not_sent": "not sent (sending off)",
+            "skipped": "skipped",
+            "nothing_to_report": "with nothing to report",
         }
         parts = [f"{self.count(status)} {label}" for status, label in labels.items() if self.count(status)]
         return f"{self.month}: {len(self.outcomes)} program(s): " + ", ".join(parts) + "."
@@ -121,7 +125,8 @@ def _deliveries(outcomes: tuple[NudgeOutcome, ...]) -> DeliveryReport | None:
     for; None when nothing was attempted."""
     results = tuple(
         replace(result, message=f"{outcome.program_id} ({outcome.program_name}): {result.message}")
-        for outcome in outcomes if outcome.delivery is not None
+        for outcome in outcomes
+        if outcome.delivery is not None
         for result in outcome.delivery.results
     )
     return DeliveryReport(results) if results else None

@@ -1,7 +1,7 @@
 """The quarterly coaching-effectiveness report: extract → validate → score → recommend → render → deliver.
 
-    python -m flows.quarterly_report [--source PATH_OR_SHEET] [--quarter YYYY-Qn]
-                                     [--output-dir DIR] [--no-send] [--force-resend]
+python -m flows.quarterly_report [--source PATH_OR_SHEET] [--quarter YYYY-Qn]
+                                 [--output-dir DIR] [--no-send] [--force-resend]
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ def _report_email(
     settings: Settings, report: QuarterlyReport, quarter: str, recipients: list[str] | None
 ) -> OutgoingEmail:
     addresses = check_recipients(
-        recipients or report_recipients(settings), settings.allowed_recipient_domains,
+        recipients or report_recipients(settings),
+        settings.allowed_recipient_domains,
         "report_recipients (config/settings.yaml), COACHING_REPORT_RECIPIENTS or the Prefect Variable "
         f"'{REPORT_RECIPIENTS_VARIABLE}'",
     )
@@ -94,7 +95,9 @@ def _report_email(
     )
 
 
-def _preview(settings: Settings, report: QuarterlyReport, quarter: str, folder: Path, recipients: list[str] | None) -> str:
+def _preview(
+    settings: Settings, report: QuarterlyReport, quarter: str, folder: Path, recipients: list[str] | None
+) -> str:
     try:
         email = _report_email(settings, report, quarter, recipients)
     except RecipientError as error:
@@ -114,7 +117,11 @@ def _propose_in_sheet(adapters: RunAdapters, settings: Settings, rows: list[dict
 
 # A run that outlasts this is stopped and marked TimedOut (failed), freeing its deployment's slot.
 @flow(
-    name="quarterly_report", flow_run_name=_run_name, log_prints=True, on_failure=[name_failed_run], timeout_seconds=3600
+    name="quarterly_report",
+    flow_run_name=_run_name,
+    log_prints=True,
+    on_failure=[name_failed_run],
+    timeout_seconds=3600,
 )
 def quarterly_report(
     quarter: Annotated[str | None, Field(pattern=QUARTER_PATTERN)] = None,
@@ -174,8 +181,17 @@ def _report(
         history.shown, targets, name_staff=settings.report_names_staff, quarter_over=today > target.end
     )
     report = render_quarterly_report(
-        history, recommendations, improved, worsened, checked, settings, targets, raw.label, today,
-        sending=adapters.mailer is not None and not checked.blocked, force_resend=request.force_resend,
+        history,
+        recommendations,
+        improved,
+        worsened,
+        checked,
+        settings,
+        targets,
+        raw.label,
+        today,
+        sending=adapters.mailer is not None and not checked.blocked,
+        force_resend=request.force_resend,
     )
     write_files(folder, report.files)
     if settings.sheets_write_back:
@@ -198,7 +214,9 @@ def _report(
     # The same rule as the leadership email: no cell's value, no staff name unless report_names_staff.
     scorecard = leadership_scorecard_frame(current, settings.report_names_staff)
     publish_table(f"{key}-scorecard", scorecard.rename(columns=readable_title), "Scorecard")
-    publish_table(f"{key}-data-quality", redacted_data_quality_frame(checked.issues), "Data-quality errors and warnings")
+    publish_table(
+        f"{key}-data-quality", redacted_data_quality_frame(checked.issues), "Data-quality errors and warnings"
+    )
     logger.info("Report for %s written to %s", target.label, folder.resolve())
     # Held back, the report itself was not sent, whatever happened to the stewards' notice.
     word = "held-back" if checked.blocked else report_word(delivered.report)
@@ -239,8 +257,14 @@ def deliver_quarterly_report(
             return Delivered(sentence, None, history)
         # The data stewards hear about it instead, with the reasons first.
         notice, sent = send_data_quality_notice(
-            settings, checked, source_label=delivery.source_label, run_date=delivery.today, mailer=adapters.mailer,
-            ledger=adapters.ledger, force_resend=request.force_resend, held_back=quarter,
+            settings,
+            checked,
+            source_label=delivery.source_label,
+            run_date=delivery.today,
+            mailer=adapters.mailer,
+            ledger=adapters.ledger,
+            force_resend=request.force_resend,
+            held_back=quarter,
         )
         return Delivered(f"{sentence} {notice}", sent, history)
     if adapters.mailer is None:

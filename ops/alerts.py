@@ -59,7 +59,9 @@ def remove_what_older_versions_made() -> list[str]:
         except ObjectNotFound:
             pass
         else:
-            removed.append(f"Removed the global concurrency limit '{OLD_DELIVERY_LIMIT}' (the ledger's lock replaces it).")
+            removed.append(
+                f"Removed the global concurrency limit '{OLD_DELIVERY_LIMIT}' (the ledger's lock replaces it)."
+            )
     return removed
 
 
@@ -71,27 +73,55 @@ def automations(action: Callable[[str], ActionTypes]) -> list[Automation]:
 
     def when(name: str, description: str, event: str, **trigger: object) -> Automation:
         return Automation(
-            name=name, description=description,
-            trigger=EventTrigger(match={"prefect.resource.id": "prefect.flow-run.*"}, match_related=coaching_runs,
-                                 threshold=1, **trigger),
+            name=name,
+            description=description,
+            trigger=EventTrigger(
+                match={"prefect.resource.id": "prefect.flow-run.*"}, match_related=coaching_runs, threshold=1, **trigger
+            ),
             actions=[action(event)],
         )
 
     reactive = {"posture": Posture.Reactive, "within": timedelta(0)}
     return [
-        when("coaching: run failed", "A coaching run failed or timed out (an email of unknown outcome fails its run).",
-             "failed", expect={"prefect.flow-run.Failed", "prefect.flow-run.TimedOut"}, **reactive),
-        when("coaching: run crashed", "A coaching run crashed (its worker or process died).",
-             "crashed", expect={"prefect.flow-run.Crashed"}, **reactive),
-        when("coaching: run cancelled",
-             "A coaching run was cancelled (by someone, or by stopping the stack): it may have left emails "
-             "of unknown outcome.", "cancelled", expect={"prefect.flow-run.Cancelled"}, **reactive),
-        when("coaching: run late by more than an hour",
-             "A coaching run went Late and did not start within an hour (no worker? a stuck run?).",
-             "late", after={"prefect.flow-run.Late"},
-             expect={"prefect.flow-run.Pending", "prefect.flow-run.Running", "prefect.flow-run.Cancelled",
-                     "prefect.flow-run.Crashed", "prefect.flow-run.Failed", "prefect.flow-run.Completed"},
-             for_each={"prefect.resource.id"}, posture=Posture.Proactive, within=timedelta(hours=1)),
+        when(
+            "coaching: run failed",
+            "A coaching run failed or timed out (an email of unknown outcome fails its run).",
+            "failed",
+            expect={"prefect.flow-run.Failed", "prefect.flow-run.TimedOut"},
+            **reactive,
+        ),
+        when(
+            "coaching: run crashed",
+            "A coaching run crashed (its worker or process died).",
+            "crashed",
+            expect={"prefect.flow-run.Crashed"},
+            **reactive,
+        ),
+        when(
+            "coaching: run cancelled",
+            "A coaching run was cancelled (by someone, or by stopping the stack): it may have left emails "
+            "of unknown outcome.",
+            "cancelled",
+            expect={"prefect.flow-run.Cancelled"},
+            **reactive,
+        ),
+        when(
+            "coaching: run late by more than an hour",
+            "A coaching run went Late and did not start within an hour (no worker? a stuck run?).",
+            "late",
+            after={"prefect.flow-run.Late"},
+            expect={
+                "prefect.flow-run.Pending",
+                "prefect.flow-run.Running",
+                "prefect.flow-run.Cancelled",
+                "prefect.flow-run.Crashed",
+                "prefect.flow-run.Failed",
+                "prefect.flow-run.Completed",
+            },
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            within=timedelta(hours=1),
+        ),
     ]
 
 
@@ -113,7 +143,8 @@ def _alert_run_action(settings: Settings) -> tuple[Callable[[str], ActionTypes],
 
     def run_alert(event: str) -> RunDeployment:
         return RunDeployment(
-            source="selected", deployment_id=deployment_id,
+            source="selected",
+            deployment_id=deployment_id,
             # A plain text template: the shorthand "{{ flow_run.id }}" would render the id as JSON,
             # which Prefect 3.9 cannot do for a UUID (the action then fails).
             parameters={"flow_run_id": {"__prefect_kind": "jinja", "template": "{{ flow_run.id }}"}, "event": event},

@@ -85,7 +85,11 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "list":
             status = UNRESOLVED if args.status == "unresolved" else args.status
             rows = ledger.history(kind=args.kind, status=status, limit=args.limit)
-            print(_table(rows) if rows else "No deliveries recorded" + (f" with status {args.status}." if args.status else "."))
+            print(
+                _table(rows)
+                if rows
+                else "No deliveries recorded" + (f" with status {args.status}." if args.status else ".")
+            )
             return 0
         status = "sent" if args.command == "mark-sent" else "failed"
         note = f"marked {status} by an admin" + (f": {args.note}" if args.note else "")

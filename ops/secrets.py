@@ -51,9 +51,7 @@ def save_to_prefect(settings: Settings, environ: Mapping[str, str]) -> list[str]
         load_service_account_info(path=settings.google_credentials_file)  # refuses a broken key, naming the file
         text = settings.google_credentials_file.read_text(encoding="utf-8")
         Secret(value=text).save(settings.google_secret_block, overwrite=True)
-        done.append(
-            f"Secret block '{settings.google_secret_block}' saved from {settings.google_credentials_file}."
-        )
+        done.append(f"Secret block '{settings.google_secret_block}' saved from {settings.google_credentials_file}.")
     if environ.get(RECIPIENTS_ENV, "").strip():
         recipients = list(check_recipients(settings.report_recipients, settings.allowed_recipient_domains))
         Variable.set(REPORT_RECIPIENTS_VARIABLE, recipients, overwrite=True)
@@ -68,8 +66,9 @@ def save_to_prefect(settings: Settings, environ: Mapping[str, str]) -> list[str]
 
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(
-        prog="python -m ops.secrets", description="Save the SendGrid key, the Google key and the report "
-        "recipients from environment values into Prefect (Secret blocks and a Variable)."
+        prog="python -m ops.secrets",
+        description="Save the SendGrid key, the Google key and the report "
+        "recipients from environment values into Prefect (Secret blocks and a Variable).",
     ).parse_args(argv)
 
     def run() -> None:

@@ -152,8 +152,13 @@ def _start(stack: Stack, name: str, args: list[str], env: Mapping[str, str]) -> 
     """Start a long-running Prefect command in its own process group, logging to `<name>.log`."""
     with stack.log_file(name).open("ab") as log:
         process = subprocess.Popen(
-            _prefect(*args), cwd=PROJECT_ROOT, env=dict(env), stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            _prefect(*args),
+            cwd=PROJECT_ROOT,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     stack.pid_file(name).write_text(str(process.pid))
     return process
@@ -165,8 +170,13 @@ def _run(stack: Stack, name: str, args: list[str], timeout: float) -> None:
     with log.open("ab") as out:
         try:
             done = subprocess.run(
-                _prefect(*args), cwd=PROJECT_ROOT, env=stack.env(), stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT, timeout=timeout,
+                _prefect(*args),
+                cwd=PROJECT_ROOT,
+                env=stack.env(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
             )
         except subprocess.TimeoutExpired:
             raise StackError(f"`prefect {' '.join(args)}` took over {timeout:.0f} s; see {log}") from None
@@ -222,10 +232,16 @@ def clear_orphaned_runs(stack: Stack, say: Callable[[str], object] = print) -> i
         orphans = _in_flight_runs(client)
         if orphans:
             say(f"Marking {len(orphans)} orphaned run(s) Crashed: {', '.join(run.name for run in orphans)} ...")
-            _end_runs(client, orphans, Crashed(message=(
-                "Orphaned: its worker stopped while it ran (killed or crashed), so it was marked Crashed "
-                "when the stack started again. If it was sending, see python -m ops.deliveries list."
-            )))
+            _end_runs(
+                client,
+                orphans,
+                Crashed(
+                    message=(
+                        "Orphaned: its worker stopped while it ran (killed or crashed), so it was marked Crashed "
+                        "when the stack started again. If it was sending, see python -m ops.deliveries list."
+                    )
+                ),
+            )
     return len(orphans)
 
 
@@ -260,9 +276,7 @@ def _await_alerts(client: object, about: list[object], seconds: float, say: Call
     say("Some admin alerts had not ended; they run when the stack is started again.")
 
 
-def drain_runs(
-    stack: Stack, seconds: float, say: Callable[[str], object] = print, alert_seconds: float = 60
-) -> int:
+def drain_runs(stack: Stack, seconds: float, say: Callable[[str], object] = print, alert_seconds: float = 60) -> int:
     """Wait up to `seconds` for runs in flight to end; cancel the rest (the worker stops their
     processes; what it has not stopped within 15 s is marked Cancelled all the same), except the
     admin alerts, then wait up to `alert_seconds` for the alerts about the cancelled runs.
@@ -296,8 +310,13 @@ def _set_up_alerts(stack: Stack, say: Callable[[str], object]) -> None:
     """`python -m ops.alerts` against this stack, saying what it did."""
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "ops.alerts"], cwd=PROJECT_ROOT, env=stack.env(), stdin=subprocess.DEVNULL,
-            capture_output=True, text=True, timeout=120,
+            [sys.executable, "-m", "ops.alerts"],
+            cwd=PROJECT_ROOT,
+            env=stack.env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     except subprocess.TimeoutExpired:
         raise StackError("`python -m ops.alerts` took over 120 s") from None
@@ -310,8 +329,13 @@ def _set_up_alerts(stack: Stack, say: Callable[[str], object]) -> None:
 def _list_unresolved_deliveries(stack: Stack, say: Callable[[str], object]) -> None:
     """The emails of unknown outcome in the ledger the worker uses (its settings), until resolved."""
     done = subprocess.run(
-        [sys.executable, "-m", "ops.deliveries", "unresolved"], cwd=PROJECT_ROOT,
-        env=stack.env(stack.worker_env), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "ops.deliveries", "unresolved"],
+        cwd=PROJECT_ROOT,
+        env=stack.env(stack.worker_env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=False,
     )
     for line in (done.stdout + done.stderr).splitlines():
@@ -414,11 +438,13 @@ def running(stack: Stack, say: Callable[[str], object] = print) -> Iterator[Stac
 def status(stack: Stack) -> str:
     server = running_pid(stack, "server")
     worker = running_pid(stack, "worker")
-    return "\n".join([
-        f"server: {'running, pid ' + str(server) if server else 'stopped'}"
-        + (f", UI at {stack.ui_url}" if server and healthy(stack) else ""),
-        f"worker: {'running, pid ' + str(worker) if worker else 'stopped'}",
-    ])
+    return "\n".join(
+        [
+            f"server: {'running, pid ' + str(server) if server else 'stopped'}"
+            + (f", UI at {stack.ui_url}" if server and healthy(stack) else ""),
+            f"worker: {'running, pid ' + str(worker) if worker else 'stopped'}",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -431,7 +457,9 @@ def main(argv: list[str] | None = None) -> int:
         "--home", type=Path, default=DEFAULT_HOME, help="PREFECT_HOME: database, logs, process ids (default .prefect/)"
     )
     parser.add_argument(
-        "--drain-seconds", type=float, default=60,
+        "--drain-seconds",
+        type=float,
+        default=60,
         help="down: how long runs in flight may take to finish before they are cancelled (default 60)",
     )
     args = parser.parse_args(argv)

@@ -21,9 +21,7 @@ def readable_title(column: str) -> str:
     """A column name as a table heading: "bp1_accountability" -> "BP1 Accountability",
     "monthly_coverage" -> "Monthly Coverage", "program_id" -> "Program ID"."""
     words = column.split("_")
-    return " ".join(
-        word.upper() if re.fullmatch(r"bp\d|id", word) else word.capitalize() for word in words
-    )
+    return " ".join(word.upper() if re.fullmatch(r"bp\d|id", word) else word.capitalize() for word in words)
 
 
 def publish_markdown(key: str, markdown: str, description: str) -> None:

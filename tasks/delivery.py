@@ -37,14 +37,13 @@ class DeliveryIncomplete(PipelineError):
 # Retries live in the mailer (bounded, and never once the request has left). A Prefect retry
 # here would go through the ledger again and find the first attempt's record anyway.
 @task(name="deliver", cache_policy=NO_CACHE, persist_result=False)
-def deliver_email(
-    mailer: Mailer, ledger: DeliveryLedger, email: OutgoingEmail, force_resend: bool
-) -> DeliveryReport:
+def deliver_email(mailer: Mailer, ledger: DeliveryLedger, email: OutgoingEmail, force_resend: bool) -> DeliveryReport:
     """Each recipient gets the email separately; an address that is not one gets nothing (and
     is reported), and cannot stop the others."""
     refused = {
         recipient: DeliveryResult(
-            recipient, Outcome.FAILED,
+            recipient,
+            Outcome.FAILED,
             f"Not sent the {email.kind_name} for {email.period} to '{recipient}': not a valid email "
             f"address ({problem})",
         )
@@ -132,16 +131,15 @@ def name_failed_run(_flow: object, run: FlowRun, _state: State) -> None:
         _logger().warning("Could not rename the failed run: %s", exc)
 
 
-def finish_run(
-    result: T, report: DeliveryReport | None, what: str, message: str, word: str | None = None
-) -> State:
+def finish_run(result: T, report: DeliveryReport | None, what: str, message: str, word: str | None = None) -> State:
     """The run's final state, its message saying what happened to the email; the run's name gets
     `word`, by default the report's outcome. Failed (raised, after the artifacts are published)
     when someone did not, or may not have, get `what`."""
     label_run(word or report_word(report))
     if report is not None and report.needs_a_person:
         raise DeliveryIncomplete(
-            f"{what}: not delivered to {', '.join(report.missed)}. " + " ".join(
+            f"{what}: not delivered to {', '.join(report.missed)}. "
+            + " ".join(
                 result.sentence for result in report.results if result.outcome in (Outcome.UNKNOWN, Outcome.FAILED)
             )
         )

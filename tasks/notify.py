@@ -31,7 +31,8 @@ def unchanged_notice(
 def steward_recipients(settings: Settings) -> tuple[str, ...]:
     """The configured data stewards, checked against the allowed domains."""
     return check_recipients(
-        settings.data_stewards, settings.allowed_recipient_domains,
+        settings.data_stewards,
+        settings.allowed_recipient_domains,
         "data_stewards (config/settings.yaml) or COACHING_DATA_STEWARDS",
     )
 
@@ -49,8 +50,11 @@ def data_quality_notice_email(
     report this notice replaces: the blocking reasons (`checked.blocking`) then open the notice.
     Raises RecipientError when the stewards are not configured or not allowed."""
     notice = build_notice(
-        checked, settings.tabs.model_dump(), organisation=settings.organisation,
-        source_label=source_label, held_back=held_back,
+        checked,
+        settings.tabs.model_dump(),
+        organisation=settings.organisation,
+        source_label=source_label,
+        held_back=held_back,
     )
     if not notice.has_issues:
         return None

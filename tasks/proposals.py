@@ -11,7 +11,5 @@ from adapters.sources import ProposalWriter
 
 
 @task(name="write-back-proposals", cache_policy=NO_CACHE)
-def write_back_proposals(
-    writer: ProposalWriter, tab_title: str, proposals: Sequence[Mapping[str, object]]
-) -> int:
+def write_back_proposals(writer: ProposalWriter, tab_title: str, proposals: Sequence[Mapping[str, object]]) -> int:
     return writer.append_proposals(tab_title, proposals)

@@ -32,9 +32,7 @@ def validate_records(raw: RawWorkbook, settings: Settings, quarter: Quarter, run
 
 
 @task(name="validate", cache_policy=NO_CACHE, persist_result=False)
-def _validate_records(
-    raw: RawWorkbook, settings: Settings, quarter: Quarter, run_date: dt.date
-) -> CheckedRecords:
+def _validate_records(raw: RawWorkbook, settings: Settings, quarter: Quarter, run_date: dt.date) -> CheckedRecords:
     return check_records(
         raw,
         settings.tabs.model_dump(),

@@ -68,5 +68,7 @@ def write_preview(folder: Path, email: OutgoingEmail, name: str = "") -> Path:
     """The email as it would go, as an .eml file in `folder` (`preview-<kind>-<period>[-name].eml`), for
     a run that sends nothing: nothing is sent, and nothing is recorded in the ledger."""
     suffix = f"-{name}" if name else ""
-    (path,) = write_files(folder, {f"preview-{email.kind}-{email.period}{suffix}.eml": bytes(build_mime_message(email))})
+    (path,) = write_files(
+        folder, {f"preview-{email.kind}-{email.period}{suffix}.eml": bytes(build_mime_message(email))}
+    )
     return path

@@ -30,7 +30,9 @@ def chromium() -> str:
         found = shutil.which(name)
         if found:
             return found
-    raise RuntimeError("Headless Chromium is needed for this test: apt-get install -y chromium (make test does it as root)")
+    raise RuntimeError(
+        "Headless Chromium is needed for this test: apt-get install -y chromium (make test does it as root)"
+    )
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,21 @@ def laid_out(html: str, width: int, folder: Path) -> Layout:
     wrapper = folder / "wrapper.html"
     wrapper.write_text(_WRAPPER.format(width=width), encoding="utf-8")
     done = subprocess.run(
-        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--no-first-run", "--window-size=1000,1300", "--virtual-time-budget=10000", "--dump-dom",
-         wrapper.resolve().as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            "--window-size=1000,1300",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            wrapper.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     found = re.search(r'data-width="(\d+)/(\d+)/([\d.,]*)"', done.stdout)
     if found is None:

@@ -41,9 +41,13 @@ def satisfaction_groups(valid: Mapping[str, pd.DataFrame], quarter: Quarter, min
         return by_program
     merged = f"{OTHER_PROGRAMS}: " + ", ".join(by_program.loc[small, "program_name"])
     survey = valid["satisfaction"]
-    relabelled = survey.assign(program_id=survey["program_id"].mask(survey["program_id"].isin(by_program.loc[small, "program_id"]), merged))
+    relabelled = survey.assign(
+        program_id=survey["program_id"].mask(survey["program_id"].isin(by_program.loc[small, "program_id"]), merged)
+    )
     programs = pd.concat([valid["programs"], pd.DataFrame({"program_id": [merged], "program_name": [merged]})])
-    grouped = satisfaction_by_program({**valid, "satisfaction": relabelled, "programs": programs}, quarter, min_responses)
+    grouped = satisfaction_by_program(
+        {**valid, "satisfaction": relabelled, "programs": programs}, quarter, min_responses
+    )
     return grouped.assign(last=grouped["program_id"].eq(merged)).sort_values("last", kind="stable").drop(columns="last")
 
 
@@ -111,8 +115,11 @@ def build_quarterly_report(
     # scorecard.csv's evidence says who each program's coaching lead is: kept whole in the output folder.
     attachments["scorecard.csv"] = csv_bytes(leadership_scorecard_frame(current, name_staff))
     last = None if record is None else record.last_sent
-    if record is not None and last is not None and sending and (
-        force_resend or report_content_hash(report_subject(data), attachments) != last.content_hash
+    if (
+        record is not None
+        and last is not None
+        and sending
+        and (force_resend or report_content_hash(report_subject(data), attachments) != last.content_hash)
     ):
         data.since_last_sent = record.since_last_sent or []
         data.resent_on_request = force_resend

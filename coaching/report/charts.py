@@ -103,10 +103,9 @@ def coverage_chart(scores: QuarterScores, target: float, programs: Sequence[str]
     staff coached that month, blue at or above the target, orange and hatched below it."""
     card = _only(scores.scorecard, programs)
     months = scores.quarter.months
-    coverage = (
-        scores.monthly_coverage.pivot_table(index="program_id", columns="month", values="coverage", aggfunc="first")
-        .reindex(index=card["program_id"], columns=months)
-    )
+    coverage = scores.monthly_coverage.pivot_table(
+        index="program_id", columns="month", values="coverage", aggfunc="first"
+    ).reindex(index=card["program_id"], columns=months)
     step = len(months) + 1.3  # rows per program: its months, and room for its name above them
     names = [_wrapped(name, 40) for name in card["program_name"]]
     with matplotlib.rc_context(_STYLE):
@@ -120,14 +119,21 @@ def coverage_chart(scores: QuarterScores, target: float, programs: Sequence[str]
             rows = top + np.arange(len(months))
             below = values < 100 * target - 1e-9
             bars = axes.barh(
-                rows, np.nan_to_num(values), 0.75, color=[BELOW if b else ABOVE for b in below],
-                hatch=["////" if b else "" for b in below], edgecolor="white", linewidth=0.5,
+                rows,
+                np.nan_to_num(values),
+                0.75,
+                color=[BELOW if b else ABOVE for b in below],
+                hatch=["////" if b else "" for b in below],
+                edgecolor="white",
+                linewidth=0.5,
             )
             shown = [f"{v:.0f} %" if not np.isnan(v) else "" for v in values]
             for label in axes.bar_label(bars, shown, padding=2, fontsize=SMALLEST_PT, color="#222222"):
                 label.set_bbox({"facecolor": "white", "edgecolor": "none", "pad": 0.5})  # over the target line
             if np.isnan(values).all():
-                axes.text(1, rows[1], "nobody who requires coaching", va="center", fontsize=SMALLEST_PT, color="#444444")
+                axes.text(
+                    1, rows[1], "nobody who requires coaching", va="center", fontsize=SMALLEST_PT, color="#444444"
+                )
             ticks += list(rows)
             tick_labels += [month.strftime("%b") for month in months]
         axes.axvline(100 * target, color="#222222", linestyle="--", linewidth=1)
@@ -144,7 +150,9 @@ def coverage_chart(scores: QuarterScores, target: float, programs: Sequence[str]
                 Patch(facecolor=BELOW, hatch="////", edgecolor="white", label="Below target"),
                 Line2D([], [], color="#222222", linestyle="--", label=f"Target {100 * target:.0f} %"),
             ],
-            loc="outside lower left", ncols=2, frameon=False,
+            loc="outside lower left",
+            ncols=2,
+            frameon=False,
         )
         axes.grid(axis="x", color="#e5e5e5", linewidth=0.6)
         axes.set_axisbelow(True)
@@ -159,7 +167,9 @@ def scores_chart(
     The legend goes under the plot, one name a line, so the plot keeps the chart's width."""
     labels = [scores.quarter.label for scores in history]
     cards = pd.concat([scores.scorecard[["quarter", "program_id", "program_name", "percent"]] for scores in history])
-    percents = cards.pivot_table(index="quarter", columns="program_id", values="percent", aggfunc="first").reindex(labels)
+    percents = cards.pivot_table(index="quarter", columns="program_id", values="percent", aggfunc="first").reindex(
+        labels
+    )
     current = _only(history[-1].scorecard, programs)
     names = [_wrapped(name, 40) for name in current["program_name"]]
     legend_lines = sum(name.count("\n") + 1 for name in names) + 1
@@ -172,14 +182,23 @@ def scores_chart(
         dodge = step * (np.arange(len(current)) - (len(current) - 1) / 2)
         for p, (program, name) in enumerate(zip(current["program_id"], names)):
             axes.plot(
-                positions + dodge[p], percents[program].to_numpy(dtype=float),
+                positions + dodge[p],
+                percents[program].to_numpy(dtype=float),
                 marker=MARKERS[(p + p // len(PALETTE)) % len(MARKERS)],  # colour and marker pairs stay unique
-                color=PALETTE[p % len(PALETTE)], linewidth=1.5, markersize=6, label=name,
+                color=PALETTE[p % len(PALETTE)],
+                linewidth=1.5,
+                markersize=6,
+                label=name,
             )
         organisation = [scores.organisation_percent for scores in history]
         axes.plot(
-            positions, np.array(organisation, dtype=float), color="#000000", linewidth=3,
-            marker="o", markersize=7, label="Whole organisation",
+            positions,
+            np.array(organisation, dtype=float),
+            color="#000000",
+            linewidth=3,
+            marker="o",
+            markersize=7,
+            label="Whole organisation",
         )
         # A mark and one line under the axis: "(recomputed)" under each quarter would not fit beside the next.
         axes.set_xticks(positions, [f"{label}*" if label in recomputed else label for label in labels])

@@ -97,15 +97,20 @@ def nudge_email(
             else f"never coached (started {_day(start)}, {days} days)",
         )
         for name, session, start, days in zip(
-            nudge.overdue["name"], nudge.overdue["last_session"], nudge.overdue["start_date"],
+            nudge.overdue["name"],
+            nudge.overdue["last_session"],
+            nudge.overdue["start_date"],
             nudge.overdue["days_without"],
         )
     ]
     sessions = [
         SessionLine(_day(date, with_year=False), str(session_id), str(staff), str(coach), str(missing))
         for date, session_id, staff, coach, missing in zip(
-            nudge.single_source["session_date"], nudge.single_source["session_id"],
-            nudge.single_source["staff_name"], nudge.single_source["coach_name"], nudge.single_source["missing"],
+            nudge.single_source["session_date"],
+            nudge.single_source["session_id"],
+            nudge.single_source["staff_name"],
+            nudge.single_source["coach_name"],
+            nudge.single_source["missing"],
         )
     ]
     context = {
@@ -160,7 +165,11 @@ def _issue_line(line: NoticeLine) -> IssueLine:
     where = "whole tab" if line.row is None else f"row {line.row}" + (f" ({line.cell})" if line.cell else "")
     value = line.value if len(line.value) <= VALUE_CHARS else line.value[: VALUE_CHARS - 1] + "…"
     return IssueLine(
-        where, line.column or "—", value, line.problem, line.fix,
+        where,
+        line.column or "—",
+        value,
+        line.problem,
+        line.fix,
         "Error" if line.severity is Severity.ERROR else "Warning",
         line.link if line.link.startswith("https://") else "",  # a link never runs script (javascript:)
     )
@@ -168,12 +177,22 @@ def _issue_line(line: NoticeLine) -> IssueLine:
 
 def _tab_view(tab: TabSummary) -> TabView:
     counts = ", ".join(
-        part for part in (_count(tab.errors, "error") if tab.errors else "",
-                          _count(tab.warnings, "warning") if tab.warnings else "") if part
+        part
+        for part in (
+            _count(tab.errors, "error") if tab.errors else "",
+            _count(tab.warnings, "warning") if tab.warnings else "",
+        )
+        if part
     )
     return TabView(
-        tab.title, tab.rows_read, tab.rows_quarantined, tab.errors, tab.warnings, counts or "nothing to fix",
-        tuple(_issue_line(line) for line in tab.lines[:SHOWN_PER_TAB]), max(len(tab.lines) - SHOWN_PER_TAB, 0),
+        tab.title,
+        tab.rows_read,
+        tab.rows_quarantined,
+        tab.errors,
+        tab.warnings,
+        counts or "nothing to fix",
+        tuple(_issue_line(line) for line in tab.lines[:SHOWN_PER_TAB]),
+        max(len(tab.lines) - SHOWN_PER_TAB, 0),
     )
 
 
@@ -192,8 +211,10 @@ def _rows(rows: tuple[int, ...]) -> str:
 
 def _cause_view(cause: Cause) -> CauseView:
     return CauseView(
-        f"{cause.title}, row {cause.row}", tuple(_issue_line(line) for line in cause.lines),
-        "; ".join(f"{title} {_rows(rows)}" for title, rows in cause.waiting), cause.waiting_rows,
+        f"{cause.title}, row {cause.row}",
+        tuple(_issue_line(line) for line in cause.lines),
+        "; ".join(f"{title} {_rows(rows)}" for title, rows in cause.waiting),
+        cause.waiting_rows,
     )
 
 

@@ -30,7 +30,9 @@ class ReportData:
     targets: Targets
     min_responses_per_coach: int
     blocking: list[str] = field(default_factory=list)
-    satisfaction_by_program: pd.DataFrame = field(default_factory=pd.DataFrame)  # see assemble.satisfaction_groups (shown when staff are not named)
+    satisfaction_by_program: pd.DataFrame = field(
+        default_factory=pd.DataFrame
+    )  # see assemble.satisfaction_groups (shown when staff are not named)
     declines: list[Improvement] = field(default_factory=list)  # what got worse since the previous quarter
     name_staff: bool = False  # the setting report_names_staff: counts per program unless it is on
     reported_on: dict[str, str] = field(default_factory=dict)  # quarter label -> YYYY-MM-DD of the version shown

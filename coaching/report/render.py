@@ -217,9 +217,7 @@ def _practices(card: pd.Series, coverage: pd.DataFrame, data: ReportData) -> tup
 
 
 def _programs(data: ReportData) -> list[ProgramView]:
-    before = (
-        data.previous.scorecard.set_index("program_id")["percent"] if data.previous is not None else pd.Series()
-    )
+    before = data.previous.scorecard.set_index("program_id")["percent"] if data.previous is not None else pd.Series()
     coverage_by_program = dict(tuple(data.current.monthly_coverage.groupby("program_id", sort=False)))
     empty = data.current.monthly_coverage.iloc[0:0]
     views = []
@@ -227,9 +225,13 @@ def _programs(data: ReportData) -> list[ProgramView]:
         change = card["percent"] - before[card["program_id"]] if card["program_id"] in before.index else None
         views.append(
             ProgramView(
-                card["program_id"], card["program_name"],
+                card["program_id"],
+                card["program_name"],
                 _practices(card, coverage_by_program.get(card["program_id"], empty), data),
-                int(card["total_score"]), _score_percent(card["percent"]), change_words(change), _change_colour(change),
+                int(card["total_score"]),
+                _score_percent(card["percent"]),
+                change_words(change),
+                _change_colour(change),
             )
         )
     return views
@@ -242,7 +244,7 @@ def _change(data: ReportData) -> float | None:
 
 
 def _day(iso_date: str) -> str:
-    """"2026-07-06" → "6 July 2026"."""
+    """ "2026-07-06" → "6 July 2026"."""
     day = dt.date.fromisoformat(iso_date[:10])
     return f"{day.day} {day:%B %Y}"
 
@@ -258,7 +260,8 @@ def _headline(data: ReportData) -> tuple[str, str, str]:
         before = data.previous.quarter.label
         then = _score_percent(data.previous.organisation_percent)
         how = (
-            f"{then} as reported on {_day(data.reported_on[before])}" if before in data.reported_on
+            f"{then} as reported on {_day(data.reported_on[before])}"
+            if before in data.reported_on
             else f"{then}, recomputed from today’s records: never reported"
         )
         words = change_words(change)
@@ -278,8 +281,13 @@ def report_subject(data: ReportData) -> str:
 def _recommendations(data: ReportData) -> list[RecommendationView]:
     return [
         RecommendationView(
-            r.priority, r.urgency, URGENCY_STATUS.get(r.urgency, STATUSES[r.score]), r.program_name,
-            BEST_PRACTICES[r.best_practice], r.action, r.evidence,
+            r.priority,
+            r.urgency,
+            URGENCY_STATUS.get(r.urgency, STATUSES[r.score]),
+            r.program_name,
+            BEST_PRACTICES[r.best_practice],
+            r.action,
+            r.evidence,
         )
         for r in data.recommendations
     ]
@@ -315,18 +323,27 @@ def _issue(issue: DataIssue) -> IssueView:
     # Only an https link is made clickable: a link is never allowed to run script (javascript:).
     link = issue.link if issue.link.startswith("https://") else ""
     return IssueView(
-        issue.tab, "—" if issue.row is None else str(issue.row), issue.column or "—",
-        problem_without_values(issue), "Error" if issue.severity is Severity.ERROR else "Warning", link,
+        issue.tab,
+        "—" if issue.row is None else str(issue.row),
+        issue.column or "—",
+        problem_without_values(issue),
+        "Error" if issue.severity is Severity.ERROR else "Warning",
+        link,
     )
 
 
 def _restatement(item: Restatement) -> RestatementView:
-    was = "nothing" if item.reported_total is None else (
-        f"{_score_percent(item.reported_percent)} ({item.reported_total} of 8)"
+    was = (
+        "nothing"
+        if item.reported_total is None
+        else (f"{_score_percent(item.reported_percent)} ({item.reported_total} of 8)")
     )
     change = "" if item.reported_percent is None else change_words(item.percent - item.reported_percent)
     return RestatementView(
-        item.program_name, was, f"{_score_percent(item.percent)} ({item.total} of 8)", change,
+        item.program_name,
+        was,
+        f"{_score_percent(item.percent)} ({item.total} of 8)",
+        change,
         "; ".join(item.reasons) or "no row behind the figures changed",
     )
 
@@ -398,19 +415,23 @@ def _recomputed(data: ReportData) -> list[str]:
 def _charts(data: ReportData) -> tuple[Chart, ...]:
     quarter = data.current.quarter.label
     programs = charted_programs(data.current.scorecard)
-    which = "per program" if programs is None else (
-        f"for the {len(programs)} programs with the lowest scores (every program is in the scorecard above)"
+    which = (
+        "per program"
+        if programs is None
+        else (f"for the {len(programs)} programs with the lowest scores (every program is in the scorecard above)")
     )
     recomputed = _recomputed(data)
     return (
         Chart(
-            f"coverage-{quarter}@coaching-report", f"monthly-coverage-{quarter}.png",
+            f"coverage-{quarter}@coaching-report",
+            f"monthly-coverage-{quarter}.png",
             f"Bar chart: share of staff who require coaching and were coached, {which}, by month of "
             f"{quarter}, against the target of {percent(data.targets.monthly_coverage)}.",
             coverage_chart(data.current, data.targets.monthly_coverage, programs),
         ),
         Chart(
-            f"scores-{quarter}@coaching-report", f"scores-by-quarter-{quarter}.png",
+            f"scores-{quarter}@coaching-report",
+            f"scores-by-quarter-{quarter}.png",
             f"Line chart: best-practice score in percent {which}, and the whole organisation's, "
             "for the last quarters"
             + (f" ({', '.join(recomputed)} recomputed from today's records: never reported)." if recomputed else "."),
@@ -484,7 +505,9 @@ def render_report(data: ReportData) -> RenderedReport:
     charts = _charts(data)
     charted = charted_programs(data.current.scorecard)
     context = _context(data) | {
-        "charts_note": "" if charted is None else (
+        "charts_note": ""
+        if charted is None
+        else (
             f"With {len(data.current.scorecard)} programs, the charts show the {len(charted)} with the "
             "lowest scores; every program is in the scorecard above and in scorecard.csv."
         )
@@ -492,8 +515,11 @@ def render_report(data: ReportData) -> RenderedReport:
     html = environment().get_template("report.html.j2")
     by_cid = [{"src": f"cid:{c.content_id}", "alt": c.alt, "width": c.image.width} for c in charts]
     embedded = [
-        {"src": "data:image/png;base64," + base64.b64encode(c.image.png).decode("ascii"), "alt": c.alt,
-         "width": c.image.width}
+        {
+            "src": "data:image/png;base64," + base64.b64encode(c.image.png).decode("ascii"),
+            "alt": c.alt,
+            "width": c.image.width,
+        }
         for c in charts
     ]
     return RenderedReport(
@@ -538,7 +564,9 @@ def build_report_email(
 def _identity(files: Mapping[str, bytes]) -> bytes:
     """The figures decide whether this is a new report, not the day it was rendered on."""
     return b"".join(
-        name.encode("utf-8") + b"\0" + content + b"\0" for name, content in sorted(files.items()) if name.endswith(".csv")
+        name.encode("utf-8") + b"\0" + content + b"\0"
+        for name, content in sorted(files.items())
+        if name.endswith(".csv")
     )
 
 

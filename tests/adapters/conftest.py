@@ -36,7 +36,8 @@ def stoppable_postgres(postgres_server: str) -> Iterator[StoppablePostgres]:
     run(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'", f"CREATE SCHEMA {role} AUTHORIZATION {role}")
     url = base.set(username=role, password=password, query={"options": f"-csearch_path={role}"})
     yield StoppablePostgres(
-        url.render_as_string(hide_password=False), password,
+        url.render_as_string(hide_password=False),
+        password,
         stop=lambda: run(
             f"ALTER ROLE {role} NOLOGIN",
             f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'",
@@ -45,7 +46,8 @@ def stoppable_postgres(postgres_server: str) -> Iterator[StoppablePostgres]:
     )
     run(
         f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'",
-        f"DROP SCHEMA {role} CASCADE", f"DROP ROLE {role}",
+        f"DROP SCHEMA {role} CASCADE",
+        f"DROP ROLE {role}",
     )
     admin.dispose()
 

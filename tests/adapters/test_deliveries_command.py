@@ -84,7 +84,9 @@ def one_of_two_lost(tmp_path, monkeypatch):
         monkeypatch.setenv("COACHING_SENDGRID_API_URL", fake.url)
         fake.fail_next(Fault(None, accepted=True))
         mailer = SendGridMailer(SecretStr(TEST_API_KEY), api_url=fake.url, timeout=2)
-        report = DeliveryLedger(open_store(tmp_path)).send_once(mailer, report_email(("ceo@example.org", "cfo@example.org")))
+        report = DeliveryLedger(open_store(tmp_path)).send_once(
+            mailer, report_email(("ceo@example.org", "cfo@example.org"))
+        )
         assert [r.outcome for r in report.results] == [Outcome.UNKNOWN, Outcome.SENT]
         yield fake, report.results[0].entry
 
@@ -92,7 +94,9 @@ def one_of_two_lost(tmp_path, monkeypatch):
 def test_resend_sends_the_unknown_copy_alone_and_it_is_no_longer_unresolved(one_of_two_lost, tmp_path, capsys):
     fake, entry = one_of_two_lost
     assert main(["unresolved"]) == 0
-    assert f"Unresolved delivery {entry}: the quarterly_report for 2026-Q3 to ceo@example.org" in capsys.readouterr().out
+    assert (
+        f"Unresolved delivery {entry}: the quarterly_report for 2026-Q3 to ceo@example.org" in capsys.readouterr().out
+    )
 
     assert main(["resend", str(entry)]) == 0
 

@@ -65,8 +65,19 @@ def workbook_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
             ["S3", "Cy Park", "not-an-email", 7, "practitioner", "yes", dt.date(2026, 1, 5), dt.date(2026, 2, 27)],
         ],
         "Coaching Log": [
-            ["Session ID", "Session Date", "Program ID", "Coach ID", "Staff ID", "Duration (minutes)",
-             "Direct Observation?", "Reflection", "Document Review", "Stakeholder Interview", "Notes"],
+            [
+                "Session ID",
+                "Session Date",
+                "Program ID",
+                "Coach ID",
+                "Staff ID",
+                "Duration (minutes)",
+                "Direct Observation?",
+                "Reflection",
+                "Document Review",
+                "Stakeholder Interview",
+                "Notes",
+            ],
             ["L1", dt.date(2026, 1, 12), "00123", "S1", "S2", 45, True, True, False, False, "ok"],
             ["L2", dt.date(2026, 2, 9), "00123", "S1", "S2", 42.5, "x", None, "y", None, None],
             ["L3", "8/32/2026", "00123", "S1", "S2", 30, False, False, False, False, "typo"],
@@ -159,9 +170,7 @@ def test_formatted_values_arrive_as_the_text_the_sheet_shows(google, account, wo
 
 
 @pytest.mark.parametrize("value_render", ["UNFORMATTED_VALUE", "FORMATTED_VALUE"])
-def test_the_sheet_and_its_xlsx_export_parse_to_the_same_records(
-    google, account, workbook_file, value_render
-) -> None:
+def test_the_sheet_and_its_xlsx_export_parse_to_the_same_records(google, account, workbook_file, value_render) -> None:
     shared_sheet(google, workbook_file)
     from_sheets = parse_workbook(source(google, account, value_render=value_render).read(), TITLES)
     from_xlsx = parse_workbook(XlsxSource(workbook_file).read(), TITLES)
@@ -188,9 +197,7 @@ def test_the_sample_workbook_reads_the_same_from_sheets_as_from_its_xlsx(google,
     assert [(i.tab, i.row, i.column, i.severity) for i in from_sheets.issues] == issues
 
 
-def test_a_read_costs_one_token_and_one_sheets_call_with_the_read_only_scope(
-    google, account, workbook_file
-) -> None:
+def test_a_read_costs_one_token_and_one_sheets_call_with_the_read_only_scope(google, account, workbook_file) -> None:
     shared_sheet(google, workbook_file)
     workbook = source(google, account).read()
 
@@ -268,7 +275,8 @@ def test_a_sheet_not_shared_with_the_service_account_says_to_share_it_as_viewer(
 
 def test_an_unknown_key_says_there_is_no_such_spreadsheet_the_service_account_can_open(google, account) -> None:
     with pytest.raises(
-        WorkbookError, match=f"there is no Google spreadsheet with the key {KEY} that the service account {READER} can open"
+        WorkbookError,
+        match=f"there is no Google spreadsheet with the key {KEY} that the service account {READER} can open",
     ):
         source(google, account).read()
     assert len(google.sheets_calls) == 1
@@ -316,7 +324,10 @@ def _key_without(field: str) -> str:
         (_key_without("client_email"), "has no client_email"),
         (_key_without("token_uri"), "has no token_uri"),
         (
-            json.dumps(json.loads(_key_without("nothing")) | {"private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\n-----END PRIVATE KEY-----\n"}),
+            json.dumps(
+                json.loads(_key_without("nothing"))
+                | {"private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\n-----END PRIVATE KEY-----\n"}
+            ),
             "not a readable private key",
         ),
     ],
@@ -363,20 +374,40 @@ def test_a_data_quality_link_opens_the_cell_that_holds_the_bad_value(google, acc
 
 
 PROPOSALS = [
-    {"quarter": "2026-Q1", "program_id": "00123", "best_practice": 1, "action": "Name a coaching lead",
-     "owner": None, "status": "proposed", "due_date": None},
-    {"quarter": "2026-Q1", "program_id": "00123", "best_practice": 2,
-     "action": '=HYPERLINK("http://example.invalid","click")', "status": "proposed"},
-    {"quarter": "2026-Q1", "program_id": "7", "best_practice": 2, "action": "-2 staff were not coached in February",
-     "status": "proposed"},
-    {"quarter": "2026-Q1", "program_id": "7", "best_practice": 4, "action": "+1 survey, @coaches: ask for more",
-     "status": "proposed"},
+    {
+        "quarter": "2026-Q1",
+        "program_id": "00123",
+        "best_practice": 1,
+        "action": "Name a coaching lead",
+        "owner": None,
+        "status": "proposed",
+        "due_date": None,
+    },
+    {
+        "quarter": "2026-Q1",
+        "program_id": "00123",
+        "best_practice": 2,
+        "action": '=HYPERLINK("http://example.invalid","click")',
+        "status": "proposed",
+    },
+    {
+        "quarter": "2026-Q1",
+        "program_id": "7",
+        "best_practice": 2,
+        "action": "-2 staff were not coached in February",
+        "status": "proposed",
+    },
+    {
+        "quarter": "2026-Q1",
+        "program_id": "7",
+        "best_practice": 4,
+        "action": "+1 survey, @coaches: ask for more",
+        "status": "proposed",
+    },
 ]
 
 
-def test_proposals_are_appended_once_under_the_sheets_headers_as_plain_text(
-    google, account, workbook_file
-) -> None:
+def test_proposals_are_appended_once_under_the_sheets_headers_as_plain_text(google, account, workbook_file) -> None:
     shared_sheet(google, workbook_file, role="writer")
     actions = google.spreadsheets[KEY].tabs["Improvement Actions"]
     # Leadership already decided on the first proposal of an earlier run.
@@ -410,9 +441,7 @@ def test_an_empty_improvement_actions_tab_gets_the_contract_header_first(google,
     ]
 
 
-def test_write_back_to_a_sheet_shared_as_viewer_says_to_share_it_as_editor(
-    google, account, workbook_file
-) -> None:
+def test_write_back_to_a_sheet_shared_as_viewer_says_to_share_it_as_editor(google, account, workbook_file) -> None:
     shared_sheet(google, workbook_file, role="reader")
 
     with pytest.raises(WorkbookError, match=f"not shared with {READER} as Editor"):
@@ -440,20 +469,28 @@ def test_merged_cells_come_with_the_list_of_tabs_and_are_errors_on_every_row_the
     assert raw.tabs["Coaching Log"].merges == ((2, 3, 7, 7), (1, 1, 1, 2))
     parsed = parse_workbook(raw, TITLES)
     merged = [i for i in parsed.issues if "merged" in i.problem]
-    assert [(i.row, i.column, i.cell) for i in merged] == [(2, "Direct Observation?", "G2"), (3, "Direct Observation?", "G3")]
+    assert [(i.row, i.column, i.cell) for i in merged] == [
+        (2, "Direct Observation?", "G2"),
+        (3, "Direct Observation?", "G3"),
+    ]
     assert merged[0].problem == "cells G2:G3 are merged: unmerge them and fill each row"
 
 
 @pytest.mark.parametrize("value_render", ["UNFORMATTED_VALUE", "FORMATTED_VALUE"])
 def test_formulas_come_with_the_values_the_sheet_computed_in_the_same_read(google, account, value_render) -> None:
-    google.add_spreadsheet(KEY, "Records", {
-        "Staff": [
-            ["Staff ID", "Start Date", "Requires Coaching"],
-            ["S1", Formula("=TODAY()", dt.date(2026, 12, 4)), Formula("=1<2", True)],
-            [Formula("=A2", "S1"), dt.date(2026, 1, 5), Formula("=NOPE()")],
-        ],
-        "Notes": [],
-    }, {READER: "reader"})
+    google.add_spreadsheet(
+        KEY,
+        "Records",
+        {
+            "Staff": [
+                ["Staff ID", "Start Date", "Requires Coaching"],
+                ["S1", Formula("=TODAY()", dt.date(2026, 12, 4)), Formula("=1<2", True)],
+                [Formula("=A2", "S1"), dt.date(2026, 1, 5), Formula("=NOPE()")],
+            ],
+            "Notes": [],
+        },
+        {READER: "reader"},
+    )
 
     raw = source(google, account, value_render=value_render).read()
 
@@ -518,7 +555,9 @@ def test_a_token_endpoint_outage_is_retried_and_not_called_a_revoked_key(google,
     assert [c.status for c in google.token_calls] == [503, 503, 503, 200]
 
 
-def test_a_token_endpoint_that_stays_down_is_reported_as_an_outage_not_a_bad_key(google, account, workbook_file) -> None:
+def test_a_token_endpoint_that_stays_down_is_reported_as_an_outage_not_a_bad_key(
+    google, account, workbook_file
+) -> None:
     shared_sheet(google, workbook_file)
     google.fail_token_next(*[503] * 20)
 

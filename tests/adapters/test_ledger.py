@@ -29,7 +29,9 @@ SPAWN = multiprocessing.get_context("spawn")
 
 
 def mailer_for(url: str, key: str = TEST_API_KEY, timeout: float = 30) -> SendGridMailer:
-    return SendGridMailer(SecretStr(key), api_url=url, retries=RetryRule(base_delay=0.01, max_delay=0.05), timeout=timeout)
+    return SendGridMailer(
+        SecretStr(key), api_url=url, retries=RetryRule(base_delay=0.01, max_delay=0.05), timeout=timeout
+    )
 
 
 def DeliveryLedgerIn(state_dir: Path) -> DeliveryLedger:  # noqa: N802 - reads as the class it builds
@@ -69,9 +71,11 @@ def test_a_rerun_sends_nothing_and_says_when_and_to_whom(fake_sendgrid, tmp_path
     ceo, cfo = again.results
     assert f"to cfo@example.org was already sent (sendgrid) at {cfo_sent_at}" in cfo.message
     assert "--force-resend" in cfo.message
-    assert [r.where for r in again.results] == [r.where for r in first.results] == [
-        f"sendgrid:{message_id}" for message_id in fake_sendgrid.message_ids
-    ]
+    assert (
+        [r.where for r in again.results]
+        == [r.where for r in first.results]
+        == [f"sendgrid:{message_id}" for message_id in fake_sendgrid.message_ids]
+    )
     assert fake_sendgrid.recipients() == ["ceo@example.org", "cfo@example.org"]  # one email each
 
 
@@ -118,7 +122,9 @@ def test_one_recipient_sendgrid_refuses_does_not_stop_the_others(fake_sendgrid, 
     assert report.outcome is Outcome.FAILED and report.missed == ["cfo@example.org"]
     assert "Does not contain a valid address" in report.of(Outcome.FAILED)[0].message
     assert {e["recipient"]: e["status"] for e in ledger.history()} == {
-        "ceo@example.org": "sent", "cfo@example.org": "failed", "board@example.org": "sent",
+        "ceo@example.org": "sent",
+        "cfo@example.org": "failed",
+        "board@example.org": "sent",
     }
     # The address fixed in SendGrid, the next run sends to that recipient only.
     fake_sendgrid.rejected_addresses = set()

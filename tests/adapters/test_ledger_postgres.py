@@ -29,7 +29,9 @@ def engine_for(url: str) -> Engine:
 
 
 def mailer_for(url: str) -> SendGridMailer:
-    return SendGridMailer(SecretStr(TEST_API_KEY), api_url=url, retries=RetryRule(base_delay=0.01, max_delay=0.05), timeout=2)
+    return SendGridMailer(
+        SecretStr(TEST_API_KEY), api_url=url, retries=RetryRule(base_delay=0.01, max_delay=0.05), timeout=2
+    )
 
 
 def send_from_another_host(ledger_url: str, sendgrid_url: str, ready: Barrier, outcomes: Queue[str]) -> None:
@@ -65,7 +67,12 @@ def test_four_workers_racing_on_a_new_postgresql_ledger_send_the_email_once(post
 
         assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
         # One sends; the others wait for it (the ledger's lock on the email) and find it sent.
-        assert sorted(outcomes.get(timeout=5) for _ in workers) == ["already_sent", "already_sent", "already_sent", "sent"]
+        assert sorted(outcomes.get(timeout=5) for _ in workers) == [
+            "already_sent",
+            "already_sent",
+            "already_sent",
+            "sent",
+        ]
         assert len(fake.messages) == 1
 
 

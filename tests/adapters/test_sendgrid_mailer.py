@@ -112,7 +112,9 @@ def test_an_answer_lost_after_the_request_left_is_unknown_and_never_retried(fake
     assert time.monotonic() - started < scaled(1.5)  # the deadline is total, however the answer trickles
     assert len(fake_sendgrid.requests) == 1  # one request: a retry could deliver it twice
     assert len(fake_sendgrid.messages) == (1 if fault.accepted else 0)
-    assert str(failure.value).startswith(f"SendGrid at {fake_sendgrid.url} received the request but its answer was lost")
+    assert str(failure.value).startswith(
+        f"SendGrid at {fake_sendgrid.url} received the request but its answer was lost"
+    )
 
 
 def test_a_connection_that_cannot_be_made_is_retried_with_the_planned_waits():
@@ -121,11 +123,15 @@ def test_a_connection_that_cannot_be_made_is_retried_with_the_planned_waits():
         port = closed.getsockname()[1]
     waits: list[float] = []
     mailer = SendGridMailer(
-        SecretStr(TEST_API_KEY), api_url=f"http://127.0.0.1:{port}",
-        retries=RetryRule(max_attempts=4, base_delay=1, max_delay=3), sleep=waits.append,
+        SecretStr(TEST_API_KEY),
+        api_url=f"http://127.0.0.1:{port}",
+        retries=RetryRule(max_attempts=4, base_delay=1, max_delay=3),
+        sleep=waits.append,
     )
 
-    with pytest.raises(DeliveryError, match=rf"after 4 attempts.*could not reach SendGrid at http://127.0.0.1:{port}") as failure:
+    with pytest.raises(
+        DeliveryError, match=rf"after 4 attempts.*could not reach SendGrid at http://127.0.0.1:{port}"
+    ) as failure:
         mailer.send(report_email())
 
     assert not isinstance(failure.value, DeliveryUnknown)  # nothing left: definitely not sent
@@ -143,7 +149,9 @@ def test_a_connection_never_accepted_is_retried_and_reported_not_sent_not_unknow
             connection.setblocking(False)
             connection.connect_ex(("127.0.0.1", port))
         mailer = SendGridMailer(
-            SecretStr(TEST_API_KEY), api_url=f"http://127.0.0.1:{port}", timeout=0.5,
+            SecretStr(TEST_API_KEY),
+            api_url=f"http://127.0.0.1:{port}",
+            timeout=0.5,
             retries=RetryRule(max_attempts=2, base_delay=0.01, max_delay=0.05),
         )
 
@@ -183,7 +191,9 @@ def test_a_persistent_503_gives_up_after_the_attempt_cap_with_growing_capped_wai
     started = time.monotonic()
 
     with pytest.raises(DeliveryError) as failure:
-        mailer_for(fake_sendgrid, retries=RetryRule(max_attempts=5, base_delay=0.1, max_delay=0.15)).send(report_email())
+        mailer_for(fake_sendgrid, retries=RetryRule(max_attempts=5, base_delay=0.1, max_delay=0.15)).send(
+            report_email()
+        )
 
     assert time.monotonic() - started < scaled(3)
     assert [r.answer for r in fake_sendgrid.requests] == ["503"] * 5
@@ -212,9 +222,20 @@ def test_a_rejected_api_key_fails_at_once_in_one_line_without_the_key(fake_sendg
     ("fault", "expected"),
     [
         (
-            Fault(400, body=json.dumps({"errors": [{"message": "Does not contain a valid address.",
-                                                    "field": "personalizations.0.to.0.email",
-                                                    "help": None}]}).encode()),
+            Fault(
+                400,
+                body=json.dumps(
+                    {
+                        "errors": [
+                            {
+                                "message": "Does not contain a valid address.",
+                                "field": "personalizations.0.to.0.email",
+                                "help": None,
+                            }
+                        ]
+                    }
+                ).encode(),
+            ),
             "SendGrid refused the email as malformed (400): Does not contain a valid address. "
             "(field personalizations.0.to.0.email).",
         ),
@@ -257,8 +278,6 @@ def test_an_email_sendgrid_finds_malformed_is_reported_with_sendgrids_reason(fak
     with pytest.raises(DeliveryError) as failure:
         mailer_for(fake_sendgrid, **FAST).send(report_email(subject=""))
 
-    assert str(failure.value).startswith(
-        "SendGrid refused the email as malformed (400): The subject is required."
-    )
+    assert str(failure.value).startswith("SendGrid refused the email as malformed (400): The subject is required.")
     assert str(failure.value).endswith("(field subject).")
     assert [r.answer for r in fake_sendgrid.requests] == ["400"]

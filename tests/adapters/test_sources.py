@@ -30,12 +30,23 @@ def _rewritten(source: Path, target: Path, member: str, change) -> Path:
     [
         (lambda d: d / "missing.xlsx", WorkbookError, "workbook not found"),
         (lambda d: (d / "records.xlsx").mkdir() or d / "records.xlsx", UsageError, "is a folder"),
-        (lambda d: (d / "records.csv").write_text("a,b\n1,2\n") and d / "records.csv", UsageError,
-         "records.csv is not an .xlsx workbook"),
-        (lambda d: (d / "locked.xlsx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600)) and d / "locked.xlsx",
-         WorkbookError, "remove the password"),
-        (lambda d: (d / "notes.xlsx").write_text("renamed text") and d / "notes.xlsx", WorkbookError,
-         "it is not a zip file"),
+        (
+            lambda d: (d / "records.csv").write_text("a,b\n1,2\n") and d / "records.csv",
+            UsageError,
+            "records.csv is not an .xlsx workbook",
+        ),
+        (
+            lambda d: (
+                (d / "locked.xlsx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600)) and d / "locked.xlsx"
+            ),
+            WorkbookError,
+            "remove the password",
+        ),
+        (
+            lambda d: (d / "notes.xlsx").write_text("renamed text") and d / "notes.xlsx",
+            WorkbookError,
+            "it is not a zip file",
+        ),
     ],
     ids=["missing", "folder", "csv", "encrypted", "not-a-zip"],
 )
@@ -48,14 +59,19 @@ def test_a_file_that_cannot_be_a_workbook_is_refused_before_and_while_reading(tm
 
 
 def test_a_workbook_whose_sheet_xml_is_cut_off_names_the_tab_and_says_to_export_again(tmp_path):
-    broken = _rewritten(SAMPLE, tmp_path / "broken.xlsx", "xl/worksheets/sheet3.xml", lambda data: data[: len(data) // 2])
+    broken = _rewritten(
+        SAMPLE, tmp_path / "broken.xlsx", "xl/worksheets/sheet3.xml", lambda data: data[: len(data) // 2]
+    )
     with pytest.raises(WorkbookError, match=r"broken.xlsx .*damaged \(tab 'Staff'.*export it again as .xlsx"):
         XlsxSource(broken).read()
 
 
 def test_a_workbook_without_sheets_says_so(tmp_path):
     empty = _rewritten(
-        SAMPLE, tmp_path / "empty.xlsx", "xl/workbook.xml", lambda data: re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", data)
+        SAMPLE,
+        tmp_path / "empty.xlsx",
+        "xl/workbook.xml",
+        lambda data: re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", data),
     )
     with pytest.raises(WorkbookError, match="has no sheets"):
         XlsxSource(empty).read()
@@ -96,12 +112,16 @@ def _with_cells(tmp_path: Path, member: str, cells: dict[str, str]) -> Path:
 
 
 def test_formulas_are_reported_with_the_value_excel_last_computed_for_them(tmp_path):
-    path = _with_cells(tmp_path, "xl/worksheets/sheet4.xml", {  # the Coaching Log
-        "B2": '<c r="B2" s="6"><f>TODAY()</f><v>46275</v></c>',  # a date format
-        "D2": '<c r="D2" t="str"><f>Staff!A2&amp;""</f><v>00101</v></c>',
-        "D3": '<c r="D3" t="e"><f>#REF!</f><v>#REF!</v></c>',
-        "G2": '<c r="G2" t="b"><f>1&lt;2</f><v>1</v></c>',
-    })
+    path = _with_cells(
+        tmp_path,
+        "xl/worksheets/sheet4.xml",
+        {  # the Coaching Log
+            "B2": '<c r="B2" s="6"><f>TODAY()</f><v>46275</v></c>',  # a date format
+            "D2": '<c r="D2" t="str"><f>Staff!A2&amp;""</f><v>00101</v></c>',
+            "D3": '<c r="D3" t="e"><f>#REF!</f><v>#REF!</v></c>',
+            "G2": '<c r="G2" t="b"><f>1&lt;2</f><v>1</v></c>',
+        },
+    )
     tab = XlsxSource(path).read().tabs["Coaching Log"]
 
     assert tab.formulas == {(2, 2): "=TODAY()", (2, 4): '=Staff!A2&""', (3, 4): "=#REF!", (2, 7): "=1<2"}
@@ -124,11 +144,15 @@ def test_a_formula_saved_without_a_computed_value_reads_as_none_with_its_formula
 
 
 def test_a_shared_formula_is_reported_in_every_cell_with_its_own_references(tmp_path):
-    path = _with_cells(tmp_path, "xl/worksheets/sheet4.xml", {
-        "E2": '<c r="E2" t="str"><f t="shared" ref="E2:E4" si="0">C2&amp;"x"</f><v>YMx</v></c>',
-        "E3": '<c r="E3" t="str"><f t="shared" si="0"/><v>YMx</v></c>',
-        "E4": '<c r="E4" t="str"><f t="shared" si="0"/><v>YMx</v></c>',
-    })
+    path = _with_cells(
+        tmp_path,
+        "xl/worksheets/sheet4.xml",
+        {
+            "E2": '<c r="E2" t="str"><f t="shared" ref="E2:E4" si="0">C2&amp;"x"</f><v>YMx</v></c>',
+            "E3": '<c r="E3" t="str"><f t="shared" si="0"/><v>YMx</v></c>',
+            "E4": '<c r="E4" t="str"><f t="shared" si="0"/><v>YMx</v></c>',
+        },
+    )
     tab = XlsxSource(path).read().tabs["Coaching Log"]
 
     assert tab.formulas == {(2, 5): '=C2&"x"', (3, 5): '=C3&"x"', (4, 5): '=C4&"x"'}
@@ -153,7 +177,9 @@ def test_a_workbook_of_plain_values_has_no_formulas_and_reads_as_openpyxl_reads_
 def test_a_sheet_whose_recorded_dimensions_are_wrong_is_read_whole(tmp_path):
     # Some exporters write <dimension ref="A1:B2"/> whatever the sheet holds.
     path = _rewritten(
-        SAMPLE, tmp_path / "dimension.xlsx", "xl/worksheets/sheet4.xml",
+        SAMPLE,
+        tmp_path / "dimension.xlsx",
+        "xl/worksheets/sheet4.xml",
         lambda data: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:B2"', data),
     )
     expected = XlsxSource(SAMPLE).read().tabs["Coaching Log"].rows

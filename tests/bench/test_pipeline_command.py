@@ -7,8 +7,17 @@ import json
 from bench.pipeline import main
 
 KEYS = {
-    "cells", "rows", "seconds_parse", "seconds_validate", "seconds_score", "seconds_render", "seconds_total",
-    "peak_rss_mb", "seconds_floor_parse", "seconds_floor_validate", "seconds_floor_score",
+    "cells",
+    "rows",
+    "seconds_parse",
+    "seconds_validate",
+    "seconds_score",
+    "seconds_render",
+    "seconds_total",
+    "peak_rss_mb",
+    "seconds_floor_parse",
+    "seconds_floor_validate",
+    "seconds_floor_score",
 }
 
 

@@ -31,14 +31,17 @@ def valid_frames(tabs: dict[str, list[list[str]]]) -> dict[str, pd.DataFrame]:
 
 def _parsed(tabs: dict[str, list[list[str]]], linked: bool):
     raw = RawWorkbook(
-        tabs={title: RawTab(title, [HEADERS[title], *rows], sheet_id=n) for n, (title, rows) in enumerate(tabs.items())},
+        tabs={
+            title: RawTab(title, [HEADERS[title], *rows], sheet_id=n) for n, (title, rows) in enumerate(tabs.items())
+        },
         label="Google Sheet Coaching records" if linked else "test_workbook.xlsx",
         url=SHEET_URL if linked else None,
     )
     parsed = parse_workbook(raw, titles={})
     issues = [
         DataIssue(**{**issue.__dict__, "link": f"{SHEET_URL}#gid=0&range={issue.cell}"})
-        if linked and issue.cell else issue
+        if linked and issue.cell
+        else issue
         for issue in parsed.issues
     ]
     bad_rows = {(i.tab, i.row) for i in issues if i.severity is Severity.ERROR and i.row is not None}
@@ -165,8 +168,18 @@ def realistic_tabs(seed: int = 7) -> dict[str, list[list[str]]]:
                 end = "2026-07-31"  # left after the first month
             if sid == "S101":
                 end = "2026-08-21"
-            staff.append([sid, _person(rng), email, pid, "coach" if coach else "practitioner",
-                          "FALSE" if coach else "TRUE", start, end])
+            staff.append(
+                [
+                    sid,
+                    _person(rng),
+                    email,
+                    pid,
+                    "coach" if coach else "practitioner",
+                    "FALSE" if coach else "TRUE",
+                    start,
+                    end,
+                ]
+            )
     staff.append(["S111", "Noor Haddad", "noor@riverbend.example.org", "FS", "coach", "FALSE", "2020-01-06", ""])
     log: list[list[str]] = []
     coverage = {"HV": 0.97, "FS": 0.8, "YM": 0.55, "CR": 0.9}
@@ -187,17 +200,32 @@ def realistic_tabs(seed: int = 7) -> dict[str, list[list[str]]]:
             session += 1
             day = month.start_time + pd.Timedelta(days=int(rng.integers(2, 26)))
             observed = rng.random() < min(two_sources[pid] + drift, 1.0)
-            log.append([
-                f"C{session:04d}", f"{day.month}/{day.day}/{day.year}", pid, coach, sid,
-                str(int(rng.integers(30, 90))), "TRUE" if observed else "FALSE",
-                "TRUE" if observed or rng.random() < 0.5 else "", "TRUE" if rng.random() < 0.3 else "", "", "",
-            ])
+            log.append(
+                [
+                    f"C{session:04d}",
+                    f"{day.month}/{day.day}/{day.year}",
+                    pid,
+                    coach,
+                    sid,
+                    str(int(rng.integers(30, 90))),
+                    "TRUE" if observed else "FALSE",
+                    "TRUE" if observed or rng.random() < 0.5 else "",
+                    "TRUE" if rng.random() < 0.3 else "",
+                    "",
+                    "",
+                ]
+            )
     log.append(["C9998", "9/31/2026", "HV", "S001", "S002", "60", "TRUE", "TRUE", "", "", ""])
     log.append(["C9999", "9/14/2026", "YM", "S201", "S205", "ninety", "maybe", "TRUE", "", "", ""])
-    plan = [[pid, c, "TRUE", f"https://intranet.example.org/plans/{pid}", "2026-01-15"]
-            for pid, cs in {"HV": ("Skill sets", "Frequency", "Methods", "Feedback", "Communication"),
-                            "FS": ("Frequency", "Methods", "Feedback methods and timeframe"),
-                            "YM": ("Frequency", "Methods")}.items() for c in cs]
+    plan = [
+        [pid, c, "TRUE", f"https://intranet.example.org/plans/{pid}", "2026-01-15"]
+        for pid, cs in {
+            "HV": ("Skill sets", "Frequency", "Methods", "Feedback", "Communication"),
+            "FS": ("Frequency", "Methods", "Feedback methods and timeframe"),
+            "YM": ("Frequency", "Methods"),
+        }.items()
+        for c in cs
+    ]
     fidelity, survey = [], []
     for q_end in ("12/15/2025", "3/16/2026", "6/15/2026", "9/14/2026"):
         for pid, kinds in {"HV": ("practitioner", "coach"), "FS": ("practitioner",), "YM": ("coach",)}.items():
@@ -207,8 +235,15 @@ def realistic_tabs(seed: int = 7) -> dict[str, list[list[str]]]:
     for coach, count in coach_responses.items():
         pid = next(s[3] for s in staff if s[0] == coach)
         for k in range(count):
-            survey.append([f"{7 + k % 3}/{10 + k}/2026 09:{10 + k}:00", pid, coach,
-                           str(int(rng.integers(3, 6))), "Good check-ins" if k == 0 else ""])
+            survey.append(
+                [
+                    f"{7 + k % 3}/{10 + k}/2026 09:{10 + k}:00",
+                    pid,
+                    coach,
+                    str(int(rng.integers(3, 6))),
+                    "Good check-ins" if k == 0 else "",
+                ]
+            )
     survey.append(["8/20/2026 12:00:00", "FS", "", "4", "<b>more</b> time please"])
     survey.append(["8/21/2026 12:00:00", "FS", "S111", "six", ""])
     actions = [
@@ -218,8 +253,13 @@ def realistic_tabs(seed: int = 7) -> dict[str, list[list[str]]]:
         ["2026-Q3", "CR", "3", "Draft the coaching plan", "J. Park", "planned", "2026-11-30"],
     ]
     return {
-        "Programs": programs, "Staff": staff, "Coaching Log": log, "Coaching Plan": plan,
-        "Fidelity": fidelity, "Satisfaction Survey": survey, "Improvement Actions": actions,
+        "Programs": programs,
+        "Staff": staff,
+        "Coaching Log": log,
+        "Coaching Plan": plan,
+        "Fidelity": fidelity,
+        "Satisfaction Survey": survey,
+        "Improvement Actions": actions,
     }
 
 

@@ -54,7 +54,8 @@ def test_each_event_tells_the_admin_what_to_look_at():
 
 def test_sheet_text_in_the_run_s_message_and_name_is_escaped_in_the_html():
     alert = replace(
-        FAILED, run_name="q-<script>alert(1)</script>",
+        FAILED,
+        run_name="q-<script>alert(1)</script>",
         state_message="Unknown program '<img src=x onerror=alert(1)>' & more",
     )
     html = email_of(alert).html
@@ -85,7 +86,9 @@ def test_a_run_without_a_deployment_is_named_as_a_coaching_run():
 
 
 def test_an_unknown_event_is_refused_naming_the_ones_there_are():
-    with pytest.raises(ValueError, match="Unknown alert event 'stalled': expected one of failed, crashed, cancelled, late"):
+    with pytest.raises(
+        ValueError, match="Unknown alert event 'stalled': expected one of failed, crashed, cancelled, late"
+    ):
         email_of(replace(FAILED, event="stalled"))
 
 

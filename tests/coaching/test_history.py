@@ -89,7 +89,9 @@ def test_history_csv_puts_todays_figures_beside_the_latest_version_delivered():
     assert history.restatements == []  # the re-sent version already had the back-filled sessions
     frame = history_frame(history).set_index(["quarter", "program_id"])
     assert frame.loc[("2026-Q2", "P1"), ["total_score", "reported_total_score", "reported_on"]].tolist() == [
-        6, 6, "2026-08-01"
+        6,
+        6,
+        "2026-08-01",
     ]
     assert pd.isna(frame.loc[("2026-Q3", "P1"), "reported_percent"])
     assert compare(first, resent.record, only_changed_scores=True)[0].total == 6
@@ -101,6 +103,10 @@ def test_a_program_added_after_the_report_is_listed_as_not_in_it_and_scored_with
     tabs["Coaching Plan"] += [["P3", "Frequency", "TRUE", "", ""], ["P3", "Methods", "TRUE", "", ""]]
     history = history_of(tabs, delivered(small_tabs(), Q2))
     (added,) = history.restatements
-    assert (added.program_id, added.reported_total, added.reasons) == ("P3", None, ("the program was not in the report, or was added since",))
+    assert (added.program_id, added.reported_total, added.reasons) == (
+        "P3",
+        None,
+        ("the program was not in the report, or was added since",),
+    )
     assert history.recomputed[0].scorecard.set_index("program_id").loc["P3", "bp3_service_plan"] == 1
     assert "P3" not in set(history.shown[0].scorecard["program_id"])  # the trend keeps the report as it was

@@ -26,15 +26,23 @@ def records_with_problems(url: str | None = None) -> CheckedRecords:
     """A malformed email on Staff row 4 (a warning) and an impossible date on Coaching Log row 3 (an
     error); the four optional tabs are missing (a note each)."""
     raw = workbook(
-        Staff=[*STAFF, ["S3", "Cy Diaz", "cy at agency.org", "P1", "practitioner", True, dt.datetime(2025, 1, 6), None]],
+        Staff=[
+            *STAFF,
+            ["S3", "Cy Diaz", "cy at agency.org", "P1", "practitioner", True, dt.datetime(2025, 1, 6), None],
+        ],
         Coaching_Log=[*LOG, ["C2", "8/32/2026", "P1", "S2", "S1", 60, True, True, False, False, ""]],
     )
     if url:  # as the Google Sheets source delivers it: a spreadsheet URL and each tab's gid
         tabs = {title: replace(tab, sheet_id=100 + i) for i, (title, tab) in enumerate(raw.tabs.items())}
         raw = RawWorkbook(tabs, "Google Sheet abc123", url)
     return check_records(
-        raw, {}, date_format="M/D/YYYY", run_date=RUN_DATE, quarter=Quarter(2026, 3),
-        max_error_share=0.10, min_log_volume_ratio=0.5,
+        raw,
+        {},
+        date_format="M/D/YYYY",
+        run_date=RUN_DATE,
+        quarter=Quarter(2026, 3),
+        max_error_share=0.10,
+        min_log_volume_ratio=0.5,
     )
 
 
@@ -49,8 +57,12 @@ def notice_of(checked: CheckedRecords, held_back: str | None = None) -> DataQual
 
 def email_of(notice: DataQualityNotice, period: str = "2026-11-25", csv: bytes = b"tab,row\n"):
     return data_quality_email(
-        notice, sender="reports@agency.org", recipients=("stewards@agency.org",), period=period,
-        data_quality_csv=csv, tags={},
+        notice,
+        sender="reports@agency.org",
+        recipients=("stewards@agency.org",),
+        period=period,
+        data_quality_csv=csv,
+        tags={},
     )
 
 
@@ -75,7 +87,10 @@ def test_the_notice_groups_the_issues_by_tab_with_a_summary_line_per_tab(checked
     ) in text
     assert "- Warning, row 4 (C4), Email: 'cy at agency.org'\n" in text
     # Half of the Coaching Log has errors: the stewards learn the leadership report would be held back.
-    assert "The next leadership report cannot go out until these are fixed:\n- Coaching Log: 1 of 2 rows for 2026-Q3 (50.0 %) have errors" in text
+    assert (
+        "The next leadership report cannot go out until these are fixed:\n- Coaching Log: 1 of 2 rows for 2026-Q3 (50.0 %) have errors"
+        in text
+    )
     assert text.index("cannot go out") < text.index("SUMMARY BY TAB")  # the reasons lead
     assert [a.filename for a in email.attachments] == ["data_quality.csv"]
 
@@ -91,27 +106,55 @@ def test_each_line_links_to_its_cell_when_the_source_is_google_sheets(checked):
     ("issue", "problem", "fix"),
     [
         (
-            DataIssue("Fidelity", 31, "Score", "34", "The score 34 is higher than the maximum score 30; correct the "
-                      "score or the maximum", Severity.ERROR),
-            "The score 34 is higher than the maximum score 30", "Correct the score or the maximum",
+            DataIssue(
+                "Fidelity",
+                31,
+                "Score",
+                "34",
+                "The score 34 is higher than the maximum score 30; correct the score or the maximum",
+                Severity.ERROR,
+            ),
+            "The score 34 is higher than the maximum score 30",
+            "Correct the score or the maximum",
         ),
         (
-            DataIssue("Staff", 9, "Program ID", "P1; P2", "Program ID 'P1; P2' is not on the Programs tab; add the "
-                      "program there or correct the ID", Severity.ERROR),
-            "Program ID 'P1; P2' is not on the Programs tab", "Add the program there or correct the ID",
+            DataIssue(
+                "Staff",
+                9,
+                "Program ID",
+                "P1; P2",
+                "Program ID 'P1; P2' is not on the Programs tab; add the program there or correct the ID",
+                Severity.ERROR,
+            ),
+            "Program ID 'P1; P2' is not on the Programs tab",
+            "Add the program there or correct the ID",
         ),
         (
             DataIssue("Coaching Log", 7, "Duration (minutes)", "abc", "'abc' is not a number", Severity.ERROR),
-            "'abc' is not a number", "Correct the cell; until then the whole row is left out of the figures",
+            "'abc' is not a number",
+            "Correct the cell; until then the whole row is left out of the figures",
         ),
         (
-            DataIssue("Coaching Log", 8, "Duration (minutes)", "900", "A duration of '900' minutes is outside 1 "
-                      "to 600; it is ignored until it is corrected", Severity.WARNING),
-            "A duration of '900' minutes is outside 1 to 600; it is ignored until it is corrected", "Correct the cell",
+            DataIssue(
+                "Coaching Log",
+                8,
+                "Duration (minutes)",
+                "900",
+                "A duration of '900' minutes is outside 1 to 600; it is ignored until it is corrected",
+                Severity.WARNING,
+            ),
+            "A duration of '900' minutes is outside 1 to 600; it is ignored until it is corrected",
+            "Correct the cell",
         ),
         (
-            DataIssue("Coaching Plan", None, "last_reviewed", "", "this column is not in the tab, so every row "
-                      "counts it as blank", Severity.WARNING),
+            DataIssue(
+                "Coaching Plan",
+                None,
+                "last_reviewed",
+                "",
+                "this column is not in the tab, so every row counts it as blank",
+                Severity.WARNING,
+            ),
             "This column is not in the tab, so every row counts it as blank",
             "Add a column headed 'last_reviewed' in row 1 if you keep this information",
         ),
@@ -133,8 +176,14 @@ def test_the_same_issues_on_another_day_are_the_same_notice_and_a_changed_issue_
 
 def test_a_value_or_link_from_the_sheet_never_becomes_html_or_script():
     hostile = DataIssue(
-        "Staff", 4, "Name", "<img src=x onerror=alert(1)>", "'<img src=x onerror=alert(1)>' is odd; fix it",
-        Severity.WARNING, "B4", "javascript:alert(1)",
+        "Staff",
+        4,
+        "Name",
+        "<img src=x onerror=alert(1)>",
+        "'<img src=x onerror=alert(1)>' is odd; fix it",
+        Severity.WARNING,
+        "B4",
+        "javascript:alert(1)",
     )
     records = CheckedRecords(valid={}, issues=[hostile], rows_read={"staff": 3}, rows_quarantined={})
     html = email_of(notice_of(records)).html
@@ -156,15 +205,25 @@ def test_records_without_errors_or_warnings_have_nothing_to_notify():
 
 
 def test_a_staff_row_in_error_comes_first_once_with_the_rows_that_wait_on_it_instead_of_a_line_each():
-    log = [LOG[0], *(["C%d" % n, dt.datetime(2026, 7, n), "P1", "S3", "S1", 60, True, True, False, False, ""]
-                     for n in range(1, 6))]
+    log = [
+        LOG[0],
+        *(
+            ["C%d" % n, dt.datetime(2026, 7, n), "P1", "S3", "S1", 60, True, True, False, False, ""]
+            for n in range(1, 6)
+        ),
+    ]
     raw = workbook(
         Staff=[*STAFF, ["S3", "Cy Diaz", "cy@agency.org", "P1", "coach", False, "TBD", None]],
         Coaching_Log=log,
     )
     checked = check_records(
-        raw, {}, date_format="M/D/YYYY", run_date=RUN_DATE, quarter=Quarter(2026, 3),
-        max_error_share=1.0, min_log_volume_ratio=0.0,
+        raw,
+        {},
+        date_format="M/D/YYYY",
+        run_date=RUN_DATE,
+        quarter=Quarter(2026, 3),
+        max_error_share=1.0,
+        min_log_volume_ratio=0.0,
     )
     notice = notice_of(checked)
     [cause] = notice.causes

@@ -157,7 +157,9 @@ def test_the_default_month_is_the_last_completed_one_and_a_bad_month_is_refused(
 def test_a_month_without_any_session_stops_the_run_instead_of_nudging_everyone():
     log = program_frames([lead()], [session("A", "8/5/2026")])["coaching_log"]
     require_sessions_in(log, AUGUST, "Coaching Log")
-    with pytest.raises(WorkbookError, match="no valid rows dated in 2026-07 .*latest valid session is dated 2026-08-05") as stop:
+    with pytest.raises(
+        WorkbookError, match="no valid rows dated in 2026-07 .*latest valid session is dated 2026-08-05"
+    ) as stop:
         require_sessions_in(log, pd.Period("2026-07", freq="M"), "Coaching Log")
     # It names the option (and the UI's parameter) that chooses the month, with one that has sessions.
     assert "Choose another month with --month (in the Prefect UI: the run's parameter month)" in str(stop.value)

@@ -12,15 +12,17 @@ from tests.coaching.workbooks import lead, practitioner, program_frames, session
 
 
 def test_text_that_looks_like_a_formula_is_written_as_text():
-    frame = pd.DataFrame({"value": ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "plain"], "n": [1, 2, 3, 4, 5]})
+    frame = pd.DataFrame({"value": ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "plain"], "n": [1, 2, 3, 4, 5]})
     written = pd.read_csv(io.BytesIO(csv_bytes(frame)))
-    assert written["value"].tolist() == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2", "'@SUM(A1)", "plain"]
+    assert written["value"].tolist() == ['\'=HYPERLINK("http://x")', "'+1", "'-2", "'@SUM(A1)", "plain"]
     assert written["n"].tolist() == [1, 2, 3, 4, 5]
 
 
 def test_the_scorecard_has_the_contract_columns_first_and_rates_to_four_decimals():
-    frames = program_frames([lead(), practitioner("A"), practitioner("B"), practitioner("C")],
-                            [session("A", "7/15/2026"), session("B", "8/15/2026")])
+    frames = program_frames(
+        [lead(), practitioner("A"), practitioner("B"), practitioner("C")],
+        [session("A", "7/15/2026"), session("B", "8/15/2026")],
+    )
     card = scorecard_frame(score_quarter(frames, Quarter.parse("2026-Q3"), Targets()))
     written = pd.read_csv(io.BytesIO(csv_bytes(card)), dtype=str, keep_default_na=False)
     assert list(written.columns[: len(SCORECARD_COLUMNS)]) == SCORECARD_COLUMNS

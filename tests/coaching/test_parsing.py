@@ -27,7 +27,10 @@ def log_with(*rows):
 
 def test_headers_match_after_normalising_whatever_their_order_and_extra_columns_are_ignored():
     raw = workbook(
-        Programs=[["  COACHING lead id ", "Program-Name", "Comments (internal)", "program_id"], ["S2", "Home", "x", "P1"]]
+        Programs=[
+            ["  COACHING lead id ", "Program-Name", "Comments (internal)", "program_id"],
+            ["S2", "Home", "x", "P1"],
+        ]
     )
     programs = parse(raw).tabs["programs"].frame
     assert programs.loc[2, ["program_id", "program_name", "coaching_lead_id"]].tolist() == ["P1", "Home", "S2"]
@@ -36,7 +39,9 @@ def test_headers_match_after_normalising_whatever_their_order_and_extra_columns_
 
 def test_a_missing_required_column_stops_the_run_naming_tab_and_column_in_the_sheets_words():
     raw = workbook(Staff=[[h for h in STAFF[0] if h != "Start Date"], ["S1", "Ann", "", "P1", "", "yes", ""]])
-    with pytest.raises(WorkbookError, match=r"Tab 'Staff' has no column 'Start Date' \(headers found: 'Staff ID', 'Name', "):
+    with pytest.raises(
+        WorkbookError, match=r"Tab 'Staff' has no column 'Start Date' \(headers found: 'Staff ID', 'Name', "
+    ):
         parse(raw)
 
 
@@ -61,7 +66,9 @@ def test_a_renamed_scoring_column_stops_the_run_instead_of_reading_as_blanks(tab
     }
     rows = [list(row) for row in base[tab]]
     rows[0] = ["Observed?" if h == renamed else h for h in rows[0]]
-    with pytest.raises(WorkbookError, match=rf"Tab '{tab}' has no column '{re.escape(label)}' \(headers found: .*'Observed\?'"):
+    with pytest.raises(
+        WorkbookError, match=rf"Tab '{tab}' has no column '{re.escape(label)}' \(headers found: .*'Observed\?'"
+    ):
         parse(workbook(**{tab.replace(" ", "_"): rows}))
 
 
@@ -111,13 +118,25 @@ def test_empty_rows_are_skipped_and_every_other_row_keeps_its_sheet_row_number()
     assert parsed.tabs["coaching_log"].frame["row"].tolist() == [2, 5]
     (issue,) = errors(parsed)
     assert (issue.tab, issue.row, issue.column, issue.value, issue.cell) == (
-        "Coaching Log", 5, "Direct Observation?", "maybe", "G5"
+        "Coaching Log",
+        5,
+        "Direct Observation?",
+        "maybe",
+        "G5",
     )
     assert "yes/no" in issue.problem
 
 
 def test_identifiers_stay_text_and_keep_leading_zeros():
-    raw = workbook(Programs=[["Program ID", "Program Name", "Coaching Lead ID"], ["00123", "A"], [123, "B"], [45.0, "C"], [" P7 ", "D"]])
+    raw = workbook(
+        Programs=[
+            ["Program ID", "Program Name", "Coaching Lead ID"],
+            ["00123", "A"],
+            [123, "B"],
+            [45.0, "C"],
+            [" P7 ", "D"],
+        ]
+    )
     assert parse(raw).tabs["programs"].frame["program_id"].tolist() == ["00123", "123", "45", "P7"]
 
 
@@ -203,8 +222,12 @@ def test_a_satisfaction_that_is_not_a_whole_number_is_an_error():
 
 
 def test_long_plan_labels_and_spelled_out_statuses_are_normalised():
-    plan = [["Program ID", "Component", "Documented"], ["P1", "Feedback methods and timeframe", "yes"],
-            ["P1", "Communication protocols for coach and supervisor", "x"], ["P1", "Skill Sets", True]]
+    plan = [
+        ["Program ID", "Component", "Documented"],
+        ["P1", "Feedback methods and timeframe", "yes"],
+        ["P1", "Communication protocols for coach and supervisor", "x"],
+        ["P1", "Skill Sets", True],
+    ]
     actions = [["Quarter", "Program ID", "Action", "Status"], ["2026-q2", "P1", "Plan", "In progress"]]
     parsed = parse(workbook(Coaching_Plan=plan, Improvement_Actions=actions))
     assert parsed.tabs["coaching_plan"].frame["component"].tolist() == ["feedback", "communication", "skill_sets"]
@@ -284,7 +307,11 @@ def test_a_time_past_midnight_is_never_rolled_into_the_next_day_or_quarter():
 
 
 def test_twelve_hour_times_read_as_the_sheet_shows_them():
-    survey = [["Timestamp", "Program ID", "Satisfaction"], ["7/14/2026 12:05 AM", "P1", 4], ["7/14/2026 1:30 pm", "P1", 4]]
+    survey = [
+        ["Timestamp", "Program ID", "Satisfaction"],
+        ["7/14/2026 12:05 AM", "P1", 4],
+        ["7/14/2026 1:30 pm", "P1", 4],
+    ]
     stamps = parse(workbook(Satisfaction_Survey=survey)).tabs["satisfaction"].frame["timestamp"]
     assert stamps.tolist() == [pd.Timestamp("2026-07-14 00:05"), pd.Timestamp("2026-07-14 13:30")]
 
@@ -311,18 +338,28 @@ def test_an_empty_required_tab_stops_the_run_saying_it_is_empty():
 
 
 def test_a_merge_over_log_rows_is_an_error_on_every_row_it_covers():
-    rows = log_with(*[[f"C{n}", "7/14/2026", "P1", "S2", "S1", 30, True if n == 1 else None, True] for n in range(1, 6)])
+    rows = log_with(
+        *[[f"C{n}", "7/14/2026", "P1", "S2", "S1", 30, True if n == 1 else None, True] for n in range(1, 6)]
+    )
     raw = workbook(Coaching_Log=rows)
     merged = RawTab("Coaching Log", rows, merges=(CellRange(2, 5, 7, 7), CellRange(1, 1, 11, 12)))
     parsed = parse(RawWorkbook({**raw.tabs, "Coaching Log": merged}, raw.label))
     merge_errors = errors(parsed)
-    assert [(i.row, i.column, i.cell) for i in merge_errors] == [(r, "Direct Observation?", f"G{r}") for r in (2, 3, 4, 5)]
+    assert [(i.row, i.column, i.cell) for i in merge_errors] == [
+        (r, "Direct Observation?", f"G{r}") for r in (2, 3, 4, 5)
+    ]
     assert all(i.problem == "cells G2:G5 are merged: unmerge them and fill each row" for i in merge_errors)
     assert merge_errors[0].value == "TRUE"
 
 
 def test_merges_in_the_header_row_or_over_ignored_columns_are_harmless():
-    rows = [LOG_HEADER + ["Entered By"], *[[f"C{n}", "7/14/2026", "P1", "S2", "S1", 30, True, True, None, None, "", "Ann" if n == 1 else None] for n in range(1, 4)]]
+    rows = [
+        LOG_HEADER + ["Entered By"],
+        *[
+            [f"C{n}", "7/14/2026", "P1", "S2", "S1", 30, True, True, None, None, "", "Ann" if n == 1 else None]
+            for n in range(1, 4)
+        ],
+    ]
     raw = workbook(Coaching_Log=rows)
     merged = RawTab("Coaching Log", rows, merges=(CellRange(1, 1, 1, 2), CellRange(2, 4, 12, 12)))
     parsed = parse(RawWorkbook({**raw.tabs, "Coaching Log": merged}, raw.label))
@@ -335,5 +372,7 @@ def test_a_header_merge_that_hides_the_header_of_a_column_with_data_says_to_unme
     rows[1] = [*rows[1], "Ann"]
     raw = workbook(Coaching_Log=rows)
     merged = RawTab("Coaching Log", rows, merges=(CellRange(1, 1, 11, 12),))
-    with pytest.raises(WorkbookError, match=r"column L has data but no header in row 1 \(header cells K1:L1 are merged: unmerge them\)"):
+    with pytest.raises(
+        WorkbookError, match=r"column L has data but no header in row 1 \(header cells K1:L1 are merged: unmerge them\)"
+    ):
         parse(RawWorkbook({**raw.tabs, "Coaching Log": merged}, raw.label))

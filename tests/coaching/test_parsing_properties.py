@@ -29,14 +29,32 @@ EPOCH = dt.datetime(1899, 12, 30)
 IDS = ["P1", "P2", "S1", "S2", "00123", "123"]
 # No example database: nothing is written into the repository.
 FAST = settings(
-    max_examples=60, deadline=None, database=None,
+    max_examples=60,
+    deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
 WHOLE_RUN = settings(FAST, max_examples=12)
 ONE_RULE = settings(FAST, max_examples=30)  # a property about one rule, beside the general one
 
-FORMULA_ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#ERROR!", "#SPILL!", "#CALC!",
-                  "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#GETTING_DATA"}
+FORMULA_ERRORS = {
+    "#NULL!",
+    "#DIV/0!",
+    "#VALUE!",
+    "#REF!",
+    "#NAME?",
+    "#NUM!",
+    "#N/A",
+    "#ERROR!",
+    "#SPILL!",
+    "#CALC!",
+    "#FIELD!",
+    "#BLOCKED!",
+    "#CONNECT!",
+    "#BUSY!",
+    "#UNKNOWN!",
+    "#GETTING_DATA",
+}
 TRUE_WORDS = {"true", "yes", "y", "1", "x"}
 FALSE_WORDS = {"false", "no", "n", "0"}
 
@@ -50,9 +68,33 @@ control_text = st.text(alphabet=st.characters(codec="utf-8", categories=["Cc", "
 huge_text = st.sampled_from(["x" * 32_767, " 7/14/2026 " + "\u200b" * 32_000, "TRUE" + " " * 32_763])
 plain_text = st.text(max_size=12)
 word_cells = st.sampled_from(
-    ["TRUE", "false", "Yes", "n", "X", "maybe", "skill sets", "Feedback methods and timeframe", "In progress",
-     "coach", "Practitioner", "2026-Q2", "2026 - q3", "2026-Q5", " 45 ", "45 min", "1e3", "inf", "NaN", "-0",
-     "00123", " P1 ", "P1\u200b", "ann@agency.org", "ann at agency"]
+    [
+        "TRUE",
+        "false",
+        "Yes",
+        "n",
+        "X",
+        "maybe",
+        "skill sets",
+        "Feedback methods and timeframe",
+        "In progress",
+        "coach",
+        "Practitioner",
+        "2026-Q2",
+        "2026 - q3",
+        "2026-Q5",
+        " 45 ",
+        "45 min",
+        "1e3",
+        "inf",
+        "NaN",
+        "-0",
+        "00123",
+        " P1 ",
+        "P1\u200b",
+        "ann@agency.org",
+        "ann at agency",
+    ]
 )
 numbers = st.one_of(
     st.integers(min_value=-10, max_value=10),
@@ -73,7 +115,11 @@ def text_dates(draw) -> str:
     month = draw(st.integers(0, 13))
     day = draw(st.integers(0, 32))
     shape = draw(st.sampled_from(["slash", "iso", "dots"]))
-    text = {"slash": f"{month}/{day}/{year}", "iso": f"{year:04d}-{month:02d}-{day:02d}", "dots": f"{day}.{month}.{year}"}[shape]
+    text = {
+        "slash": f"{month}/{day}/{year}",
+        "iso": f"{year:04d}-{month:02d}-{day:02d}",
+        "dots": f"{day}.{month}.{year}",
+    }[shape]
     if draw(st.booleans()):
         hour, minute = draw(st.integers(0, 99)), draw(st.integers(0, 99))
         text += draw(st.sampled_from([" ", "T", "  "])) + f"{hour}:{minute:02d}"
@@ -84,9 +130,21 @@ def text_dates(draw) -> str:
 
 
 cells = st.one_of(
-    st.none(), st.just(""), st.just("   "), st.just(float("nan")),
-    plain_text, control_text, huge_text, word_cells, st.sampled_from(IDS),
-    numbers, st.booleans(), date_cells, text_dates(), error_values, formula_text,
+    st.none(),
+    st.just(""),
+    st.just("   "),
+    st.just(float("nan")),
+    plain_text,
+    control_text,
+    huge_text,
+    word_cells,
+    st.sampled_from(IDS),
+    numbers,
+    st.booleans(),
+    date_cells,
+    text_dates(),
+    error_values,
+    formula_text,
 )
 
 
@@ -95,7 +153,9 @@ def fitting(column: Column) -> st.SearchStrategy:
     in_quarter = st.dates(min_value=dt.date(2026, 4, 1), max_value=dt.date(2026, 9, 30))
     if column.kind in (Kind.DATE, Kind.DATETIME):
         return st.one_of(
-            in_quarter, in_quarter.map(lambda d: f"{d.month}/{d.day}/{d.year}"), in_quarter.map(dt.date.isoformat),
+            in_quarter,
+            in_quarter.map(lambda d: f"{d.month}/{d.day}/{d.year}"),
+            in_quarter.map(dt.date.isoformat),
             in_quarter.map(lambda d: (d - EPOCH.date()).days),
         )
     return {
@@ -110,7 +170,7 @@ def fitting(column: Column) -> st.SearchStrategy:
     }[column.kind]
 
 
-FORMULAS = ["=TODAY()", "=A2", '=VLOOKUP(B2,Staff!A:B,2,FALSE)', "=1/0", '=CONCAT("a";"b")']
+FORMULAS = ["=TODAY()", "=A2", "=VLOOKUP(B2,Staff!A:B,2,FALSE)", "=1/0", '=CONCAT("a";"b")']
 
 
 @st.composite
@@ -123,7 +183,9 @@ def workbooks(draw, mapped: bool = False, with_formulas: bool = False) -> RawWor
     tabs = {}
     for spec in TABS:
         header = [
-            f"Question {position}: which {column.name.replace('_', ' ')}?" if mapped and draw(st.booleans()) else column.label
+            f"Question {position}: which {column.name.replace('_', ' ')}?"
+            if mapped and draw(st.booleans())
+            else column.label
             for position, column in enumerate(spec.columns)
         ]
         row = st.tuples(*(st.one_of(fitting(c), fitting(c), cells) for c in spec.columns)).map(list)
@@ -132,7 +194,7 @@ def workbooks(draw, mapped: bool = False, with_formulas: bool = False) -> RawWor
         if with_formulas and rows:
             at = st.tuples(st.integers(2, len(rows) + 1), st.integers(1, len(spec.columns)))
             formulas = draw(st.dictionaries(at, st.sampled_from(FORMULAS), max_size=4))
-            for (row_number, column_number) in formulas:
+            for row_number, column_number in formulas:
                 if draw(st.booleans()):  # saved by a program that does not calculate: no stored value
                     rows[row_number - 2][column_number - 1] = None
         tabs[spec.default_title] = RawTab(spec.default_title, [header, *rows], formulas=formulas)
@@ -173,7 +235,11 @@ def shown(cell) -> str | None:
         return "TRUE" if cell else "FALSE"
     if isinstance(cell, (int, float)):
         number = as_float(cell)
-        return str(int(number)) if math.isfinite(number) and number == round(number) and abs(number) < 1e15 else repr(number)
+        return (
+            str(int(number))
+            if math.isfinite(number) and number == round(number) and abs(number) < 1e15
+            else repr(number)
+        )
     if isinstance(cell, (dt.datetime, dt.date)):
         if isinstance(cell, dt.datetime) and cell.time() != dt.time(0):
             return cell.strftime("%Y-%m-%d %H:%M:%S")
@@ -197,7 +263,9 @@ def date_from_text(text: str) -> dt.datetime | object:
     if not match:
         return UNREADABLE
     part = {k: int(v) if v and k != "ampm" else v for k, v in match.groupdict().items()}
-    year, month, day = (part["iso_y"], part["iso_m"], part["iso_d"]) if part["iso_y"] else (part["y"], part["m"], part["d"])
+    year, month, day = (
+        (part["iso_y"], part["iso_m"], part["iso_d"]) if part["iso_y"] else (part["y"], part["m"], part["d"])
+    )
     hour, minute, second = part["hour"] or 0, part["minute"] or 0, part["second"] or 0
     if part["ampm"]:
         if not 1 <= hour <= 12:
@@ -277,7 +345,8 @@ def same(value, wanted) -> bool:
 def non_blank_rows(tab: RawTab) -> list[int]:
     """Rows with a value or a formula (a formula is content, even without a stored value)."""
     return [
-        number for number, row in enumerate(tab.rows[1:], start=2)
+        number
+        for number, row in enumerate(tab.rows[1:], start=2)
         if any(shown(c) is not None for c in row) or any(r == number for r, _ in tab.formulas)
     ]
 
@@ -289,7 +358,12 @@ def without_data(raw: RawWorkbook) -> list[str]:
 
 def run(raw: RawWorkbook):
     return check_records(
-        raw, {}, date_format="M/D/YYYY", run_date=RUN_DATE, quarter=QUARTER, max_error_share=0.10,
+        raw,
+        {},
+        date_format="M/D/YYYY",
+        run_date=RUN_DATE,
+        quarter=QUARTER,
+        max_error_share=0.10,
         min_log_volume_ratio=0.5,
     )
 
@@ -374,7 +448,9 @@ def test_a_whole_check_and_scoring_never_raises_and_every_row_is_valid_or_listed
                 if (row, column.label) in warned:  # a warned-about value is treated as blank
                     assert same(checked.valid[spec.key].at[row, column.name], None)
                     continue
-                wanted = expected(column, raw.tabs[title].rows[row - 1][position], raw.tabs[title].formulas.get((row, position + 1)))
+                wanted = expected(
+                    column, raw.tabs[title].rows[row - 1][position], raw.tabs[title].formulas.get((row, position + 1))
+                )
                 assert wanted is not UNREADABLE
                 assert same(checked.valid[spec.key].at[row, column.name], wanted), (title, row, column.name)
 
@@ -388,7 +464,10 @@ def surveys_by_name(draw) -> tuple[RawWorkbook, list[str]]:
     """Programs P1..Pn with names drawn from a short list (so some repeat), and survey answers naming
     a program by ID, by name (in any case, with spaces around) or by something else."""
     names = draw(st.lists(st.sampled_from(PROGRAM_NAMES), min_size=1, max_size=4))
-    programs = [["Program ID", "Program Name", "Coaching Lead ID"], *([f"P{n}", name, ""] for n, name in enumerate(names, 1))]
+    programs = [
+        ["Program ID", "Program Name", "Coaching Lead ID"],
+        *([f"P{n}", name, ""] for n, name in enumerate(names, 1)),
+    ]
     answer = st.one_of(
         st.sampled_from([f"P{n}" for n in range(1, len(names) + 1)]),
         st.sampled_from(PROGRAM_NAMES).map(lambda name: f" {name.upper()} "),
@@ -396,9 +475,14 @@ def surveys_by_name(draw) -> tuple[RawWorkbook, list[str]]:
         st.just("Parent Education"),
     )
     answers = draw(st.lists(answer, min_size=1, max_size=8))
-    staff = [["Staff ID", "Name", "Email", "Program ID", "Requires Coaching?", "Start Date", "End Date"],
-             ["S1", "Ann", "ann@agency.org", "P1", "no", "1/1/2025", ""]]
-    log = [[column.label for column in TABS[2].columns], ["C1", "7/14/2026", "P1", "S1", "S1", 60, "yes", "yes", "", "", ""]]
+    staff = [
+        ["Staff ID", "Name", "Email", "Program ID", "Requires Coaching?", "Start Date", "End Date"],
+        ["S1", "Ann", "ann@agency.org", "P1", "no", "1/1/2025", ""],
+    ]
+    log = [
+        [column.label for column in TABS[2].columns],
+        ["C1", "7/14/2026", "P1", "S1", "S1", 60, "yes", "yes", "", "", ""],
+    ]
     survey = [["Timestamp", "Program ID", "Satisfaction"], *(["7/14/2026 9:31:05", a, 4] for a in answers)]
     tabs = {"Programs": programs, "Staff": staff, "Coaching Log": log, "Satisfaction Survey": survey}
     return RawWorkbook({t: RawTab(t, rows) for t, rows in tabs.items()}, "forms.xlsx"), names

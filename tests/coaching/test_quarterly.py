@@ -19,8 +19,13 @@ def log_rows(dates):
 
 def checked(dates):
     return check_records(
-        workbook(Coaching_Log=log_rows(dates)), {}, date_format="M/D/YYYY", run_date=dt.date(2026, 11, 25),
-        quarter=Q3, max_error_share=0.1, min_log_volume_ratio=0.5,
+        workbook(Coaching_Log=log_rows(dates)),
+        {},
+        date_format="M/D/YYYY",
+        run_date=dt.date(2026, 11, 25),
+        quarter=Q3,
+        max_error_share=0.1,
+        min_log_volume_ratio=0.5,
     )
 
 
@@ -40,9 +45,13 @@ def test_half_the_previous_quarters_rows_is_not_flagged():
 
 def test_a_quarter_without_a_valid_session_stops_the_run_instead_of_reporting_zeros():
     result = checked(["4/10/2026"])
-    with pytest.raises(WorkbookError, match=r"no valid rows dated in 2026-Q3 \(the latest valid session is dated 2026-04-10\)") as stop:
+    with pytest.raises(
+        WorkbookError, match=r"no valid rows dated in 2026-Q3 \(the latest valid session is dated 2026-04-10\)"
+    ) as stop:
         require_sessions_in(result.valid, Q3, "Coaching Log")
-    assert "with --quarter (in the Prefect UI: the run's parameter quarter), for example --quarter 2026-Q2" in str(stop.value)
+    assert "with --quarter (in the Prefect UI: the run's parameter quarter), for example --quarter 2026-Q2" in str(
+        stop.value
+    )
 
 
 def test_programs_can_be_chosen_by_id_or_name_and_an_unknown_one_is_named():
@@ -57,8 +66,13 @@ def test_a_quarter_whose_log_rows_are_all_errors_is_blocked_and_still_scores_for
     for row in rows[2:]:
         row[3] = "NOBODY"  # coach not on the Staff tab: every 2026-Q3 row has an error
     result = check_records(
-        workbook(Coaching_Log=rows), {}, date_format="M/D/YYYY", run_date=dt.date(2026, 11, 25),
-        quarter=Q3, max_error_share=0.1, min_log_volume_ratio=0.5,
+        workbook(Coaching_Log=rows),
+        {},
+        date_format="M/D/YYYY",
+        run_date=dt.date(2026, 11, 25),
+        quarter=Q3,
+        max_error_share=0.1,
+        min_log_volume_ratio=0.5,
     )
     assert result.blocking[0].startswith("Coaching Log: all 2 rows for 2026-Q3 have errors")
     (scores,) = score_history(result.valid, Q3, Targets())[-1:]

@@ -53,7 +53,7 @@ def test_without_allowed_domains_any_plain_address_may_receive():
         "lead@@agency.gov",
         "lead@agency.gov\nBcc: everyone@agency.gov",
         "lead@agency.gov, other@agency.gov",
-        "=HYPERLINK(\"http://x\")@agency.gov",
+        '=HYPERLINK("http://x")@agency.gov',
         "=cmd@agency.gov",
         "lead.@agency.gov",
     ],

@@ -41,7 +41,9 @@ def test_the_effectiveness_review_names_missing_sources_and_the_lack_of_decided_
     _, scores = scored([lead()], [], survey=[["8/1/2026", "P1", 4]], actions=[["2026-Q2", "P1", "idea", "proposed"]])
     rec = for_practice(recommend(scores, Targets()), 4)
     assert "missing: practitioner fidelity assessment, coach fidelity assessment" in rec.evidence
-    assert "No improvement action decided on 2026-Q2 data (target: at least 1 planned, in progress or done" in rec.evidence
+    assert (
+        "No improvement action decided on 2026-Q2 data (target: at least 1 planned, in progress or done" in rec.evidence
+    )
     assert "proposed ones do not count" in rec.evidence
 
 

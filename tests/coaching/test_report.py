@@ -124,7 +124,10 @@ def test_program_details_show_counts_behind_each_rate_and_what_is_missing(report
     assert "By month: July 1 of 1 (100 %); August 0 of 1 (0 %); September 0 of 1 (0 %)." in details
     assert "1 of 3 staff-months (33 %) had a coaching session (target: at least 90 %)." in details
     assert "0 of 1 sessions (0 %) had direct observation plus a second source (target: at least 80 %)." in details
-    assert "1 of 5 plan components documented (target: at least 3); missing: skill sets, frequency, methods, feedback." in details
+    assert (
+        "1 of 5 plan components documented (target: at least 3); missing: skill sets, frequency, methods, feedback."
+        in details
+    )
     assert "missing: practitioner fidelity assessment, coach fidelity assessment." in details
 
 
@@ -132,8 +135,10 @@ def test_each_measure_reads_the_same_in_the_recommendations_and_the_program_deta
     """One direction, one wording, beside its target: a recommendation's evidence repeats the detail's sentence."""
     family = _section(report.html_email, "Program by program").split("Family")[1]
     advice = _section(report.html_email, "Recommendations")
-    for sentence in ("0 of 1 sessions (0 %) had direct observation plus a second source (target: at least 80 %).",
-                     "1 of 3 staff-months (33 %) had a coaching session (target: at least 90 %)."):
+    for sentence in (
+        "0 of 1 sessions (0 %) had direct observation plus a second source (target: at least 80 %).",
+        "1 of 3 staff-months (33 %) had a coaching session (target: at least 90 %).",
+    ):
         assert sentence in family and sentence in advice
     assert "had no direct observation" not in report.html_email + report.text
 
@@ -164,8 +169,16 @@ def test_data_quality_lists_each_problem_with_a_link_to_its_cell(report):
 
 def test_a_held_back_report_says_why_and_a_long_problem_list_is_cut_at_fifteen(data):
     many = [
-        DataIssue("Coaching Log", row, "Session Date", "someday", "'someday' is not a date", Severity.ERROR, f"B{row}",
-                  "javascript:alert(1)")
+        DataIssue(
+            "Coaching Log",
+            row,
+            "Session Date",
+            "someday",
+            "'someday' is not a date",
+            Severity.ERROR,
+            f"B{row}",
+            "javascript:alert(1)",
+        )
         for row in range(2, 42)
     ]
     held = render_report(dataclasses.replace(data, issues=many, blocking=["Coaching Log: 40 of 50 rows have errors"]))
@@ -181,8 +194,10 @@ def test_the_same_data_gives_byte_identical_html_text_and_charts():
     first = render_report(report_data(small_tabs(), "2026-Q3"))
     second = render_report(report_data(small_tabs(), "2026-Q3"))
     assert first == second
-    sent = [build_report_email(r, sender="a@example.org", recipients=["b@example.org"], files={}, tags={})
-            for r in (first, second)]
+    sent = [
+        build_report_email(r, sender="a@example.org", recipients=["b@example.org"], files={}, tags={})
+        for r in (first, second)
+    ]
     assert sent[0].content_hash == sent[1].content_hash
 
 
@@ -200,8 +215,11 @@ def test_charts_are_small_pngs_without_metadata_even_with_dollar_signs_in_names(
 def test_the_report_email_goes_to_every_recipient_with_the_csv_files_and_inline_charts(report):
     files = {"scorecard.csv": b"quarter,program_id\n2026-Q3,P1\n", "recommendations.csv": b"priority\n1\n"}
     outgoing = build_report_email(
-        report, sender="reports@example.org", recipients=["ceo@example.org", "coo@example.org"],
-        files=files, tags={"quarter": "2026-Q3"},
+        report,
+        sender="reports@example.org",
+        recipients=["ceo@example.org", "coo@example.org"],
+        files=files,
+        tags={"quarter": "2026-Q3"},
     )
     assert (outgoing.kind, outgoing.period, outgoing.subject) == ("quarterly_report", "2026-Q3", report.subject)
     assert outgoing.recipients == ("ceo@example.org", "coo@example.org")
@@ -296,21 +314,37 @@ def test_a_quarter_that_is_over_gets_advice_for_next_quarter():
 
 
 def test_restatements_come_before_the_charts_and_a_re_sent_report_opens_with_what_changed(data):
-    restated = Restatement("2026-Q2", "P1", "Home Visiting", 5, 62.5, 6, 75.0, "2026-07-06",
-                           ("2 sessions dated in 2026-Q2 added to the Coaching Log since the report",))
-    changed = Restatement("2026-Q3", "P1", "Home Visiting", 8, 100.0, 6, 75.0, "2026-10-06",
-                          ("1 Coaching Log row of 2026-Q3 corrected",))
-    report = render_report(dataclasses.replace(
-        data, restatements=[restated], since_last_sent=[changed],
-        reported_on={"2026-Q2": "2026-07-06", "2026-Q3": "2026-10-06"},
-    ))
+    restated = Restatement(
+        "2026-Q2",
+        "P1",
+        "Home Visiting",
+        5,
+        62.5,
+        6,
+        75.0,
+        "2026-07-06",
+        ("2 sessions dated in 2026-Q2 added to the Coaching Log since the report",),
+    )
+    changed = Restatement(
+        "2026-Q3", "P1", "Home Visiting", 8, 100.0, 6, 75.0, "2026-10-06", ("1 Coaching Log row of 2026-Q3 corrected",)
+    )
+    report = render_report(
+        dataclasses.replace(
+            data,
+            restatements=[restated],
+            since_last_sent=[changed],
+            reported_on={"2026-Q2": "2026-07-06", "2026-Q3": "2026-10-06"},
+        )
+    )
     html = report.html_email
     opening = _words(html[: html.index("organisation score")])
     assert "This report of 2026-Q3 was already sent on 6 October 2026." in opening
     assert "Home Visiting : 100 % (8 of 8) then, 75 % (6 of 8) now (▼ 25 points). 1 Coaching Log row" in opening
     section = _section(html, "Earlier quarters restated")
     assert "2026-Q2 (reported on 6 July 2026)" in section
-    assert "Home Visiting : reported 62.5 % (5 of 8), now 75 % (6 of 8) (▲ 12.5 points). Why: 2 sessions dated" in section
+    assert (
+        "Home Visiting : reported 62.5 % (5 of 8), now 75 % (6 of 8) (▲ 12.5 points). Why: 2 sessions dated" in section
+    )
     assert html.index("Earlier quarters restated") < html.index(">Charts</h2>")
     assert "as reported on 6 July 2026" in _words(html.split(">Scorecard</h2>")[0])
     assert "2025-Q4, 2026-Q1 recomputed from today" in html  # never reported: marked as such
@@ -327,18 +361,32 @@ def test_without_the_names_setting_no_staff_name_is_anywhere_in_the_email_leader
     from tests.coaching.report_fixtures import valid_frames
 
     data = report_data(small_tabs(), "2026-Q3", name_staff=False)
-    typed = DataIssue("Coaching Log", 7, "Session Date", "Ben Worker", "'Ben Worker' is not a date",
-                      Severity.ERROR, "B7", "")
+    typed = DataIssue(
+        "Coaching Log", 7, "Session Date", "Ben Worker", "'Ben Worker' is not a date", Severity.ERROR, "B7", ""
+    )
     checked = CheckedRecords(valid_frames(small_tabs()), [*data.issues, typed], {}, {})
     report = build_quarterly_report(
-        data.history, recommend(data.current, Targets(), name_staff=False), improvements(data.current, data.previous),
-        checked, organisation="Riverbend", source_label="test_workbook.xlsx", today=dt.date(2026, 10, 5),
-        targets=Targets(), min_responses_per_coach=3, declines=declines(data.current, data.previous),
+        data.history,
+        recommend(data.current, Targets(), name_staff=False),
+        improvements(data.current, data.previous),
+        checked,
+        organisation="Riverbend",
+        source_label="test_workbook.xlsx",
+        today=dt.date(2026, 10, 5),
+        targets=Targets(),
+        min_responses_per_coach=3,
+        declines=declines(data.current, data.previous),
         name_staff=False,
     )
-    message = build_mime_message(build_report_email(
-        report.rendered, sender="r@example.org", recipients=["d@example.org"], files=report.attachments, tags={},
-    ))
+    message = build_mime_message(
+        build_report_email(
+            report.rendered,
+            sender="r@example.org",
+            recipients=["d@example.org"],
+            files=report.attachments,
+            tags={},
+        )
+    )
     parts = [part.get_content() for part in message.walk() if not part.is_multipart()]
     readable = [p.decode("utf-8", "replace") if isinstance(p, bytes) else p for p in parts]
     assert any("is not a date" in part for part in readable)  # the problem is listed, without its value
@@ -347,17 +395,29 @@ def test_without_the_names_setting_no_staff_name_is_anywhere_in_the_email_leader
     assert "Ana Coach" in report.files["scorecard.csv"].decode()  # the output folder keeps the evidence whole
 
 
-@pytest.mark.parametrize(("value", "problem", "shown"), [
-    ("a", "'a' is not a date: write it as 7/14/2026", "“…” is not a date: write it as 7/14/2026"),
-    ("202", "'202' is not on the Staff tab; did you mean '00202'? Format the column as Plain text",
-     "“…” is not on the Staff tab; did you mean “…”? Format the column as Plain text"),
-    ("Ben Worker", "Ben Worker is not a date", "… is not a date"),
-    ("2026-03-08", "The end date 2026-03-08 is before the start date 2026-08-03; correct one of the two dates",
-     "The end date … is before the start date …; correct one of the two dates"),
-    ("00135", "Staff ID '00135' is already listed for session '1323' on row 430; delete this repeated row or "
-     "correct the session or staff ID",
-     "Staff ID “…” is already listed for session “…” on row 430; delete this repeated row or correct the session"),
-])
+@pytest.mark.parametrize(
+    ("value", "problem", "shown"),
+    [
+        ("a", "'a' is not a date: write it as 7/14/2026", "“…” is not a date: write it as 7/14/2026"),
+        (
+            "202",
+            "'202' is not on the Staff tab; did you mean '00202'? Format the column as Plain text",
+            "“…” is not on the Staff tab; did you mean “…”? Format the column as Plain text",
+        ),
+        ("Ben Worker", "Ben Worker is not a date", "… is not a date"),
+        (
+            "2026-03-08",
+            "The end date 2026-03-08 is before the start date 2026-08-03; correct one of the two dates",
+            "The end date … is before the start date …; correct one of the two dates",
+        ),
+        (
+            "00135",
+            "Staff ID '00135' is already listed for session '1323' on row 430; delete this repeated row or "
+            "correct the session or staff ID",
+            "Staff ID “…” is already listed for session “…” on row 430; delete this repeated row or correct the session",
+        ),
+    ],
+)
 def test_a_problem_loses_every_cells_value_but_keeps_its_other_words(data, value, problem, shown):
     issue = DataIssue("Coaching Log", 7, "Session Date", value, problem, Severity.ERROR, "B7", "")
     report = render_report(dataclasses.replace(data, issues=[issue]))
@@ -424,16 +484,40 @@ def _quarterly(data, *, sent_hash: str | None, sending: bool, force_resend: bool
     from tests.coaching.report_fixtures import valid_frames
 
     valid = valid_frames(small_tabs())
-    sent = {} if sent_hash is None else {
-        "2026-Q3": ReportedVersion(quarter_record(valid, data.current), 1, "2026-10-06T07:00:00+00:00", sent_hash)
-    }
-    changed = [Restatement("2026-Q3", "P1", "Home Visiting", 8, 100.0, 6, 75.0, "2026-10-06",
-                           ("1 Coaching Log row of 2026-Q3 corrected",))]
+    sent = (
+        {}
+        if sent_hash is None
+        else {
+            "2026-Q3": ReportedVersion(quarter_record(valid, data.current), 1, "2026-10-06T07:00:00+00:00", sent_hash)
+        }
+    )
+    changed = [
+        Restatement(
+            "2026-Q3",
+            "P1",
+            "Home Visiting",
+            8,
+            100.0,
+            6,
+            75.0,
+            "2026-10-06",
+            ("1 Coaching Log row of 2026-Q3 corrected",),
+        )
+    ]
     record = History(data.history, data.history, sent, since_last_sent=changed if sent else None)
     return build_quarterly_report(
-        data.history, data.recommendations, data.improvements, CheckedRecords(valid, data.issues, {}, {}),
-        organisation="Riverbend", source_label="test_workbook.xlsx", today=dt.date(2026, 10, 5), targets=Targets(),
-        min_responses_per_coach=3, record=record, sending=sending, force_resend=force_resend,
+        data.history,
+        data.recommendations,
+        data.improvements,
+        CheckedRecords(valid, data.issues, {}, {}),
+        organisation="Riverbend",
+        source_label="test_workbook.xlsx",
+        today=dt.date(2026, 10, 5),
+        targets=Targets(),
+        min_responses_per_coach=3,
+        record=record,
+        sending=sending,
+        force_resend=force_resend,
     )
 
 
@@ -450,7 +534,10 @@ def test_updated_version_opens_only_a_version_that_is_sent_again_and_says_what_c
 
     updated = _quarterly(data, sent_hash="an earlier version", sending=True)
     opening = _words(updated.rendered.html_email.split("organisation score")[0])
-    assert "Updated version. This report of 2026-Q3 was already sent on 6 October 2026. What changed since then:" in opening
+    assert (
+        "Updated version. This report of 2026-Q3 was already sent on 6 October 2026. What changed since then:"
+        in opening
+    )
     assert "Home Visiting : 100 % (8 of 8) then, 75 % (6 of 8) now (▼ 25 points). 1 Coaching Log row" in opening
     assert "UPDATED VERSION" in updated.rendered.text and "Updated version" in updated.files["report.html"].decode()
 

@@ -119,7 +119,8 @@ def test_plan_components_count_distinct_documented_components(plan, components, 
 
 def test_two_sources_and_a_decided_action_from_the_previous_quarter_put_the_review_in_place():
     card = score(
-        [lead()], [],
+        [lead()],
+        [],
         fidelity=[["8/1/2026", "P1", "practitioner", "L1", 8, 10]],
         survey=[["9/1/2026 10:00:00", "P1", 4]],
         actions=[["2026-Q2", "P1", "More observation", "planned"]],
@@ -137,7 +138,8 @@ def test_two_sources_and_a_decided_action_from_the_previous_quarter_put_the_revi
 )
 def test_only_decided_actions_on_the_previous_quarter_count(actions, expected_actions):
     card = score(
-        [lead()], [],
+        [lead()],
+        [],
         fidelity=[["8/1/2026", "P1", "practitioner", "L1", 8, 10], ["8/1/2026", "P1", "coach", "L1", 8, 10]],
         actions=actions,
     )
@@ -147,7 +149,8 @@ def test_only_decided_actions_on_the_previous_quarter_count(actions, expected_ac
 
 def test_effectiveness_sources_count_only_entries_dated_in_the_quarter():
     card = score(
-        [lead()], [],
+        [lead()],
+        [],
         fidelity=[["6/30/2026", "P1", "practitioner", "L1", 8, 10], ["10/1/2026", "P1", "coach", "L1", 8, 10]],
         survey=[["9/30/2026 23:59:00", "P1", 4]],
     )

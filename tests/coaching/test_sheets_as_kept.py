@@ -21,8 +21,14 @@ LOG_ROW = ["C1", dt.datetime(2026, 7, 14), "P1", "S2", "S1", 60, True, True, Fal
 
 def check(raw: RawWorkbook, columns: dict[str, dict[str, str]] | None = None) -> CheckedRecords:
     return check_records(
-        raw, {}, date_format="M/D/YYYY", run_date=RUN_DATE, quarter=Quarter.parse("2026-Q3"),
-        max_error_share=1.0, min_log_volume_ratio=0.0, columns=columns,
+        raw,
+        {},
+        date_format="M/D/YYYY",
+        run_date=RUN_DATE,
+        quarter=Quarter.parse("2026-Q3"),
+        max_error_share=1.0,
+        min_log_volume_ratio=0.0,
+        columns=columns,
     )
 
 
@@ -43,7 +49,7 @@ def issues_of(checked: CheckedRecords | object, tab: str) -> list[DataIssue]:
     [
         (2, "Session Date", dt.datetime(2026, 7, 14), "=TODAY()"),
         (5, "Staff ID", "S1", "=A2"),
-        (7, "Direct Observation?", True, "=C2<>\"\""),
+        (7, "Direct Observation?", True, '=C2<>""'),
         (6, "Duration (minutes)", 60, "=30*2"),
     ],
 )
@@ -64,14 +70,17 @@ def test_a_formula_where_a_typed_value_belongs_is_listed_naming_the_formula_what
 
 
 def test_a_session_date_formula_quarantines_the_row_so_a_recalculation_never_moves_it_to_another_quarter():
-    raw = with_formulas(workbook(Coaching_Log=[LOG_HEADER, LOG_ROW, ["C2", *LOG_ROW[1:]]]), "Coaching Log",
-                        {(3, 2): "=TODAY()"})
+    raw = with_formulas(
+        workbook(Coaching_Log=[LOG_HEADER, LOG_ROW, ["C2", *LOG_ROW[1:]]]), "Coaching Log", {(3, 2): "=TODAY()"}
+    )
     checked = check(raw)
     assert checked.valid["coaching_log"].index.tolist() == [2]
 
 
 def test_a_formula_in_a_free_text_column_reads_as_its_value():
-    raw = with_formulas(workbook(Coaching_Log=[LOG_HEADER, LOG_ROW]), "Coaching Log", {(2, 11): '=CONCAT("went ","well")'})
+    raw = with_formulas(
+        workbook(Coaching_Log=[LOG_HEADER, LOG_ROW]), "Coaching Log", {(2, 11): '=CONCAT("went ","well")'}
+    )
     parsed = parse_workbook(raw, {})
     assert parsed.tabs["coaching_log"].frame.at[2, "notes"] == "went well"
     assert not [i for i in parsed.issues if i.tab == "Coaching Log"]
@@ -96,12 +105,23 @@ def test_a_row_whose_only_content_is_a_formula_without_a_value_is_read_not_skipp
 
 # --- headers --------------------------------------------------------------------------------------
 
-FORM_HEADERS = ["Timestamp", "Email Address", "Which program are you in?", "Who coached you?",
-                "How satisfied are you with your coaching? (1-5)", "Anything else?", "Anything else?"]
-FORMS_MAPPING = {"satisfaction": {
-    "program_id": "Which program are you in?", "coach_id": "Who coached you?",
-    "satisfaction": "How satisfied are you with your coaching? (1-5)", "comments": "Anything else?",
-}}
+FORM_HEADERS = [
+    "Timestamp",
+    "Email Address",
+    "Which program are you in?",
+    "Who coached you?",
+    "How satisfied are you with your coaching? (1-5)",
+    "Anything else?",
+    "Anything else?",
+]
+FORMS_MAPPING = {
+    "satisfaction": {
+        "program_id": "Which program are you in?",
+        "coach_id": "Who coached you?",
+        "satisfaction": "How satisfied are you with your coaching? (1-5)",
+        "comments": "Anything else?",
+    }
+}
 
 
 def test_mapped_headers_read_as_the_contract_columns_and_messages_name_the_sheets_header():
@@ -112,15 +132,23 @@ def test_mapped_headers_read_as_the_contract_columns_and_messages_name_the_sheet
     mapping["satisfaction"].pop("comments")  # the repeated question is not read: it stops nothing
     parsed = parse_workbook(workbook(Satisfaction_Survey=survey), {}, columns=mapping)
     frame = parsed.tabs["satisfaction"].frame
-    assert frame.loc[2, ["timestamp", "program_id", "coach_id"]].tolist() == [pd.Timestamp("2026-07-14 09:31:05"), "P1", "S2"]
+    assert frame.loc[2, ["timestamp", "program_id", "coach_id"]].tolist() == [
+        pd.Timestamp("2026-07-14 09:31:05"),
+        "P1",
+        "S2",
+    ]
     [issue] = [i for i in parsed.issues if i.row == 2]
     assert (issue.column, issue.value) == ("How satisfied are you with your coaching? (1-5)", "seven")
 
 
 def test_a_mapped_header_that_is_not_in_the_tab_stops_the_run_naming_it_and_the_setting():
     survey = [["Timestamp", "Program ID", "Rating"], ["7/14/2026", "P1", 4]]
-    with pytest.raises(WorkbookError, match=r"has no column 'How happy\?' \(columns\.satisfaction\.satisfaction in the settings\)"):
-        parse_workbook(workbook(Satisfaction_Survey=survey), {}, columns={"satisfaction": {"satisfaction": "How happy?"}})
+    with pytest.raises(
+        WorkbookError, match=r"has no column 'How happy\?' \(columns\.satisfaction\.satisfaction in the settings\)"
+    ):
+        parse_workbook(
+            workbook(Satisfaction_Survey=survey), {}, columns={"satisfaction": {"satisfaction": "How happy?"}}
+        )
 
 
 def test_a_title_row_above_the_headers_says_in_which_row_the_headers_seem_to_be():
@@ -133,8 +161,14 @@ def test_a_title_row_above_the_headers_says_in_which_row_the_headers_seem_to_be(
 
 
 def forms_workbook(*answers: list[object], title: str = "Form Responses 1") -> RawWorkbook:
-    raw = workbook(Programs=[PROGRAMS[0], ["P1", "Home Visiting", "S2"], ["P2", "Family Support", ""],
-                             ["P3", "Family Support", ""]])
+    raw = workbook(
+        Programs=[
+            PROGRAMS[0],
+            ["P1", "Home Visiting", "S2"],
+            ["P2", "Family Support", ""],
+            ["P3", "Family Support", ""],
+        ]
+    )
     return RawWorkbook({**raw.tabs, title: RawTab(title, [FORM_HEADERS, *answers])}, raw.label)
 
 
@@ -146,8 +180,13 @@ def test_a_forms_survey_with_program_names_reads_as_program_ids():
         ["7/17/2026 10:00:00", "d@agency.org", "Home Visits", "", 3, "", ""],
     )
     checked = check_records(
-        raw, {"satisfaction": "Form Responses 1"}, date_format="M/D/YYYY", run_date=RUN_DATE,
-        quarter=Quarter.parse("2026-Q3"), max_error_share=1.0, min_log_volume_ratio=0.0,
+        raw,
+        {"satisfaction": "Form Responses 1"},
+        date_format="M/D/YYYY",
+        run_date=RUN_DATE,
+        quarter=Quarter.parse("2026-Q3"),
+        max_error_share=1.0,
+        min_log_volume_ratio=0.0,
         columns={"satisfaction": {k: v for k, v in FORMS_MAPPING["satisfaction"].items() if k != "comments"}},
     )
     valid = checked.valid["satisfaction"]
@@ -170,8 +209,10 @@ def test_a_missing_survey_tab_names_the_forms_tab_and_the_setting_beside_the_sco
     assert set(notes) == {3, 4}  # no Coaching Plan (3); no Fidelity, survey or actions (4)
     assert any("'Form Responses 1' looks like it" in line for line in notes[4])
     assert notes[3] == (
-        ("The 'Coaching Plan' tab is not in the workbook, so it counts as empty here; add the tab, or check "
-         "that its title is spelled as in the settings, if you keep these records."),
+        (
+            "The 'Coaching Plan' tab is not in the workbook, so it counts as empty here; add the tab, or check "
+            "that its title is spelled as in the settings, if you keep these records."
+        ),
     )
 
 
@@ -190,10 +231,12 @@ def staff_rows(*rows: list[object]) -> list[list[object]]:
 
 
 def test_the_same_email_or_name_and_start_date_on_two_staff_rows_warns_on_the_later_and_keeps_both():
-    raw = workbook(Staff=staff_rows(
-        ["S3", "Cy Lee", "ANN@agency.org ", "P1", "practitioner", True, dt.datetime(2025, 1, 6), None],
-        ["S4", "bo diaz", "bo.diaz@other.org", "P1", "coach", False, dt.datetime(2024, 3, 1), None],
-    ))
+    raw = workbook(
+        Staff=staff_rows(
+            ["S3", "Cy Lee", "ANN@agency.org ", "P1", "practitioner", True, dt.datetime(2025, 1, 6), None],
+            ["S4", "bo diaz", "bo.diaz@other.org", "P1", "coach", False, dt.datetime(2024, 3, 1), None],
+        )
+    )
     checked = check(raw)
     warned = {(i.row, i.column): i for i in issues_of(checked, "Staff")}
     assert set(warned) == {(4, "Email"), (5, "Name")}
@@ -225,10 +268,12 @@ def test_an_unknown_id_near_a_known_one_says_which_it_is_and_why_it_differs(type
 
 
 def test_a_staff_id_that_differs_from_another_only_by_pasted_characters_or_case_is_listed():
-    raw = workbook(Staff=staff_rows(
-        ["'00155", "Dee", "dee@agency.org", "P1", "practitioner", True, dt.datetime(2025, 1, 6), None],
-        ["s1", "Eve", "eve@agency.org", "P1", "practitioner", True, dt.datetime(2025, 1, 6), None],
-    ))
+    raw = workbook(
+        Staff=staff_rows(
+            ["'00155", "Dee", "dee@agency.org", "P1", "practitioner", True, dt.datetime(2025, 1, 6), None],
+            ["s1", "Eve", "eve@agency.org", "P1", "practitioner", True, dt.datetime(2025, 1, 6), None],
+        )
+    )
     checked = check(raw)
     warned = {i.row: i.problem for i in issues_of(checked, "Staff")}
     assert warned[4].startswith("Staff ID ''00155' holds an apostrophe or invisible characters")
@@ -248,11 +293,15 @@ def test_the_report_says_beside_the_score_it_lowers_that_a_tab_is_missing():
     data = dataclasses.replace(report_data(small_tabs(), "2026-Q3"), score_notes=checked.score_notes())
     html = render_report(data).html_email
     words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&#39;", "'")
-    words = words[words.index("Program by program"):]
-    detail = words[words.index("4. Coaching effectiveness reviewed quarterly"):]
-    assert "The 'Satisfaction Survey' tab is not in the workbook, so it counts as empty here; the tab " \
-           "'Form Responses 1' looks like it" in detail
-    plan = words[words.index("3. A written coaching service delivery plan"):words.index("4. Coaching effectiveness reviewed")]
+    words = words[words.index("Program by program") :]
+    detail = words[words.index("4. Coaching effectiveness reviewed quarterly") :]
+    assert (
+        "The 'Satisfaction Survey' tab is not in the workbook, so it counts as empty here; the tab "
+        "'Form Responses 1' looks like it" in detail
+    )
+    plan = words[
+        words.index("3. A written coaching service delivery plan") : words.index("4. Coaching effectiveness reviewed")
+    ]
     assert "The 'Coaching Plan' tab is not in the workbook" in plan
 
 
@@ -265,10 +314,16 @@ def test_a_forms_responses_tab_read_from_the_loopback_sheets_gives_the_survey_by
     from adapters.google_sheets import GoogleSheetsSource, load_service_account_info
     from tests.fakes.google_api import FakeGoogle, new_private_key
 
-    answers = [["7/14/2026 9:31:05", "a@agency.org", "Home Visiting", "S2", 5, "Helpful", ""],
-               ["7/15/2026 16:02:44", "b@agency.org", "Home Visiting", "", 4, "", ""]]
-    tabs = {"Programs": PROGRAMS, "Staff": STAFF, "Coaching Log": [LOG_HEADER, LOG_ROW],
-            "Form Responses 1": [FORM_HEADERS, *answers]}
+    answers = [
+        ["7/14/2026 9:31:05", "a@agency.org", "Home Visiting", "S2", 5, "Helpful", ""],
+        ["7/15/2026 16:02:44", "b@agency.org", "Home Visiting", "", 4, "", ""],
+    ]
+    tabs = {
+        "Programs": PROGRAMS,
+        "Staff": STAFF,
+        "Coaching Log": [LOG_HEADER, LOG_ROW],
+        "Form Responses 1": [FORM_HEADERS, *answers],
+    }
     with FakeGoogle() as google:
         account = load_service_account_info(
             text=json.dumps(google.new_service_account("reader@x.iam.gserviceaccount.com", new_private_key()))
@@ -276,8 +331,13 @@ def test_a_forms_responses_tab_read_from_the_loopback_sheets_gives_the_survey_by
         google.add_spreadsheet("K" * 44, "Coaching records", tabs, {"reader@x.iam.gserviceaccount.com": "reader"})
         raw = GoogleSheetsSource("K" * 44, account, api_url=google.url, value_render=value_render).read()
     checked = check_records(
-        raw, {"satisfaction": "Form Responses 1"}, date_format="M/D/YYYY", run_date=RUN_DATE,
-        quarter=Quarter.parse("2026-Q3"), max_error_share=1.0, min_log_volume_ratio=0.0,
+        raw,
+        {"satisfaction": "Form Responses 1"},
+        date_format="M/D/YYYY",
+        run_date=RUN_DATE,
+        quarter=Quarter.parse("2026-Q3"),
+        max_error_share=1.0,
+        min_log_volume_ratio=0.0,
         columns={"satisfaction": {k: v for k, v in FORMS_MAPPING["satisfaction"].items() if k != "comments"}},
     )
     survey = checked.valid["satisfaction"]

@@ -19,7 +19,9 @@ def test_text_from_the_sheets_cannot_become_a_link_html_or_formatting():
 def test_the_summary_gives_the_headline_where_things_went_why_a_report_was_held_and_what_to_do():
     scores = score_quarter(program_frames([lead()], []), Quarter.parse("2026-Q3"), Targets())
     rec = Recommendation(1, "High", "P1", "Home <b>Visiting</b>", 3, 0, "Write a plan.", "0 of 5 documented.")
-    text = summary_markdown(scores, None, [rec], ["Staff: 7 of 60 rows (11.7 %) have errors"], "Not sent.", "/r/2026-Q3")
+    text = summary_markdown(
+        scores, None, [rec], ["Staff: 7 of 60 rows (11.7 %) have errors"], "Not sent.", "/r/2026-Q3"
+    )
     assert text.startswith("# Coaching effectiveness 2026-Q3")
     assert f"Organisation score: {scores.organisation_percent:.1f} %" in text
     assert "## Report held back" in text and "Staff: 7 of 60 rows \\(11\\.7 %\\) have errors" in text

@@ -26,36 +26,71 @@ Q4 = Quarter.parse("2026-Q4")
 TYPICAL = {
     "Programs": {"program_id": "P9", "program_name": "Outreach", "coaching_lead_id": ""},
     "Staff": {
-        "staff_id": "S9", "name": "Sam Lee", "email": "sam@agency.org", "program_id": "P1",
-        "role": "practitioner", "requires_coaching": "yes", "start_date": "1/15/2025", "end_date": "",
+        "staff_id": "S9",
+        "name": "Sam Lee",
+        "email": "sam@agency.org",
+        "program_id": "P1",
+        "role": "practitioner",
+        "requires_coaching": "yes",
+        "start_date": "1/15/2025",
+        "end_date": "",
     },
     "Coaching Log": {
-        "session_id": "X9", "session_date": "10/2/2026", "program_id": "P1", "coach_id": "S1",
-        "staff_id": "S2", "duration_minutes": 45, "direct_observation": "yes", "reflection": "yes",
-        "document_review": "", "stakeholder_interview": "", "notes": "",
+        "session_id": "X9",
+        "session_date": "10/2/2026",
+        "program_id": "P1",
+        "coach_id": "S1",
+        "staff_id": "S2",
+        "duration_minutes": 45,
+        "direct_observation": "yes",
+        "reflection": "yes",
+        "document_review": "",
+        "stakeholder_interview": "",
+        "notes": "",
     },
     "Coaching Plan": {
-        "program_id": "P1", "component": "Skill sets", "documented": "TRUE", "document_url": "",
+        "program_id": "P1",
+        "component": "Skill sets",
+        "documented": "TRUE",
+        "document_url": "",
         "last_reviewed": "2026-09-30",
     },
     "Fidelity": {
-        "assessment_date": "9/30/2026", "program_id": "P1", "subject_type": "Practitioner",
-        "subject_id": "S2", "score": 14, "max_score": 20,
+        "assessment_date": "9/30/2026",
+        "program_id": "P1",
+        "subject_type": "Practitioner",
+        "subject_id": "S2",
+        "score": 14,
+        "max_score": 20,
     },
     "Satisfaction Survey": {
-        "timestamp": "10/3/2026 14:05:00", "program_id": "P1", "coach_id": "S1", "satisfaction": 4,
+        "timestamp": "10/3/2026 14:05:00",
+        "program_id": "P1",
+        "coach_id": "S1",
+        "satisfaction": 4,
         "comments": "Helpful",
     },
     "Improvement Actions": {
-        "quarter": "2026-Q3", "program_id": "P1", "best_practice": 2, "action": "Observe monthly",
-        "owner": "Ann", "status": "In progress", "due_date": "12/31/2026",
+        "quarter": "2026-Q3",
+        "program_id": "P1",
+        "best_practice": 2,
+        "action": "Observe monthly",
+        "owner": "Ann",
+        "status": "In progress",
+        "due_date": "12/31/2026",
     },
 }
 # The rows every workbook starts with (sheet rows 2, 3, …).
 BASE = {
     "Programs": [{"program_id": "P1", "coaching_lead_id": "S1"}, {"program_id": "P2"}],
     "Staff": [
-        {"staff_id": "S1", "name": "Ann Coach", "email": "ann.coach@agency.org", "role": "coach", "requires_coaching": "no"},
+        {
+            "staff_id": "S1",
+            "name": "Ann Coach",
+            "email": "ann.coach@agency.org",
+            "role": "coach",
+            "requires_coaching": "no",
+        },
         {"staff_id": "S2", "name": "Bo Practitioner", "email": "bo@agency.org"},
         {"staff_id": "S3", "name": "Cy Practitioner", "email": "cy@agency.org", "program_id": "P2"},
     ],
@@ -87,7 +122,10 @@ def workbook(extra: dict[str, list[dict]] | None = None, leave_out: tuple[str, .
 def check(raw: RawWorkbook, max_error_share: float = 0.10, quarter: Quarter = Q4) -> CheckedRecords:
     """Validated as a quarterly run does it (the typical rows are dated in 2026-Q4)."""
     return check_parsed(
-        parse_workbook(raw, {}), run_date=RUN_DATE, quarter=quarter, max_error_share=max_error_share,
+        parse_workbook(raw, {}),
+        run_date=RUN_DATE,
+        quarter=quarter,
+        max_error_share=max_error_share,
         min_log_volume_ratio=0.5,
     )
 
@@ -110,40 +148,106 @@ RULES = [
     ("repeated staff id", "Staff", {"staff_id": "S2"}, "Staff ID", "S2", "already used on row 3"),
     ("blank staff name", "Staff", {"name": ""}, "Name", "", "name is blank"),
     ("blank staff program", "Staff", {"program_id": ""}, "Program ID", "", "program ID is blank"),
-    ("staff program not in programs", "Staff", {"program_id": "P7"}, "Program ID", "P7",
-     "'P7' is not on the Programs tab"),
+    (
+        "staff program not in programs",
+        "Staff",
+        {"program_id": "P7"},
+        "Program ID",
+        "P7",
+        "'P7' is not on the Programs tab",
+    ),
     ("blank start date", "Staff", {"start_date": ""}, "Start Date", "", "start date is blank"),
-    ("end before start", "Staff", {"end_date": "1/14/2025"}, "End Date", "1/14/2025",
-     "end date 1/14/2025 is before the start date 1/15/2025"),
+    (
+        "end before start",
+        "Staff",
+        {"end_date": "1/14/2025"},
+        "End Date",
+        "1/14/2025",
+        "end date 1/14/2025 is before the start date 1/15/2025",
+    ),
     ("blank session id", "Coaching Log", {"session_id": ""}, "Session ID", "", "session ID is blank"),
     ("blank session date", "Coaching Log", {"session_date": ""}, "Session Date", "", "session date is blank"),
-    ("session after run date", "Coaching Log", {"session_date": "11/26/2026"}, "Session Date", "11/26/2026",
-     "session date 11/26/2026 is in the future"),
+    (
+        "session after run date",
+        "Coaching Log",
+        {"session_date": "11/26/2026"},
+        "Session Date",
+        "11/26/2026",
+        "session date 11/26/2026 is in the future",
+    ),
     ("blank log program", "Coaching Log", {"program_id": ""}, "Program ID", "", "program ID is blank"),
-    ("log program not in programs", "Coaching Log", {"program_id": "P7"}, "Program ID", "P7",
-     "'P7' is not on the Programs tab"),
+    (
+        "log program not in programs",
+        "Coaching Log",
+        {"program_id": "P7"},
+        "Program ID",
+        "P7",
+        "'P7' is not on the Programs tab",
+    ),
     ("blank coach", "Coaching Log", {"coach_id": ""}, "Coach ID", "", "coach ID is blank"),
     ("coach not in staff", "Coaching Log", {"coach_id": "S77"}, "Coach ID", "S77", "'S77' is not on the Staff tab"),
     ("blank coached staff", "Coaching Log", {"staff_id": ""}, "Staff ID", "", "staff ID is blank"),
-    ("coached staff not in staff", "Coaching Log", {"staff_id": "S77"}, "Staff ID", "S77",
-     "'S77' is not on the Staff tab"),
-    ("repeated session and staff", "Coaching Log", {"session_id": "X1"}, "Staff ID", "S2",
-     "already listed for session 'X1' on row 2"),
+    (
+        "coached staff not in staff",
+        "Coaching Log",
+        {"staff_id": "S77"},
+        "Staff ID",
+        "S77",
+        "'S77' is not on the Staff tab",
+    ),
+    (
+        "repeated session and staff",
+        "Coaching Log",
+        {"session_id": "X1"},
+        "Staff ID",
+        "S2",
+        "already listed for session 'X1' on row 2",
+    ),
     ("blank plan program", "Coaching Plan", {"program_id": ""}, "Program ID", "", "program ID is blank"),
-    ("plan program not in programs", "Coaching Plan", {"program_id": "P7"}, "Program ID", "P7",
-     "'P7' is not on the Programs tab"),
+    (
+        "plan program not in programs",
+        "Coaching Plan",
+        {"program_id": "P7"},
+        "Program ID",
+        "P7",
+        "'P7' is not on the Programs tab",
+    ),
     ("blank component", "Coaching Plan", {"component": ""}, "Component", "", "plan component is blank"),
-    ("unknown component", "Coaching Plan", {"component": "Budget"}, "Component", "Budget",
-     "'Budget' is not a valid component; use one of: skill sets, frequency, methods, feedback, communication"),
+    (
+        "unknown component",
+        "Coaching Plan",
+        {"component": "Budget"},
+        "Component",
+        "Budget",
+        "'Budget' is not a valid component; use one of: skill sets, frequency, methods, feedback, communication",
+    ),
     ("blank assessment date", "Fidelity", {"assessment_date": ""}, "Assessment Date", "", "assessment date is blank"),
-    ("assessment after run date", "Fidelity", {"assessment_date": "2027-01-05"}, "Assessment Date", "2027-01-05",
-     "is in the future"),
+    (
+        "assessment after run date",
+        "Fidelity",
+        {"assessment_date": "2027-01-05"},
+        "Assessment Date",
+        "2027-01-05",
+        "is in the future",
+    ),
     ("blank fidelity program", "Fidelity", {"program_id": ""}, "Program ID", "", "program ID is blank"),
-    ("fidelity program not in programs", "Fidelity", {"program_id": "P7"}, "Program ID", "P7",
-     "'P7' is not on the Programs tab"),
+    (
+        "fidelity program not in programs",
+        "Fidelity",
+        {"program_id": "P7"},
+        "Program ID",
+        "P7",
+        "'P7' is not on the Programs tab",
+    ),
     ("blank subject type", "Fidelity", {"subject_type": ""}, "Subject Type", "", "subject type is blank"),
-    ("unknown subject type", "Fidelity", {"subject_type": "Supervisor"}, "Subject Type", "Supervisor",
-     "'Supervisor' is not a valid subject type; use one of: practitioner, coach"),
+    (
+        "unknown subject type",
+        "Fidelity",
+        {"subject_type": "Supervisor"},
+        "Subject Type",
+        "Supervisor",
+        "'Supervisor' is not a valid subject type; use one of: practitioner, coach",
+    ),
     ("blank subject", "Fidelity", {"subject_id": ""}, "Subject ID", "", "subject ID is blank"),
     ("subject not in staff", "Fidelity", {"subject_id": "S77"}, "Subject ID", "S77", "'S77' is not on the Staff tab"),
     ("blank score", "Fidelity", {"score": ""}, "Score", "", "score is blank"),
@@ -153,29 +257,86 @@ RULES = [
     ("score above max", "Fidelity", {"score": 21}, "Score", "21", "score 21 is higher than the maximum score 20"),
     ("blank timestamp", "Satisfaction Survey", {"timestamp": ""}, "Timestamp", "", "timestamp is blank"),
     ("blank survey program", "Satisfaction Survey", {"program_id": ""}, "Program ID", "", "program ID is blank"),
-    ("survey program not in programs", "Satisfaction Survey", {"program_id": "P7"}, "Program ID", "P7",
-     "'P7' is neither an ID nor a name on the Programs tab"),
-    ("survey coach not in staff", "Satisfaction Survey", {"coach_id": "S77"}, "Coach ID", "S77",
-     "'S77' is not on the Staff tab"),
+    (
+        "survey program not in programs",
+        "Satisfaction Survey",
+        {"program_id": "P7"},
+        "Program ID",
+        "P7",
+        "'P7' is neither an ID nor a name on the Programs tab",
+    ),
+    (
+        "survey coach not in staff",
+        "Satisfaction Survey",
+        {"coach_id": "S77"},
+        "Coach ID",
+        "S77",
+        "'S77' is not on the Staff tab",
+    ),
     ("blank rating", "Satisfaction Survey", {"satisfaction": ""}, "Satisfaction", "", "rating is blank"),
-    ("rating above 5", "Satisfaction Survey", {"satisfaction": 6}, "Satisfaction", "6", "rating 6 is not between 1 and 5"),
-    ("rating below 1", "Satisfaction Survey", {"satisfaction": "0"}, "Satisfaction", "0", "rating 0 is not between 1 and 5"),
+    (
+        "rating above 5",
+        "Satisfaction Survey",
+        {"satisfaction": 6},
+        "Satisfaction",
+        "6",
+        "rating 6 is not between 1 and 5",
+    ),
+    (
+        "rating below 1",
+        "Satisfaction Survey",
+        {"satisfaction": "0"},
+        "Satisfaction",
+        "0",
+        "rating 0 is not between 1 and 5",
+    ),
     ("blank quarter", "Improvement Actions", {"quarter": ""}, "Quarter", "", "quarter is blank"),
-    ("malformed quarter", "Improvement Actions", {"quarter": "Q3 2026"}, "Quarter", "Q3 2026",
-     "'Q3 2026' is not a quarter; write it as YYYY-Qn"),
+    (
+        "malformed quarter",
+        "Improvement Actions",
+        {"quarter": "Q3 2026"},
+        "Quarter",
+        "Q3 2026",
+        "'Q3 2026' is not a quarter; write it as YYYY-Qn",
+    ),
     ("blank action program", "Improvement Actions", {"program_id": ""}, "Program ID", "", "program ID is blank"),
-    ("action program not in programs", "Improvement Actions", {"program_id": "P7"}, "Program ID", "P7",
-     "'P7' is not on the Programs tab"),
-    ("unknown best practice", "Improvement Actions", {"best_practice": 5}, "Best Practice", "5",
-     "Best practice 5 does not exist"),
+    (
+        "action program not in programs",
+        "Improvement Actions",
+        {"program_id": "P7"},
+        "Program ID",
+        "P7",
+        "'P7' is not on the Programs tab",
+    ),
+    (
+        "unknown best practice",
+        "Improvement Actions",
+        {"best_practice": 5},
+        "Best Practice",
+        "5",
+        "Best practice 5 does not exist",
+    ),
     ("blank action", "Improvement Actions", {"action": ""}, "Action", "", "action is blank"),
     ("blank status", "Improvement Actions", {"status": ""}, "Status", "", "status is blank"),
-    ("unknown status", "Improvement Actions", {"status": "Someday"}, "Status", "Someday", "'Someday' is not a valid status; use one of: proposed, planned, in progress, done, dropped"),
+    (
+        "unknown status",
+        "Improvement Actions",
+        {"status": "Someday"},
+        "Status",
+        "Someday",
+        "'Someday' is not a valid status; use one of: proposed, planned, in progress, done, dropped",
+    ),
     # An ID on a row in error (P102: the program of "blank program name", Programs row 6; S105: the
     # person of "blank staff name", Staff row 7) points at that row, never "not on the tab".
     *(
-        (f"{title} {column} on a row in error", title, {column: value}, header, value,
-         f"'{value}' is on {tab} row {row}, which has an error: fix that row first")
+        (
+            f"{title} {column} on a row in error",
+            title,
+            {column: value},
+            header,
+            value,
+            f"'{value}' is on {tab} row {row}, which has an error: fix that row first",
+        )
         for title, column, header, value, tab, row in [
             ("Staff", "program_id", "Program ID", "P102", "Programs", 6),
             ("Coaching Log", "program_id", "Program ID", "P102", "Programs", 6),
@@ -245,17 +406,27 @@ def test_the_rows_that_break_no_rule_are_all_kept(every_rule_broken):
 
 
 def test_values_on_the_edge_of_a_rule_are_accepted():
-    checked = check(workbook({
-        "Staff": [{"staff_id": "S4", "start_date": "3/1/2026", "end_date": "3/1/2026", "email": ""}],
-        "Coaching Log": [{"session_date": "11/25/2026", "duration_minutes": 600},
-                         {"session_id": "X10", "duration_minutes": 1}],
-        "Coaching Plan": [{"component": "Feedback methods and timeframe"}],
-        "Fidelity": [{"score": 20, "max_score": 20, "subject_type": "coach", "subject_id": "S1"},
-                     {"score": 0, "max_score": 0.5, "assessment_date": "11/25/2026"}],
-        "Satisfaction Survey": [{"satisfaction": 1, "coach_id": ""}, {"satisfaction": 5}],
-        "Improvement Actions": [{"quarter": "2026-q4", "best_practice": "", "status": "done"},
-                                {"best_practice": 1, "status": "dropped"}],
-    }))
+    checked = check(
+        workbook(
+            {
+                "Staff": [{"staff_id": "S4", "start_date": "3/1/2026", "end_date": "3/1/2026", "email": ""}],
+                "Coaching Log": [
+                    {"session_date": "11/25/2026", "duration_minutes": 600},
+                    {"session_id": "X10", "duration_minutes": 1},
+                ],
+                "Coaching Plan": [{"component": "Feedback methods and timeframe"}],
+                "Fidelity": [
+                    {"score": 20, "max_score": 20, "subject_type": "coach", "subject_id": "S1"},
+                    {"score": 0, "max_score": 0.5, "assessment_date": "11/25/2026"},
+                ],
+                "Satisfaction Survey": [{"satisfaction": 1, "coach_id": ""}, {"satisfaction": 5}],
+                "Improvement Actions": [
+                    {"quarter": "2026-q4", "best_practice": "", "status": "done"},
+                    {"best_practice": 1, "status": "dropped"},
+                ],
+            }
+        )
+    )
     assert checked.issues == []
     assert checked.rows_quarantined == {tab.key: 0 for tab in TABS}
 
@@ -295,11 +466,15 @@ def test_the_same_person_in_two_sessions_or_two_people_in_one_session_is_not_a_r
 
 
 def test_a_staff_row_with_an_unknown_program_makes_that_persons_coaching_rows_errors_too():
-    checked = check(workbook({
-        "Staff": [{"staff_id": "S4", "program_id": "P7"}],
-        "Coaching Log": [{"session_id": "X10", "staff_id": "S4"}, {"session_id": "X11", "coach_id": "S4"}],
-        "Fidelity": [{"subject_id": "S4"}],
-    }))
+    checked = check(
+        workbook(
+            {
+                "Staff": [{"staff_id": "S4", "program_id": "P7"}],
+                "Coaching Log": [{"session_id": "X10", "staff_id": "S4"}, {"session_id": "X11", "coach_id": "S4"}],
+                "Fidelity": [{"subject_id": "S4"}],
+            }
+        )
+    )
     staff_row, log_row = first_extra_row("Staff"), first_extra_row("Coaching Log")
     assert [(i.tab, i.row, i.column, i.cause) for i in checked.issues] == [
         ("Staff", staff_row, "Program ID", None),
@@ -317,15 +492,18 @@ def test_a_staff_row_with_an_unknown_program_makes_that_persons_coaching_rows_er
 
 
 def test_a_program_row_with_an_error_makes_rows_naming_that_program_errors():
-    checked = check(workbook({"Programs": [{"program_id": "P3", "program_name": ""}],
-                              "Coaching Plan": [{"program_id": "P3"}]}))
+    checked = check(
+        workbook({"Programs": [{"program_id": "P3", "program_name": ""}], "Coaching Plan": [{"program_id": "P3"}]})
+    )
     assert [(i.tab, i.column, i.value) for i in checked.issues if i.tab == "Coaching Plan"] == [
         ("Coaching Plan", "Program ID", "P3")
     ]
 
 
 def test_a_cell_that_cannot_be_read_quarantines_its_row_with_one_message():
-    checked = check(workbook({"Coaching Log": [{"session_date": "8/32/2026"}, {"session_id": "X10", "reflection": "maybe"}]}))
+    checked = check(
+        workbook({"Coaching Log": [{"session_date": "8/32/2026"}, {"session_id": "X10", "reflection": "maybe"}]})
+    )
     row = first_extra_row("Coaching Log")
     [date_issue] = issues_at(checked, "Coaching Log", row)
     [flag_issue] = issues_at(checked, "Coaching Log", row + 1)
@@ -381,11 +559,15 @@ def test_valid_frames_keep_the_parsed_columns_types_and_sheet_row_index():
 
 
 def test_issues_are_listed_by_tab_then_row_then_column():
-    checked = check(workbook({
-        "Coaching Log": [{"session_id": "X10", "staff_id": "S77", "coach_id": "S77", "reflection": "maybe"}],
-        "Staff": [{"staff_id": "S4", "email": "nope", "start_date": ""}],
-        "Programs": [{"program_id": ""}],
-    }))
+    checked = check(
+        workbook(
+            {
+                "Coaching Log": [{"session_id": "X10", "staff_id": "S77", "coach_id": "S77", "reflection": "maybe"}],
+                "Staff": [{"staff_id": "S4", "email": "nope", "start_date": ""}],
+                "Programs": [{"program_id": ""}],
+            }
+        )
+    )
     assert [(i.tab, i.row, i.column) for i in checked.issues] == [
         ("Programs", 4, "Program ID"),
         ("Staff", 5, "Email"),
@@ -411,20 +593,35 @@ def test_tab_and_column_are_named_as_in_the_sheet():
 def test_the_column_rules_come_from_the_contract_and_the_stored_suites_hold_only_the_rest():
     for tab in TABS:
         stored = json.loads((SUITES_DIR / f"{tab.key}.json").read_text())
-        assert not [e for e in stored["expectations"] if e["type"] in (
-            "expect_column_values_to_not_be_null", "expect_column_values_to_be_in_set",
-            "expect_column_values_to_match_regex")], tab.key
+        assert not [
+            e
+            for e in stored["expectations"]
+            if e["type"]
+            in (
+                "expect_column_values_to_not_be_null",
+                "expect_column_values_to_be_in_set",
+                "expect_column_values_to_match_regex",
+            )
+        ], tab.key
         filled = {c.name for c in tab.columns if c.filled}
         assert set(stored["meta"]["blank"]) == filled, tab.key  # words for each, and only for them
         generated = suite_definition(tab.key)["expectations"]
-        value_sets = {e["kwargs"]["column"]: tuple(e["kwargs"]["value_set"]) for e in generated if "value_set" in e["kwargs"]}
+        value_sets = {
+            e["kwargs"]["column"]: tuple(e["kwargs"]["value_set"]) for e in generated if "value_set" in e["kwargs"]
+        }
         assert value_sets == {c.name: c.choices for c in tab.columns if c.choices}, tab.key
 
 
 def test_a_staff_email_is_valid_exactly_when_a_recipient_address_would_be():
-    for address, valid in [("ann@agency.org", True), ("ann.lee+x@mail.agency.org", True), ("ann at agency.org", False),
-                           ("=cmd@agency.org", False), ("ann@agency", False), ("Ann <ann@agency.org>", False),
-                           ("a" * 65 + "@agency.org", False)]:  # the plain pattern fits; the standard's limit does not
+    for address, valid in [
+        ("ann@agency.org", True),
+        ("ann.lee+x@mail.agency.org", True),
+        ("ann at agency.org", False),
+        ("=cmd@agency.org", False),
+        ("ann@agency", False),
+        ("Ann <ann@agency.org>", False),
+        ("a" * 65 + "@agency.org", False),
+    ]:  # the plain pattern fits; the standard's limit does not
         checked = check(workbook({"Staff": [{"staff_id": "S10", "email": address}]}))
         warned = bool(issues_at(checked, "Staff", first_extra_row("Staff")))
         assert warned is not valid, address
@@ -478,7 +675,9 @@ def test_a_quarter_whose_log_rows_are_all_errors_blocks_the_report_instead_of_re
 
 
 def test_an_id_that_lost_its_leading_zeros_says_which_id_it_is_and_how_to_keep_the_zeros():
-    raw = workbook({"Staff": [{"staff_id": "00202", "name": "Dee Zero"}], "Coaching Log": [{"session_id": "X10", "staff_id": 202}]})
+    raw = workbook(
+        {"Staff": [{"staff_id": "00202", "name": "Dee Zero"}], "Coaching Log": [{"session_id": "X10", "staff_id": 202}]}
+    )
     (issue,) = issues_at(check(raw), "Coaching Log", first_extra_row("Coaching Log"))
     assert issue.problem.startswith("Staff ID '202' is not on the Staff tab")
     assert "; did you mean '00202'? Format the column as Plain text" in issue.problem
@@ -521,7 +720,10 @@ def test_a_merge_over_staff_rows_is_an_error_on_every_row_it_covers_and_leaves_t
     checked = check(RawWorkbook({**raw.tabs, "Staff": merged}, raw.label))
     for at in (row, row + 1):
         (issue,) = [i for i in issues_at(checked, "Staff", at) if i.severity is Severity.ERROR]
-        assert issue.column == "Program ID" and issue.problem == f"cells D{row}:D{row + 1} are merged: unmerge them and fill each row"
+        assert (
+            issue.column == "Program ID"
+            and issue.problem == f"cells D{row}:D{row + 1} are merged: unmerge them and fill each row"
+        )
     assert not {"S8", "S9"} & set(checked.valid["staff"]["staff_id"])
 
 
@@ -535,7 +737,9 @@ def test_a_date_typed_in_the_quarter_field_is_an_error_saying_how_to_write_the_q
 
 def test_a_non_breaking_space_in_a_header_still_finds_the_scoring_column():
     raw = workbook()
-    header = [h.replace(" ", "\u00a0") + ("\u00a0" if h == "Direct Observation?" else "") for h in HEADERS["Coaching Log"]]
+    header = [
+        h.replace(" ", "\u00a0") + ("\u00a0" if h == "Direct Observation?" else "") for h in HEADERS["Coaching Log"]
+    ]
     log = RawTab("Coaching Log", [header, *raw.tabs["Coaching Log"].rows[1:]])
     checked = check(RawWorkbook({**raw.tabs, "Coaching Log": log}, raw.label))
     assert not [i for i in checked.issues if i.tab == "Coaching Log"]

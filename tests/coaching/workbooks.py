@@ -12,8 +12,17 @@ HEADERS = {
     "Programs": ["Program ID", "Program Name", "Coaching Lead ID"],
     "Staff": ["Staff ID", "Name", "Email", "Program ID", "Role", "Requires Coaching", "Start Date", "End Date"],
     "Coaching Log": [
-        "Session ID", "Session Date", "Program ID", "Coach ID", "Staff ID", "Duration (minutes)",
-        "Direct Observation?", "Reflection", "Document Review", "Stakeholder Interview", "Notes",
+        "Session ID",
+        "Session Date",
+        "Program ID",
+        "Coach ID",
+        "Staff ID",
+        "Duration (minutes)",
+        "Direct Observation?",
+        "Reflection",
+        "Document Review",
+        "Stakeholder Interview",
+        "Notes",
     ],
     "Coaching Plan": ["Program ID", "Component", "Documented", "Document URL", "Last Reviewed"],
     "Fidelity": ["Assessment Date", "Program ID", "Subject Type", "Subject ID", "Score", "Max Score"],
@@ -45,7 +54,16 @@ def workbook(**tabs: list[list[object]]) -> RawWorkbook:
 
 
 def practitioner(staff_id, start="1/1/2025", end=None, program="P1", requires="yes"):
-    return [staff_id, f"Name {staff_id}", f"{staff_id.lower()}@agency.org", program, "practitioner", requires, start, end]
+    return [
+        staff_id,
+        f"Name {staff_id}",
+        f"{staff_id.lower()}@agency.org",
+        program,
+        "practitioner",
+        requires,
+        start,
+        end,
+    ]
 
 
 def lead(staff_id="L1", email="lead@agency.org", end=None):
@@ -59,8 +77,11 @@ def session(staff_id, date, observed="yes", second="yes", program="P1", session_
 def program_frames(staff_rows, log_rows, lead_id="L1", plan=None, fidelity=None, survey=None, actions=None):
     """Valid frames for program P1 (led by `lead_id`) and an unrelated program P2."""
     tabs = {
-        "Programs": [["Program ID", "Program Name", "Coaching Lead ID"], ["P1", "Home Visiting", lead_id],
-                     ["P2", "Other", ""]],
+        "Programs": [
+            ["Program ID", "Program Name", "Coaching Lead ID"],
+            ["P1", "Home Visiting", lead_id],
+            ["P2", "Other", ""],
+        ],
         "Staff": [STAFF[0], *staff_rows],
         # A session of another program in another quarter: the tab is never empty.
         "Coaching_Log": [LOG_HEADER, session("X9", "1/15/2026", program="P2"), *log_rows],
@@ -68,7 +89,10 @@ def program_frames(staff_rows, log_rows, lead_id="L1", plan=None, fidelity=None,
     if plan is not None:
         tabs["Coaching_Plan"] = [["Program ID", "Component", "Documented"], *plan]
     if fidelity is not None:
-        tabs["Fidelity"] = [["Assessment Date", "Program ID", "Subject Type", "Subject ID", "Score", "Max Score"], *fidelity]
+        tabs["Fidelity"] = [
+            ["Assessment Date", "Program ID", "Subject Type", "Subject ID", "Score", "Max Score"],
+            *fidelity,
+        ]
     if survey is not None:
         tabs["Satisfaction_Survey"] = [["Timestamp", "Program ID", "Satisfaction"], *survey]
     if actions is not None:

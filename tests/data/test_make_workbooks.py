@@ -168,9 +168,7 @@ def records(typed, bad_rows) -> dict[str, pd.DataFrame]:
 
 def quarter_span(label: str) -> tuple[pd.Timestamp, pd.Timestamp, pd.PeriodIndex]:
     period = pd.Period(label.replace("-", ""), freq="Q")
-    return period.start_time, period.end_time.normalize(), pd.period_range(
-        period.start_time, period.end_time, freq="M"
-    )
+    return period.start_time, period.end_time.normalize(), pd.period_range(period.start_time, period.end_time, freq="M")
 
 
 def score_quarter(r: dict[str, pd.DataFrame], label: str) -> pd.DataFrame:
@@ -186,41 +184,45 @@ def score_quarter(r: dict[str, pd.DataFrame], label: str) -> pd.DataFrame:
         & (lead["end_date"].isna() | lead["end_date"].ge(last))
         & lead["email"].fillna("").str.match(EMAIL)
     ).to_numpy()
-    out["bp1_accountability"] = np.where(programs["coaching_lead_id"].isna(), 0,
-                                         np.where(lead_ok, 2, 1))
+    out["bp1_accountability"] = np.where(programs["coaching_lead_id"].isna(), 0, np.where(lead_ok, 2, 1))
 
     log = r["coaching_log"]
-    month_table = pd.DataFrame({"month": months, "m_first": months.start_time,
-                                "m_last": months.end_time.normalize()})
+    month_table = pd.DataFrame({"month": months, "m_first": months.start_time, "m_last": months.end_time.normalize()})
     eligible = staff[staff["requires_coaching"].astype(bool)].merge(month_table, how="cross")
     eligible = eligible[
         eligible["start_date"].le(eligible["m_last"])
         & (eligible["end_date"].isna() | eligible["end_date"].ge(eligible["m_first"]))
     ]
     coached = pd.MultiIndex.from_arrays([log["staff_id"], log["session_date"].dt.to_period("M")])
-    eligible = eligible.assign(covered=pd.MultiIndex.from_arrays(
-        [eligible["staff_id"], eligible["month"]]).isin(coached))
+    eligible = eligible.assign(
+        covered=pd.MultiIndex.from_arrays([eligible["staff_id"], eligible["month"]]).isin(coached)
+    )
     out["monthly_coverage"] = eligible.groupby("program_id")["covered"].mean()
 
     sessions = log[log["session_date"].between(first, last)]
     multi = sessions["direct_observation"].astype(bool) & sessions[
-        ["reflection", "document_review", "stakeholder_interview"]].astype(bool).any(axis=1)
+        ["reflection", "document_review", "stakeholder_interview"]
+    ].astype(bool).any(axis=1)
     out["multi_source_rate"] = multi.groupby(sessions["program_id"]).mean()
-    out["bp2_coaching_delivery"] = (out["monthly_coverage"].ge(0.90).astype(int)
-                                    + out["multi_source_rate"].ge(0.80).astype(int))
+    out["bp2_coaching_delivery"] = out["monthly_coverage"].ge(0.90).astype(int) + out["multi_source_rate"].ge(
+        0.80
+    ).astype(int)
 
     plan = r["coaching_plan"]
     plan = plan[plan["documented"].astype(bool)]
     components = plan["component"].replace(PLAN_COMPONENT_ALIASES)
     out["plan_components"] = components.groupby(plan["program_id"]).nunique()
     out["plan_components"] = out["plan_components"].fillna(0).astype(int)
-    out["bp3_service_plan"] = np.select([out["plan_components"].ge(3),
-                                         out["plan_components"].ge(1)], [2, 1], 0)
+    out["bp3_service_plan"] = np.select([out["plan_components"].ge(3), out["plan_components"].ge(1)], [2, 1], 0)
 
     fidelity = r["fidelity"][r["fidelity"]["assessment_date"].between(first, last)]
     survey = r["satisfaction"][r["satisfaction"]["timestamp"].between(first, last)]
-    sources = pd.concat([fidelity[["program_id", "subject_type"]].rename(
-        columns={"subject_type": "source"}), survey[["program_id"]].assign(source="survey")])
+    sources = pd.concat(
+        [
+            fidelity[["program_id", "subject_type"]].rename(columns={"subject_type": "source"}),
+            survey[["program_id"]].assign(source="survey"),
+        ]
+    )
     out["effectiveness_sources"] = sources.drop_duplicates().groupby("program_id").size()
     out["effectiveness_sources"] = out["effectiveness_sources"].fillna(0).astype(int)
     actions = r["improvement_actions"]
@@ -228,11 +230,12 @@ def score_quarter(r: dict[str, pd.DataFrame], label: str) -> pd.DataFrame:
     out["improvement_actions"] = decided.groupby("program_id").size()
     out["improvement_actions"] = out["improvement_actions"].fillna(0).astype(int)
     out["bp4_effectiveness_review"] = np.select(
-        [out["effectiveness_sources"].ge(2) & out["improvement_actions"].ge(1),
-         out["effectiveness_sources"].ge(1)], [2, 1], 0)
+        [out["effectiveness_sources"].ge(2) & out["improvement_actions"].ge(1), out["effectiveness_sources"].ge(1)],
+        [2, 1],
+        0,
+    )
 
-    bps = ["bp1_accountability", "bp2_coaching_delivery", "bp3_service_plan",
-           "bp4_effectiveness_review"]
+    bps = ["bp1_accountability", "bp2_coaching_delivery", "bp3_service_plan", "bp4_effectiveness_review"]
     out["total_score"] = out[bps].sum(axis=1)
     out["percent"] = (100 * out["total_score"] / 8).round(1)
     out["program"] = programs["program_name"]
@@ -252,31 +255,52 @@ def contract_errors(t: dict[str, pd.DataFrame]) -> dict[str, set[int]]:
     """Rows that break a contract rule (a plain check, to prove the README's list complete)."""
     staff, log = t["staff"], t["coaching_log"]
     programs = set(t["programs"]["program_id"])
-    staff_ok = (staff["start_date"].notna() & ~staff["end_date"].lt(staff["start_date"])
-                & staff["requires_coaching"].notna() & staff["program_id"].isin(programs))
+    staff_ok = (
+        staff["start_date"].notna()
+        & ~staff["end_date"].lt(staff["start_date"])
+        & staff["requires_coaching"].notna()
+        & staff["program_id"].isin(programs)
+    )
     people = set(staff.loc[staff_ok, "staff_id"])
     flags = log[list(SOURCE_FLAGS)]
-    log_ok = (log["session_date"].notna() & log["session_date"].le(LATEST_DATE)
-              & flags.notna().all(axis=1) & log["staff_id"].isin(people)
-              & log["coach_id"].isin(people) & log["program_id"].isin(programs)
-              & ~log.duplicated(["session_id", "staff_id"]))
+    log_ok = (
+        log["session_date"].notna()
+        & log["session_date"].le(LATEST_DATE)
+        & flags.notna().all(axis=1)
+        & log["staff_id"].isin(people)
+        & log["coach_id"].isin(people)
+        & log["program_id"].isin(programs)
+        & ~log.duplicated(["session_id", "staff_id"])
+    )
     fidelity = t["fidelity"]
-    fidelity_ok = (fidelity["assessment_date"].notna()
-                   & fidelity["score"].between(0, fidelity["max_score"])
-                   & fidelity["subject_type"].isin(SUBJECT_TYPES)
-                   & fidelity["subject_id"].isin(people))
+    fidelity_ok = (
+        fidelity["assessment_date"].notna()
+        & fidelity["score"].between(0, fidelity["max_score"])
+        & fidelity["subject_type"].isin(SUBJECT_TYPES)
+        & fidelity["subject_id"].isin(people)
+    )
     survey = t["satisfaction"]
-    survey_ok = (survey["timestamp"].notna() & survey["satisfaction"].isin(range(1, 6))
-                 & (survey["coach_id"].isna() | survey["coach_id"].isin(people)))
+    survey_ok = (
+        survey["timestamp"].notna()
+        & survey["satisfaction"].isin(range(1, 6))
+        & (survey["coach_id"].isna() | survey["coach_id"].isin(people))
+    )
     plan = t["coaching_plan"]
-    plan_ok = (plan["component"].replace(PLAN_COMPONENT_ALIASES).isin(PLAN_COMPONENTS)
-               & plan["documented"].notna())
+    plan_ok = plan["component"].replace(PLAN_COMPONENT_ALIASES).isin(PLAN_COMPONENTS) & plan["documented"].notna()
     actions = t["improvement_actions"]
-    actions_ok = (actions["quarter"].str.fullmatch(r"\d{4}-Q[1-4]")
-                  & actions["status"].isin(ACTION_STATUSES) & actions["program_id"].isin(programs))
-    checks = {"staff": staff_ok, "coaching_log": log_ok, "fidelity": fidelity_ok,
-              "satisfaction": survey_ok, "coaching_plan": plan_ok,
-              "improvement_actions": actions_ok}
+    actions_ok = (
+        actions["quarter"].str.fullmatch(r"\d{4}-Q[1-4]")
+        & actions["status"].isin(ACTION_STATUSES)
+        & actions["program_id"].isin(programs)
+    )
+    checks = {
+        "staff": staff_ok,
+        "coaching_log": log_ok,
+        "fidelity": fidelity_ok,
+        "satisfaction": survey_ok,
+        "coaching_plan": plan_ok,
+        "improvement_actions": actions_ok,
+    }
     return {key: set(ok.index[~ok.astype(bool)]) for key, ok in checks.items()}
 
 
@@ -311,8 +335,9 @@ def test_the_template_offers_dropdowns_for_every_closed_list() -> None:
     book = openpyxl.load_workbook(TEMPLATE)
     for tab in TABS:
         ws = book[tab.default_title]
-        lists = {str(v.sqref).split(":")[0].rstrip("0123456789"): v.formula1
-                 for v in ws.data_validations.dataValidation}
+        lists = {
+            str(v.sqref).split(":")[0].rstrip("0123456789"): v.formula1 for v in ws.data_validations.dataValidation
+        }
         for index, column in enumerate(tab.columns, start=1):
             letter = get_column_letter(index)
             if column.kind is Kind.BOOL:
@@ -325,14 +350,18 @@ def test_the_instructions_explain_every_column_to_office_staff(sample) -> None:
     text = " ".join(str(v) for row in sample[INSTRUCTIONS_TITLE] for v in row if v)
     for tab in TABS:
         assert tab.default_title in text
-    for phrase in ("one row per participant", "7/14/2026", "2026-07-14", "TRUE or FALSE",
-                   "00123 stays 00123", "in_progress"):
+    for phrase in (
+        "one row per participant",
+        "7/14/2026",
+        "2026-07-14",
+        "TRUE or FALSE",
+        "00123 stays 00123",
+        "in_progress",
+    ):
         assert phrase in text
 
 
-def test_the_sample_keeps_blank_rows_in_the_coaching_log_with_honest_row_numbers(
-    readme, bad_rows
-) -> None:
+def test_the_sample_keeps_blank_rows_in_the_coaching_log_with_honest_row_numbers(readme, bad_rows) -> None:
     raw = XlsxSource(SAMPLE).read().tabs["Coaching Log"].rows
     empty = [number for number, row in enumerate(raw, start=1) if all(blank(v) for v in row)]
     assert len(empty) == 2 and 2 < empty[0] < empty[1] < len(raw)
@@ -360,15 +389,13 @@ def test_every_bad_row_of_the_readme_is_in_the_sample_where_it_says(sample, bad_
 def test_the_readme_lists_every_row_that_breaks_the_contract(typed, bad_rows) -> None:
     errors = bad_rows[bad_rows["severity"].eq("error")]
     titles = {tab.default_title: tab.key for tab in TABS}
-    listed = {key: set(errors.loc[errors["tab"].map(titles).eq(key), "row"])
-              for key in titles.values()}
+    listed = {key: set(errors.loc[errors["tab"].map(titles).eq(key), "row"]) for key in titles.values()}
     for key, rows in contract_errors(typed).items():
         assert rows == listed[key], key
     warnings = bad_rows[bad_rows["severity"].eq("warning")]
     assert set(warnings["column"]) == {"Email", "Duration (minutes)"}
     emails = typed["staff"]["email"].dropna()
-    assert set(emails.index[~emails.str.match(EMAIL)]) == set(
-        warnings.loc[warnings["column"].eq("Email"), "row"])
+    assert set(emails.index[~emails.str.match(EMAIL)]) == set(warnings.loc[warnings["column"].eq("Email"), "row"])
 
 
 def test_the_sample_tells_the_designed_stories(sample, records) -> None:
@@ -388,8 +415,7 @@ def test_the_sample_tells_the_designed_stories(sample, records) -> None:
 
 
 def test_the_sample_mixes_cell_types_like_real_exports(sample) -> None:
-    cells = [v for title, rows in sample.items() if title != INSTRUCTIONS_TITLE
-             for row in rows[1:] for v in row]
+    cells = [v for title, rows in sample.items() if title != INSTRUCTIONS_TITLE for row in rows[1:] for v in row]
     texts = {v for v in cells if isinstance(v, str)}
     assert any(isinstance(v, datetime) for v in cells) and any(isinstance(v, bool) for v in cells)
     assert {"yes", "x", "N"} <= texts

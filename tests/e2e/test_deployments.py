@@ -118,7 +118,8 @@ def outbox_alert(client: SyncPrefectClient, root: Path) -> OutboxAlert:
     quarterly run fails, and the Automations start the admin alert, which writes to the outbox."""
     automations = client.read_automations()
     failed = start_run(
-        client, {"quarter": "2026-Q3", "programs": ["Knitting Club"], "output_dir": str(root / "alerted")},
+        client,
+        {"quarter": "2026-Q3", "programs": ["Knitting Club"], "output_dir": str(root / "alerted")},
         until={StateType.COMPLETED, StateType.FAILED, StateType.CRASHED},
     )
     alert_deployment = client.read_deployment_by_name(ALERT_DEPLOYMENT)
@@ -144,14 +145,20 @@ def saved_secrets(stack: Stack, root: Path, outbox_alert: OutboxAlert) -> subpro
     key_file = root / "service-account.json"
     account = service_account_json(new_private_key(), "reader@e2e.iam.gserviceaccount.com", "http://127.0.0.1:9/token")
     key_file.write_text(json.dumps(account))
-    env = stack.env({
-        "SENDGRID_API_KEY": FAKE_SENDGRID_KEY,
-        "GOOGLE_APPLICATION_CREDENTIALS": str(key_file),
-        "COACHING_REPORT_RECIPIENTS": ", ".join(RECIPIENTS),
-        "COACHING_ADMIN_EMAILS": ADMIN,
-    })
+    env = stack.env(
+        {
+            "SENDGRID_API_KEY": FAKE_SENDGRID_KEY,
+            "GOOGLE_APPLICATION_CREDENTIALS": str(key_file),
+            "COACHING_REPORT_RECIPIENTS": ", ".join(RECIPIENTS),
+            "COACHING_ADMIN_EMAILS": ADMIN,
+        }
+    )
     return subprocess.run(
-        [sys.executable, "-m", "ops.secrets"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "ops.secrets"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=scaled(30),
     )
 
@@ -281,9 +288,7 @@ def test_a_second_run_sends_nothing_and_names_the_force_resend_parameter_not_the
     assert len(reports_sent(sendgrid)) == len(RECIPIENTS)
 
 
-def test_the_run_emails_the_report_through_sendgrid_with_the_key_and_recipients_kept_in_prefect(
-    runs, root, sendgrid
-):
+def test_the_run_emails_the_report_through_sendgrid_with_the_key_and_recipients_kept_in_prefect(runs, root, sendgrid):
     assert runs["good"].state.type == StateType.COMPLETED
     assert [sent["personalizations"][0]["to"][0]["email"] for sent in reports_sent(sendgrid)] == RECIPIENTS  # one each
     assert {sent["custom_args"]["quarter"] for sent in reports_sent(sendgrid)} == {"2026-Q3"}
@@ -304,7 +309,9 @@ def test_a_run_for_quarter_2026_q5_is_refused_before_it_starts_as_the_run_form_d
     assert any("pattern" in option for option in schema["anyOf"])  # what the Run form checks
 
     with pytest.raises(Exception, match="409 Conflict") as refused:
-        client.create_flow_run_from_deployment(deployment.id, parameters={"quarter": "2026-Q5", "output_dir": str(root / "q5")})
+        client.create_flow_run_from_deployment(
+            deployment.id, parameters={"quarter": "2026-Q5", "output_dir": str(root / "q5")}
+        )
 
     assert "2026-Q5" in str(refused.value) or "[Qq][1-4]" in str(refused.value)
     assert not (root / "q5").exists()
@@ -323,11 +330,15 @@ def test_a_run_form_naming_a_folder_outside_reports_or_another_file_is_refused_a
 ):
     elsewhere, other_file = runs["elsewhere"], runs["other_file"]
     assert elsewhere.state.type == other_file.state.type == StateType.FAILED
-    assert [name_of(client, run.id, ending="-failed") for run in (elsewhere, other_file)] == ["quarterly-2026-Q3-failed"] * 2
+    assert [name_of(client, run.id, ending="-failed") for run in (elsewhere, other_file)] == [
+        "quarterly-2026-Q3-failed"
+    ] * 2
     assert f"output_dir '{root.parent / 'not-reports'}' is refused: a run from the UI writes only inside {root}" in (
         elsewhere.state.message
     )
-    assert "source '/etc/hostname' is refused: a run from the UI reads only .xlsx workbooks in" in other_file.state.message
+    assert (
+        "source '/etc/hostname' is refused: a run from the UI reads only .xlsx workbooks in" in other_file.state.message
+    )
     assert not (root.parent / "not-reports").exists() and not (root / "o").exists()
 
 
@@ -348,7 +359,11 @@ def test_the_secrets_command_without_a_server_says_how_to_name_one(tmp_path):
     env = {k: v for k, v in Stack(home=tmp_path).env().items() if k != "PREFECT_API_URL"}
     env["SENDGRID_API_KEY"] = FAKE_SENDGRID_KEY
     done = subprocess.run(
-        [sys.executable, "-m", "ops.secrets"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "ops.secrets"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=scaled(30),
     )
     assert done.returncode == 2 and "error: No Prefect server to save into: set PREFECT_API_URL" in done.stderr
@@ -385,7 +400,8 @@ def test_make_stack_without_a_sendgrid_key_makes_the_four_automations_run_the_ad
         (action,) = made[name].actions
         assert action.type == "run-deployment" and action.deployment_id == alert_deployment.id
         assert action.parameters == {
-            "flow_run_id": {"__prefect_kind": "jinja", "template": "{{ flow_run.id }}"}, "event": event,
+            "flow_run_id": {"__prefect_kind": "jinja", "template": "{{ flow_run.id }}"},
+            "event": event,
         }
     # An alert run that fails sets off no alert of its own; nothing runs it but the Automations.
     assert "coaching" not in alert_deployment.tags and not alert_deployment.schedules
@@ -439,8 +455,12 @@ def test_the_alerts_command_with_no_admin_emails_still_makes_the_automations_and
     client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name="coaching-delivery", limit=1))
 
     done = subprocess.run(
-        [sys.executable, "-m", "ops.alerts"], cwd=PROJECT_ROOT, env=stack.env({"COACHING_ADMIN_EMAILS": ""}),
-        capture_output=True, text=True, timeout=scaled(60),
+        [sys.executable, "-m", "ops.alerts"],
+        cwd=PROJECT_ROOT,
+        env=stack.env({"COACHING_ADMIN_EMAILS": ""}),
+        capture_output=True,
+        text=True,
+        timeout=scaled(60),
     )
     assert done.returncode == 0, done.stderr
     assert "Removed the notification block 'coaching-admin-email' (it held the SendGrid key)." in done.stdout
@@ -458,7 +478,8 @@ def test_a_run_left_running_by_a_killed_worker_is_marked_crashed_when_the_stack_
 ):
     monkeypatch.setenv("COACHING_ADMIN_EMAILS", ADMIN)  # for the alert Automations `up` makes
     run = start_run(
-        client, {"quarter": "2026-Q2", "source": str(SAMPLE), "output_dir": str(root / "orphan"), "send": False},
+        client,
+        {"quarter": "2026-Q2", "source": str(SAMPLE), "output_dir": str(root / "orphan"), "send": False},
         until={StateType.RUNNING},
     )
     worker = running_pid(stack, "worker")
@@ -476,7 +497,8 @@ def test_a_run_left_running_by_a_killed_worker_is_marked_crashed_when_the_stack_
     assert orphan.state.type == StateType.CRASHED and "Orphaned" in orphan.state.message
     # Its deployment's one slot is free: the next run starts and completes.
     after = start_run(
-        client, {"quarter": "2026-Q2", "source": str(SAMPLE), "output_dir": str(root / "after"), "send": False},
+        client,
+        {"quarter": "2026-Q2", "source": str(SAMPLE), "output_dir": str(root / "after"), "send": False},
         until={StateType.COMPLETED, StateType.FAILED, StateType.CRASHED},
     )
     assert after.state.type == StateType.COMPLETED
@@ -488,8 +510,13 @@ def test_stopping_the_stack_mid_send_cancels_the_run_and_the_admins_hear_of_the_
     sent_before = len(sendgrid.messages)
     sendgrid.response_delay = 120  # SendGrid takes the copy; its answer never comes before the cancel
     run = start_run(
-        client, {"quarter": "2026-Q3", "source": str(SAMPLE), "output_dir": str(root / "stopped"),
-                 "recipients": ["ceo@brightpath.example.org"]},
+        client,
+        {
+            "quarter": "2026-Q3",
+            "source": str(SAMPLE),
+            "output_dir": str(root / "stopped"),
+            "recipients": ["ceo@brightpath.example.org"],
+        },
         until={StateType.RUNNING},
     )
     sendgrid.wait_for_messages(sent_before + 1, timeout=scaled(60))
@@ -503,12 +530,19 @@ def test_stopping_the_stack_mid_send_cancels_the_run_and_the_admins_hear_of_the_
     assert "Some admin alerts had not ended" not in " ".join(said)
     alert_deployment = client.read_deployment_by_name(ALERT_DEPLOYMENT)
     (alert_run,) = [
-        alert for alert in client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[alert_deployment.id])))
+        alert
+        for alert in client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[alert_deployment.id]))
+        )
         if alert.parameters == {"flow_run_id": str(run.id), "event": "cancelled"}
     ]
     assert alert_run.state.type == StateType.COMPLETED, alert_run.state.message
     # Through the one sending path: the worker's SendGrid settings (COACHING_SENDGRID_API_URL), the ledger.
-    (alert,) = [message for message in sendgrid.messages[sent_before + 1:] if message["personalizations"][0]["to"][0]["email"] == ADMIN]
+    (alert,) = [
+        message
+        for message in sendgrid.messages[sent_before + 1 :]
+        if message["personalizations"][0]["to"][0]["email"] == ADMIN
+    ]
     text = next(part["value"] for part in alert["content"] if part["type"] == "text/plain")
     assert "was cancelled" in alert["subject"]
     assert "Emails of unknown outcome waiting for a decision:" in text

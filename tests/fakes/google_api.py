@@ -265,7 +265,9 @@ def cell_data(value: object, parts: dict[str, dict] | None = None) -> dict[str, 
     if "effectiveValue" in parts:
         computed = value.value if isinstance(value, Formula) else value
         cell["effectiveValue"] = (
-            {"errorValue": {"type": "NAME", "message": "Unknown function."}} if computed is None else _extended(computed)
+            {"errorValue": {"type": "NAME", "message": "Unknown function."}}
+            if computed is None
+            else _extended(computed)
         )
     if "formattedValue" in parts:
         cell["formattedValue"] = render(value, "FORMATTED_VALUE", "FORMATTED_STRING")
@@ -360,9 +362,7 @@ class FakeGoogle:
             google = fake
 
         self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
         return self
 
@@ -382,9 +382,7 @@ class FakeGoogle:
         return self.url + "/token"
 
     # --- programming it --------------------------------------------------------------------
-    def new_service_account(
-        self, client_email: str, key: rsa.RSAPrivateKey | None = None
-    ) -> dict[str, str]:
+    def new_service_account(self, client_email: str, key: rsa.RSAPrivateKey | None = None) -> dict[str, str]:
         """The JSON of a key for `client_email` (fresh unless given) whose public half this fake trusts."""
         key = key or new_private_key()
         with self._lock:
@@ -403,8 +401,13 @@ class FakeGoogle:
         once and served again as it is."""
         # Sheets gives the first tab gid 0 and the others large arbitrary ids.
         sheet_ids = {name: 0 if i == 0 else 100_000_000 + 7919 * i for i, name in enumerate(tabs)}
-        sheet = Spreadsheet(title, {k: [list(r) for r in v] for k, v in tabs.items()}, sheet_ids,
-                            dict(shared_with or {}), keep_answers=keep_answers)
+        sheet = Spreadsheet(
+            title,
+            {k: [list(r) for r in v] for k, v in tabs.items()},
+            sheet_ids,
+            dict(shared_with or {}),
+            keep_answers=keep_answers,
+        )
         with self._lock:
             self.spreadsheets[key] = sheet
         return sheet
@@ -460,7 +463,10 @@ class FakeGoogle:
         if claims.get("aud") not in (self.token_uri, GOOGLE_TOKEN_AUDIENCE):
             return 400, {"error": "invalid_grant", "error_description": "Invalid JWT: Bad audience."}
         if not claims.get("iat", 0) - 300 <= time.time() <= claims.get("exp", 0):
-            return 400, {"error": "invalid_grant", "error_description": "Invalid JWT: Token must be a short-lived token."}
+            return 400, {
+                "error": "invalid_grant",
+                "error_description": "Invalid JWT: Token must be a short-lived token.",
+            }
         scopes = frozenset(str(claims.get("scope", "")).split())
         token = "ya29.fake-" + secrets.token_urlsafe(16)
         with self._lock:
@@ -534,10 +540,7 @@ class FakeGoogle:
         title, _ = split_range(range_text)
         if title not in sheet.tabs:
             raise _bad_range(range_text)
-        new_rows = [
-            [_as_entered(v) if option == "USER_ENTERED" else v for v in row]
-            for row in body.get("values", [])
-        ]
+        new_rows = [[_as_entered(v) if option == "USER_ENTERED" else v for v in row] for row in body.get("values", [])]
         with self._lock:
             grid = sheet.tabs[title]
             # Appended after the last row that has data (rows are inserted, nothing is overwritten).
@@ -769,9 +772,14 @@ def _quota_exceeded() -> tuple[int, dict, dict[str, str]]:
                 "consumer": "projects/100000000001",
             },
         },
-        {"@type": "type.googleapis.com/google.rpc.Help", "links": [{
-            "description": "Request a higher quota limit.",
-            "url": "https://cloud.google.com/docs/quotas/help/request_increase",
-        }]},
+        {
+            "@type": "type.googleapis.com/google.rpc.Help",
+            "links": [
+                {
+                    "description": "Request a higher quota limit.",
+                    "url": "https://cloud.google.com/docs/quotas/help/request_increase",
+                }
+            ],
+        },
     ]
     return code, payload, headers

@@ -257,38 +257,48 @@ def _validate(message: dict[str, Any]) -> list[tuple[str, str | None]]:
     problems: list[tuple[str, str | None]] = []
     personalizations = message.get("personalizations") or []
     if not personalizations:
-        problems.append((
-            "The personalizations field is required and must have at least one personalization.",
-            "personalizations",
-        ))
+        problems.append(
+            (
+                "The personalizations field is required and must have at least one personalization.",
+                "personalizations",
+            )
+        )
     for index, personalization in enumerate(personalizations):
         addresses = [str(to.get("email", "")) for to in personalization.get("to") or [{}]]
         if not all("@" in address for address in addresses):
-            problems.append((
-                "The to array is required for all personalization objects, and must have at "
-                "least one email object with a valid email address.",
-                f"personalizations.{index}.to",
-            ))
+            problems.append(
+                (
+                    "The to array is required for all personalization objects, and must have at "
+                    "least one email object with a valid email address.",
+                    f"personalizations.{index}.to",
+                )
+            )
     if "@" not in str((message.get("from") or {}).get("email", "")):
-        problems.append((
-            "The from object must be provided for every email send. It is an object that "
-            'requires the email parameter, but may also contain a name parameter.  e.g. {"email" '
-            ': "example@example.com"}',
-            "from.email",
-        ))
+        problems.append(
+            (
+                "The from object must be provided for every email send. It is an object that "
+                'requires the email parameter, but may also contain a name parameter.  e.g. {"email" '
+                ': "example@example.com"}',
+                "from.email",
+            )
+        )
     if not message.get("subject"):
-        problems.append((
-            "The subject is required. You can get around this requirement if you use a template "
-            "with a subject defined or if every personalization has a subject defined.",
-            "subject",
-        ))
+        problems.append(
+            (
+                "The subject is required. You can get around this requirement if you use a template "
+                "with a subject defined or if every personalization has a subject defined.",
+                "subject",
+            )
+        )
     contents = message.get("content") or []
     if not any(content.get("value") for content in contents):
-        problems.append((
-            "Unless a valid template_id is provided, the content parameter is required. There "
-            "must be at least one defined content block.",
-            "content",
-        ))
+        problems.append(
+            (
+                "Unless a valid template_id is provided, the content parameter is required. There "
+                "must be at least one defined content block.",
+                "content",
+            )
+        )
     elif contents[0].get("type") != "text/plain" and any(c.get("type") == "text/plain" for c in contents):
         problems.append(("If present, text/plain must be first, followed by text/html.", "content"))
     for index, attachment in enumerate(message.get("attachments") or []):
@@ -299,18 +309,18 @@ def _validate(message: dict[str, Any]) -> list[tuple[str, str | None]]:
         if not attachment.get("filename"):
             problems.append(("The attachment filename parameter is required.", f"attachments.{index}.filename"))
         if attachment.get("disposition") == "inline" and not attachment.get("content_id"):
-            problems.append((
-                "The content_id parameter is required if your attachment disposition is inline.",
-                f"attachments.{index}.content_id",
-            ))
+            problems.append(
+                (
+                    "The content_id parameter is required if your attachment disposition is inline.",
+                    f"attachments.{index}.content_id",
+                )
+            )
     categories = message.get("categories") or []
     if len(categories) > 10 or any(len(c) > 255 or not c.isascii() for c in categories):
         problems.append(("Categories: at most 10, each ASCII and at most 255 characters.", "categories"))
     for key, value in (message.get("custom_args") or {}).items():
         if not isinstance(value, str):
-            problems.append((
-                f"Invalid type. Expected: string, given: {type(value).__name__}.", f"custom_args.{key}"
-            ))
+            problems.append((f"Invalid type. Expected: string, given: {type(value).__name__}.", f"custom_args.{key}"))
     return problems
 
 

@@ -30,8 +30,6 @@ SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
 STEWARDS = "data-stewards@brightpath.example.org"
 
 
-
-
 def plain_text(message: email.message.EmailMessage) -> str:
     return message.get_body(("plain",)).get_content().replace("\r\n", "\n")
 
@@ -79,8 +77,13 @@ def test_through_sendgrid_the_notice_is_one_call_with_the_csv_attached(tmp_path,
 def sample_checked() -> CheckedRecords:
     settings = load_settings()
     return check_records(
-        XlsxSource(SAMPLE).read(), settings.tabs.model_dump(), date_format=settings.date_format,
-        run_date=dt.date(2026, 11, 25), quarter=Quarter(2026, 3), max_error_share=0.10, min_log_volume_ratio=0.5,
+        XlsxSource(SAMPLE).read(),
+        settings.tabs.model_dump(),
+        date_format=settings.date_format,
+        run_date=dt.date(2026, 11, 25),
+        quarter=Quarter(2026, 3),
+        max_error_share=0.10,
+        min_log_volume_ratio=0.5,
     )
 
 
@@ -91,8 +94,12 @@ def test_when_the_threshold_holds_the_report_back_the_notice_goes_instead_with_t
     checked = sample_checked()
     checked.blocking = ["Staff: 7 of 60 rows (11.7 %) have errors, above the 10 % limit"]
     said, report = send_data_quality_notice(
-        load_settings(), checked, source_label="sample_workbook.xlsx", run_date=dt.date(2026, 11, 25),
-        mailer=OutboxMailer(tmp_path / "2026-Q3" / "outbox"), ledger=DeliveryLedger(open_store(state_dir)),
+        load_settings(),
+        checked,
+        source_label="sample_workbook.xlsx",
+        run_date=dt.date(2026, 11, 25),
+        mailer=OutboxMailer(tmp_path / "2026-Q3" / "outbox"),
+        ledger=DeliveryLedger(open_store(state_dir)),
         held_back="2026-Q3",
     )
     assert report is not None and not report.needs_a_person
@@ -106,8 +113,12 @@ def test_when_the_threshold_holds_the_report_back_the_notice_goes_instead_with_t
 def test_records_without_issues_send_no_notice(tmp_path, state_dir):
     clean = CheckedRecords(valid={}, issues=[], rows_read={"staff": 60}, rows_quarantined={})
     said, report = send_data_quality_notice(
-        load_settings(), clean, source_label="clean.xlsx", run_date=dt.date(2026, 11, 25),
-        mailer=OutboxMailer(tmp_path / "outbox"), ledger=DeliveryLedger(open_store(state_dir)),
+        load_settings(),
+        clean,
+        source_label="clean.xlsx",
+        run_date=dt.date(2026, 11, 25),
+        mailer=OutboxMailer(tmp_path / "outbox"),
+        ledger=DeliveryLedger(open_store(state_dir)),
     )
     assert report is None
     assert said == "No data-quality notice: the records have no errors or warnings."

@@ -78,7 +78,8 @@ def test_one_refused_leader_does_not_stop_the_report_reaching_the_others(
     assert sendgrid.recipients() == ["ceo@brightpath.example.org", "board@brightpath.example.org"]
     assert "not delivered to cfo@brightpath.example.org" in capsys.readouterr().err
     assert statuses(state_dir) == {
-        "ceo@brightpath.example.org": "sent", "cfo@brightpath.example.org": "failed",
+        "ceo@brightpath.example.org": "sent",
+        "cfo@brightpath.example.org": "failed",
         "board@brightpath.example.org": "sent",
     }
 
@@ -95,19 +96,22 @@ def test_one_lead_sendgrid_refuses_does_not_stop_the_nudges_of_the_other_leads(t
         monthly_nudge(month="2026-08", source=str(workbook), output_dir=str(tmp_path / "n"))
 
     assert sorted(sendgrid.recipients()) == [
-        "adrian.evans@brightpath.example.org", "wesley.flores@brightpath.example.org",
+        "adrian.evans@brightpath.example.org",
+        "wesley.flores@brightpath.example.org",
     ]
     assert "FP (Family Preservation): Not sent the monthly coaching nudge" in str(failure.value)
     assert "Does not contain a valid address" in str(failure.value)
     assert statuses(state_dir) == {
-        "fiona.jones@brightpath.example.org": "failed", "adrian.evans@brightpath.example.org": "sent",
+        "fiona.jones@brightpath.example.org": "failed",
+        "adrian.evans@brightpath.example.org": "sent",
         "wesley.flores@brightpath.example.org": "sent",
     }
     # Once SendGrid takes the address again, the next run nudges that lead only.
     sendgrid.rejected_addresses = set()
     assert nudge_main(["--month", "2026-08", "--source", str(workbook), "--output-dir", str(tmp_path / "n")]) == 0
     assert sorted(sendgrid.recipients()) == [
-        "adrian.evans@brightpath.example.org", "fiona.jones@brightpath.example.org",
+        "adrian.evans@brightpath.example.org",
+        "fiona.jones@brightpath.example.org",
         "wesley.flores@brightpath.example.org",
     ]
 

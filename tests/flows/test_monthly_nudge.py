@@ -50,9 +50,7 @@ def test_through_sendgrid_each_nudge_is_one_call_to_its_lead_only(tmp_path, stat
         monkeypatch.setenv("COACHING_SENDGRID_API_URL", fake.url)
         result = monthly_nudge(month="2026-08", programs=["FP", "Youth Mentoring"], output_dir=str(tmp_path / "n"))
     assert result.count("sent") == 2 and len(result.outcomes) == 2
-    recipients = sorted(
-        [to["email"] for to in message["personalizations"][0]["to"]] for message in fake.messages
-    )
+    recipients = sorted([to["email"] for to in message["personalizations"][0]["to"]] for message in fake.messages)
     assert recipients == [["fiona.jones@brightpath.example.org"], ["wesley.flores@brightpath.example.org"]]
     family = next(m for m in fake.messages if m["subject"].endswith("Family Preservation, August 2026"))
     assert family["categories"] == ["monthly_nudge", "2026-08"]
@@ -75,8 +73,10 @@ def test_without_sending_each_nudge_is_written_as_a_preview_and_the_real_nudges_
     out = tmp_path / "nudges"
     assert main(["--month", "2026-08", "--output-dir", str(out), "--no-send"]) == 0
     assert "2026-08: 4 program(s): 2 not sent (sending off), 2 skipped." in capsys.readouterr().out
-    previews = {path.name: email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-                for path in out.glob("preview-*.eml")}
+    previews = {
+        path.name: email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for path in out.glob("preview-*.eml")
+    }
     assert {name: message["To"] for name, message in previews.items()} == {
         "preview-monthly_nudge-2026-08-FP.eml": "fiona.jones@brightpath.example.org",
         "preview-monthly_nudge-2026-08-YM.eml": "wesley.flores@brightpath.example.org",

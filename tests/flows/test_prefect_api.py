@@ -82,8 +82,15 @@ def test_the_temporary_server_is_started_exactly_as_prefect_starts_its_own():
     theirs = inspect.getsource(SubprocessASGIServer._run_uvicorn_command)
     ours = inspect.getsource(TemporaryServer.__init__)
     for part in (
-        '"PREFECT_UI_ENABLED": "0"', '"PREFECT__SERVER_EPHEMERAL": "1"', '"PREFECT__SERVER_FINAL": "1"',
-        '"--factory"', '"prefect.server.api.server:create_app"', '"--log-level"', '"error"', '"--lifespan"', '"on"',
+        '"PREFECT_UI_ENABLED": "0"',
+        '"PREFECT__SERVER_EPHEMERAL": "1"',
+        '"PREFECT__SERVER_FINAL": "1"',
+        '"--factory"',
+        '"prefect.server.api.server:create_app"',
+        '"--log-level"',
+        '"error"',
+        '"--lifespan"',
+        '"on"',
     ):
         assert part in theirs and part.replace('": "', '", "').replace('"', "") in ours.replace('": "', '", "').replace(
             '"', ""
@@ -120,20 +127,30 @@ def test_a_prefect_server_that_stops_mid_run_ends_the_command_with_one_error_lin
         with FakeSendGrid() as sendgrid:
             sendgrid.after_accepting = server.process.kill  # the email has left; then the server dies
             env = {
-                **os.environ, "PREFECT_API_URL": server.api_url, "SENDGRID_API_KEY": TEST_API_KEY,
-                "COACHING_SENDGRID_API_URL": sendgrid.url, "COACHING_STATE_DIR": str(tmp_path / "state"),
+                **os.environ,
+                "PREFECT_API_URL": server.api_url,
+                "SENDGRID_API_KEY": TEST_API_KEY,
+                "COACHING_SENDGRID_API_URL": sendgrid.url,
+                "COACHING_STATE_DIR": str(tmp_path / "state"),
                 "PREFECT_CLIENT_MAX_RETRIES": "1",
             }
             done = subprocess.run(
                 [sys.executable, "-m", "flows.quarterly_report", "--quarter", "2026-Q3", "--output-dir", str(tmp_path)],
-                cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=scaled(180), check=False,
+                cwd=PROJECT_ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=scaled(180),
+                check=False,
             )
     finally:
         server.stop()
 
     assert done.returncode == 2, done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert errors == [errors[0]] and errors[0].startswith(f"error: the Prefect server at {server.api_url} stopped answering")
+    assert errors == [errors[0]] and errors[0].startswith(
+        f"error: the Prefect server at {server.api_url} stopped answering"
+    )
     assert "Traceback" not in done.stderr
     assert len(sendgrid.messages) == 1
 

@@ -38,18 +38,29 @@ def backfill_q2_and_document_a_plan(source: Path, target: Path) -> int:
     staff, log, plan = book["Staff"], book["Coaching Log"], book["Coaching Plan"]
     s, p = _columns(staff), _columns(plan)
     people = [  # not the sample's deliberate error row (an end date before the start date)
-        row[s["Staff ID"] - 1] for row in staff.iter_rows(min_row=2, values_only=True)
-        if row[s["Program ID"] - 1] == "PE" and str(row[s["Requires Coaching?"] - 1]).upper() in ("TRUE", "YES")
+        row[s["Staff ID"] - 1]
+        for row in staff.iter_rows(min_row=2, values_only=True)
+        if row[s["Program ID"] - 1] == "PE"
+        and str(row[s["Requires Coaching?"] - 1]).upper() in ("TRUE", "YES")
         and (row[s["End Date"] - 1] is None or row[s["End Date"] - 1] >= row[s["Start Date"] - 1])
     ]
     added = 0
     for month in (4, 5, 6):
         for person in people:
             added += 1
-            row = {"Session ID": f"LATE-{added}", "Session Date": dt.datetime(2026, month, 20), "Program ID": "PE",
-                   "Coach ID": "00146", "Staff ID": person, "Duration (minutes)": 45,
-                   "Direct Observation?": True, "Reflection?": True, "Document Review?": False,
-                   "Stakeholder Interview?": False, "Notes": "entered late"}
+            row = {
+                "Session ID": f"LATE-{added}",
+                "Session Date": dt.datetime(2026, month, 20),
+                "Program ID": "PE",
+                "Coach ID": "00146",
+                "Staff ID": person,
+                "Duration (minutes)": 45,
+                "Direct Observation?": True,
+                "Reflection?": True,
+                "Document Review?": False,
+                "Stakeholder Interview?": False,
+                "Notes": "entered late",
+            }
             log.append([row.get(header) for header in _columns(log)])
     for row in plan.iter_rows(min_row=2):
         if row[p["Program ID"] - 1].value == "PE" and row[p["Component"] - 1].value == "Coaching methods":
@@ -147,7 +158,13 @@ def test_a_report_sent_before_the_record_existed_is_recorded_by_the_next_run_tha
     quarterly_report(quarter="2026-Q3", output_dir=str(out))
     store = recorded()
     with store.engine.begin() as connection:  # as on an install upgraded after that send
-        for table in ("reported_scores", "reported_plan_rows", "reported_log_rows", "reported_inputs", "report_versions"):
+        for table in (
+            "reported_scores",
+            "reported_plan_rows",
+            "reported_log_rows",
+            "reported_inputs",
+            "report_versions",
+        ):
             connection.execute(sa.text(f"DELETE FROM {table}"))
     again = quarterly_report(quarter="2026-Q3", output_dir=str(out))
     assert again.delivery.startswith("Not sent again") and len(outbox(out)) == 1

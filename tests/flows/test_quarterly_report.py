@@ -21,8 +21,6 @@ from tests.flows.mail import outbox
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
 
 
-
-
 def test_the_command_line_writes_the_contract_files_and_one_email(tmp_path, state_dir, capsys):
     out = tmp_path / "q3"
     assert main(["--quarter", "2026-Q3", "--output-dir", str(out)]) == 0
@@ -72,7 +70,10 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The command as a user types it; the arguments are refused before any Prefect server starts."""
     return subprocess.run(
         [sys.executable, "-m", "flows.quarterly_report", *args],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=scaled(30),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=scaled(30),
         env={**os.environ, "COACHING_STATE_DIR": str(cwd / "state")},
     )
 
@@ -132,7 +133,11 @@ def test_the_command_records_its_run_in_the_prefect_server_already_running_and_s
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "COACHING_STATE_DIR": str(tmp_path / "state")}
     done = subprocess.run(
         [sys.executable, "-m", "flows.quarterly_report", "--quarter", "2026-Q3", "--no-send", "--output-dir", str(out)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=scaled(60), env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=scaled(60),
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     assert "temporary server" not in done.stderr
@@ -145,7 +150,10 @@ def test_a_prefect_server_that_does_not_start_in_time_ends_with_one_line_saying_
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     done = subprocess.run(
         [sys.executable, "-m", "flows.quarterly_report", "--quarter", "2026-Q3", "--output-dir", str(tmp_path)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=scaled(60),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=scaled(60),
         env={**env, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1", "PREFECT_HOME": str(tmp_path / "home")},
     )
     assert done.returncode == 2
@@ -201,8 +209,11 @@ def test_a_flow_runs_the_report_with_the_adapters_a_test_hands_it_and_builds_non
 
     engine = sqlite_engine(tmp_path / "ledger.sqlite3")
     bundle = RunAdapters(
-        mailer=OutboxMailer(tmp_path / "mail" / "outbox"), ledger=DeliveryLedger(engine), store_engine=engine,
-        source=XlsxSource(SAMPLE), report_history=ReportHistory(engine),
+        mailer=OutboxMailer(tmp_path / "mail" / "outbox"),
+        ledger=DeliveryLedger(engine),
+        store_engine=engine,
+        source=XlsxSource(SAMPLE),
+        report_history=ReportHistory(engine),
     )
 
     @flow

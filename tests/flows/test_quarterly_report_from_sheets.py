@@ -74,9 +74,7 @@ def test_the_run_graph_still_links_the_validate_step_to_the_read_that_gave_it_th
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     share_sample(google)
-    state = quarterly_report(
-        quarter="2026-Q3", source=URL, output_dir=str(tmp_path), send=False, return_state=True
-    )
+    state = quarterly_report(quarter="2026-Q3", source=URL, output_dir=str(tmp_path), send=False, return_state=True)
 
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(
