@@ -185,3 +185,16 @@ def test_a_sheet_whose_recorded_dimensions_are_wrong_is_read_whole(tmp_path):
     expected = XlsxSource(SAMPLE).read().tabs["Coaching Log"].rows
     assert XlsxSource(path).read().tabs["Coaching Log"].rows == expected
     assert len(expected) > 400
+
+
+def test_a_session_date_typed_as_a_formula_in_an_export_is_listed_naming_it_and_its_row_is_left_out(tmp_path):
+    book = openpyxl.load_workbook(SAMPLE)
+    log = book["Coaching Log"]
+    log["B2"] = "=TODAY()"  # as ops staff type it to mean "the session was today"
+    book.save(tmp_path / "today.xlsx")
+
+    parsed = parse_workbook(XlsxSource(tmp_path / "today.xlsx").read(), {})
+
+    (issue,) = [i for i in parsed.issues if i.tab == "Coaching Log" and i.row == 2]
+    assert (issue.column, issue.value, issue.cell, issue.severity) == ("Session Date", "=TODAY()", "B2", Severity.ERROR)
+    assert "is a formula" in issue.problem and "type the value itself" in issue.problem
