@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import resource
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.pipeline import _peak_rss_mb
+from bench.pipeline import _peak_rss_mb, print_figures
 from config.settings import PROJECT_ROOT
 from tests.fakes.google_api import FakeGoogle, tabs_from_xlsx
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
@@ -121,11 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.agencies < 1:
         parser.error("--agencies must be positive")
     figures = run(args.agencies)
-    width = max(len(key) for key in figures)
-    for key, value in figures.items():
-        print(f"{key:<{width}}  {value}")
-    print(json.dumps(figures))
-    sys.stdout.flush()
+    print_figures(figures)
     return 0
 
 

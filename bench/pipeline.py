@@ -170,12 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.cells < 1:
         parser.error("--cells must be positive")
     figures = run(args.cells, args.seed, args.output_dir)
+    print_figures(figures)
+    return 0
+
+
+def print_figures(figures: dict[str, object]) -> None:
+    """One figure a line for people, then all of them as one JSON line for scripts."""
     width = max(len(key) for key in figures)
     for key, value in figures.items():
         print(f"{key:<{width}}  {value}")
     print(json.dumps(figures))
     sys.stdout.flush()
-    return 0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import mimetypes
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -17,6 +19,14 @@ class Attachment:
     @property
     def inline(self) -> bool:
         return self.content_id is not None
+
+
+def file_attachments(files: Mapping[str, bytes]) -> tuple[Attachment, ...]:
+    """Files attached by name, each with the MIME type its extension says ("scorecard.csv" → text/csv)."""
+    return tuple(
+        Attachment(name, content, mimetypes.guess_type(name)[0] or "application/octet-stream")
+        for name, content in files.items()
+    )
 
 
 class EmailKind(StrEnum):

@@ -9,12 +9,11 @@ sent.
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from coaching.contract import BEST_PRACTICES, SCORE_WORDS
-from coaching.email import Attachment, EmailKind, OutgoingEmail
+from coaching.email import EmailKind, OutgoingEmail, file_attachments
 from coaching.network import RollUp, SupportLine
 from coaching.report.jinja import environment
 from coaching.report.render import SHORT_NAMES
@@ -124,10 +123,7 @@ def network_report_email(
         subject=rendered.subject,
         html=rendered.html,
         text=rendered.text,
-        attachments=tuple(
-            Attachment(name, content, mimetypes.guess_type(name)[0] or "application/octet-stream")
-            for name, content in files.items()
-        ),
+        attachments=file_attachments(files),
         tags={**tags, "quarter": roll.quarter},
         # The figures and who was not reported: an agency that is "already sent" on a re-run is no news.
         identity=files.get("network_scorecard.csv", b"") + b"\0" + not_reported.encode("utf-8"),

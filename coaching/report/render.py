@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import mimetypes
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ import pandas as pd
 
 from coaching.contract import BEST_PRACTICES, PLAN_COMPONENTS, SCORE_WORDS
 from coaching.report.jinja import environment
-from coaching.email import Attachment, EmailKind, OutgoingEmail
+from coaching.email import Attachment, EmailKind, OutgoingEmail, file_attachments
 from coaching.history import Restatement
 from coaching.outputs import problem_without_values
 from coaching.records import DataIssue, Severity
@@ -543,10 +542,7 @@ def build_report_email(
 ) -> OutgoingEmail:
     """The quarterly email: HTML with its inline charts, the text alternative, and the files
     (the CSVs; report.html too, for mail clients that clip long messages)."""
-    attachments = rendered.images + tuple(
-        Attachment(name, content, mimetypes.guess_type(name)[0] or "application/octet-stream")
-        for name, content in files.items()
-    )
+    attachments = rendered.images + file_attachments(files)
     return OutgoingEmail(
         kind=EmailKind.QUARTERLY_REPORT,
         period=rendered.quarter,
