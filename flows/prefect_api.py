@@ -43,8 +43,9 @@ class PrefectUnavailable(Exception):
     """No Prefect server to record the run in; the message says what to try."""
 
 
-def answers(api_url: str, timeout: float = 0.5) -> bool:
-    """The server at `api_url` is up (with Prefect's basic-auth credentials when they are set)."""
+def answers(api_url: str, timeout: float = 2.0) -> bool:
+    """The server at `api_url` is up (with Prefect's basic-auth credentials when they are set). Asked
+    only of a server whose process runs, so the wait is short unless the machine is very busy."""
     request = urllib.request.Request(f"{api_url}/health")
     auth = os.environ.get("PREFECT_API_AUTH_STRING") or os.environ.get("PREFECT_SERVER_API_AUTH_STRING")
     if auth:

@@ -204,8 +204,9 @@ class _MailSendHandler(BaseHTTPRequestHandler):
             self._answer(arrived, 400, _errors(problems))
             return
         sandbox = bool(message.get("mail_settings", {}).get("sandbox_mode", {}).get("enable"))
+        delay = fake.response_delay  # as it was when the email came: a test may change it once it sees the email
         message_id = fake._accept(message)
-        time.sleep(fake.response_delay)  # accepted already: a slow answer, not a lost email
+        time.sleep(delay)  # accepted already: a slow answer, not a lost email
         if sandbox:
             self._answer(arrived, 200, b"")
         else:

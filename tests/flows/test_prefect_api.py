@@ -61,8 +61,13 @@ def test_the_test_suite_never_reaches_a_server_it_did_not_start():
 
 def test_a_server_is_this_checkouts_stack_only_while_the_process_the_stack_recorded_runs(tmp_path, answering_server):
     (tmp_path / STACK_API_FILE).write_text(answering_server)
-    stack_server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "prefect"])
+    stack_server = subprocess.Popen(
+        [sys.executable, "-c", "print('started', flush=True); import time; time.sleep(60)", "prefect"],
+        stdout=subprocess.PIPE,
+    )
     try:
+        assert stack_server.stdout is not None
+        stack_server.stdout.readline()  # its command line is the one it was started with (not the parent's)
         (tmp_path / "server.pid").write_text(str(stack_server.pid))
         assert own_stack_api(tmp_path) == answering_server
     finally:
