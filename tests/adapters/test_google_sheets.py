@@ -250,7 +250,8 @@ def test_an_answer_that_stalls_past_the_timeout_is_retried(google, account, work
     workbook = source(google, account, timeout=0.3).read()
 
     assert "Staff" in workbook.tabs
-    assert 0.3 <= time.monotonic() - started < scaled(2.0)  # gave up on the stalled answer, asked again
+    # Waited for the stalled answer about the timeout (the socket's clock may fire a few ms early), then asked again.
+    assert 0.25 <= time.monotonic() - started < scaled(2.0)
 
 
 def test_an_unreachable_sheets_api_fails_within_the_bound_naming_it(google, account, workbook_file) -> None:
