@@ -23,6 +23,7 @@ from adapters.google_sheets import (
 from adapters.sources import XlsxSource
 from coaching.parsing import parse_workbook
 from coaching.records import RawWorkbook, WorkbookError
+from tests.coaching.workbooks import HEADERS
 from tests.deadlines import scaled
 from tests.fakes.google_api import (
     FakeGoogle,
@@ -53,31 +54,19 @@ def workbook_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sheets = {
         "Instructions": [["Keep one row per session."]],
         "Programs": [
-            ["Program ID", "Program Name", "Coaching Lead ID"],
+            HEADERS["Programs"],
             ["00123", "Home Visiting", "S1"],
             [7, "Family Support", None],
         ],
         "Staff": [
-            ["Staff ID", "Name", "Email", "Program ID", "Role", "Requires Coaching", "Start Date", "End Date"],
+            HEADERS["Staff"],
             ["S1", "Ana Diaz", "ana@example.org", "00123", "coach", False, dt.date(2024, 3, 1), None],
             ["S2", "Ben Ode", "ben@example.org", "00123", "practitioner", True, dt.date(2025, 9, 15), None],
             [None, None, None, None, None, None, None, None],
             ["S3", "Cy Park", "not-an-email", 7, "practitioner", "yes", dt.date(2026, 1, 5), dt.date(2026, 2, 27)],
         ],
         "Coaching Log": [
-            [
-                "Session ID",
-                "Session Date",
-                "Program ID",
-                "Coach ID",
-                "Staff ID",
-                "Duration (minutes)",
-                "Direct Observation?",
-                "Reflection",
-                "Document Review",
-                "Stakeholder Interview",
-                "Notes",
-            ],
+            HEADERS["Coaching Log"],
             ["L1", dt.date(2026, 1, 12), "00123", "S1", "S2", 45, True, True, False, False, "ok"],
             ["L2", dt.date(2026, 2, 9), "00123", "S1", "S2", 42.5, "x", None, "y", None, None],
             ["L3", "8/32/2026", "00123", "S1", "S2", 30, False, False, False, False, "typo"],

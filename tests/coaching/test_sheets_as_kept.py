@@ -19,10 +19,12 @@ RUN_DATE = dt.date(2026, 11, 25)
 LOG_ROW = ["C1", dt.datetime(2026, 7, 14), "P1", "S2", "S1", 60, True, True, False, False, "went well"]
 
 
-def check(raw: RawWorkbook, columns: dict[str, dict[str, str]] | None = None) -> CheckedRecords:
+def check(
+    raw: RawWorkbook, columns: dict[str, dict[str, str]] | None = None, titles: dict[str, str] | None = None
+) -> CheckedRecords:
     return check_records(
         raw,
-        {},
+        titles or {},
         date_format="M/D/YYYY",
         run_date=RUN_DATE,
         quarter=Quarter.parse("2026-Q3"),
@@ -160,6 +162,12 @@ def test_a_title_row_above_the_headers_says_in_which_row_the_headers_seem_to_be(
 # --- Google Forms surveys ---------------------------------------------------------------------------
 
 
+def check_forms(raw: RawWorkbook) -> CheckedRecords:
+    """The records with the survey in a Forms responses tab, its questions mapped (no comments question)."""
+    mapping = {k: v for k, v in FORMS_MAPPING["satisfaction"].items() if k != "comments"}
+    return check(raw, {"satisfaction": mapping}, {"satisfaction": "Form Responses 1"})
+
+
 def forms_workbook(*answers: list[object], title: str = "Form Responses 1") -> RawWorkbook:
     raw = workbook(
         Programs=[
@@ -179,16 +187,7 @@ def test_a_forms_survey_with_program_names_reads_as_program_ids():
         ["7/16/2026 10:00:00", "c@agency.org", "Family Support", "", 3, "", ""],
         ["7/17/2026 10:00:00", "d@agency.org", "Home Visits", "", 3, "", ""],
     )
-    checked = check_records(
-        raw,
-        {"satisfaction": "Form Responses 1"},
-        date_format="M/D/YYYY",
-        run_date=RUN_DATE,
-        quarter=Quarter.parse("2026-Q3"),
-        max_error_share=1.0,
-        min_log_volume_ratio=0.0,
-        columns={"satisfaction": {k: v for k, v in FORMS_MAPPING["satisfaction"].items() if k != "comments"}},
-    )
+    checked = check_forms(raw)
     valid = checked.valid["satisfaction"]
     assert valid["program_id"].tolist() == ["P1", "P1"]
     problems = {i.row: i.problem for i in issues_of(checked, "Form Responses 1") if i.row}
@@ -330,16 +329,7 @@ def test_a_forms_responses_tab_read_from_the_loopback_sheets_gives_the_survey_by
         )
         google.add_spreadsheet("K" * 44, "Coaching records", tabs, {"reader@x.iam.gserviceaccount.com": "reader"})
         raw = GoogleSheetsSource("K" * 44, account, api_url=google.url, value_render=value_render).read()
-    checked = check_records(
-        raw,
-        {"satisfaction": "Form Responses 1"},
-        date_format="M/D/YYYY",
-        run_date=RUN_DATE,
-        quarter=Quarter.parse("2026-Q3"),
-        max_error_share=1.0,
-        min_log_volume_ratio=0.0,
-        columns={"satisfaction": {k: v for k, v in FORMS_MAPPING["satisfaction"].items() if k != "comments"}},
-    )
+    checked = check_forms(raw)
     survey = checked.valid["satisfaction"]
     assert survey["program_id"].tolist() == ["P1", "P1"]
     assert survey["timestamp"].tolist() == [pd.Timestamp("2026-07-14 09:31:05"), pd.Timestamp("2026-07-15 16:02:44")]
