@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -13,6 +17,7 @@ from sqlalchemy import Engine
 
 from adapters.ledger import DeliveryLedger
 from adapters.mailers import Mailer, OutboxMailer
+from adapters.read_ahead import ReadAhead
 from adapters.report_history import ReportHistory
 from adapters.sources import ProposalWriter, RecordSource, XlsxSource
 from adapters.store import open_store
@@ -29,11 +34,19 @@ def _secret_block(name: str) -> object | None:
         return None
 
 
+# The source the command line started reading (reading_ahead), by its reference.
+_read_ahead: ContextVar[tuple[str, ReadAhead] | None] = ContextVar("read_ahead", default=None)
+
+
 def build_source(settings: Settings, reference: str | None = None) -> RecordSource:
-    """An `.xlsx` path gives the local workbook; a Sheets URL or key gives Google Sheets."""
+    """An `.xlsx` path gives the local workbook; a Sheets URL or key gives Google Sheets; the source
+    being read ahead (reading_ahead), that read."""
     from adapters.google_sheets import GoogleSheetsSource, load_service_account_info, spreadsheet_key_from
 
     reference = reference or settings.source
+    ahead = _read_ahead.get()
+    if ahead is not None and ahead[0] == reference:
+        return ahead[1]
     key = spreadsheet_key_from(reference)
     if key is None:
         return XlsxSource(Path(reference))
@@ -50,6 +63,29 @@ def build_source(settings: Settings, reference: str | None = None) -> RecordSour
         value_render=settings.sheets_value_render,
         write_back=settings.sheets_write_back,
     )
+
+
+@contextmanager
+def reading_ahead(settings: Settings, reference: str | None) -> Iterator[None]:
+    """Within the block, the source `reference` (default the configured one) is read in a child
+    process from the start (adapters/read_ahead.py), and a run's `build_source` of it takes that
+    read. Only a process with a single thread forks (the command line, before Prefect is imported),
+    and only for a source that needs no Prefect block (a Sheets key from a Secret block would need
+    the server that is still starting): otherwise the run reads as usual."""
+    from adapters.google_sheets import spreadsheet_key_from
+
+    reference = reference or settings.source
+    needs_block = spreadsheet_key_from(reference) is not None and settings.google_credentials_file is None
+    if threading.active_count() > 1 or needs_block:
+        yield
+        return
+    ahead = ReadAhead(build_source(settings, reference))
+    token = _read_ahead.set((reference, ahead))
+    try:
+        yield
+    finally:
+        _read_ahead.reset(token)
+        ahead.close()
 
 
 def sendgrid_api_key(settings: Settings) -> SecretStr | None:
@@ -149,7 +185,8 @@ class RunAdapters(DeliveryAdapters):
     @property
     def proposal_writer(self) -> ProposalWriter | None:
         """The source when it can take proposals back (the live spreadsheet), else None."""
-        return self.source if isinstance(self.source, ProposalWriter) else None
+        source = self.source.source if isinstance(self.source, ReadAhead) else self.source
+        return source if isinstance(source, ProposalWriter) else None
 
 
 def build_delivery_adapters(settings: Settings, outbox_dir: Path | None) -> DeliveryAdapters:

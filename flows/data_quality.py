@@ -27,7 +27,12 @@ from coaching.records import CheckedRecords, Severity
 from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
-from flows.cli import check_deployed_run_paths, data_quality_command, hide_tracebacks_of_pipeline_errors
+from flows.cli import (
+    check_deployed_run_paths,
+    collect_cycles_less_often,
+    data_quality_command,
+    hide_tracebacks_of_pipeline_errors,
+)
 from tasks.artifacts import publish_markdown, publish_table
 from tasks.delivery import finish_run, name_failed_run, warn_of_unresolved
 from tasks.notify import NO_ISSUES, data_quality_notice_email, send_data_quality_notice
@@ -65,6 +70,7 @@ def data_quality(
         output_dir: Where the files go; default a folder per run date in reports/data-quality/, e.g. reports/data-quality/2026-11-23/.
     """
     hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
+    collect_cycles_less_often()  # a deployed run holds the whole workbook too
     settings = load_settings()
     check_deployed_run_paths(settings, source, output_dir)  # what the Run form may name
     today = settings.today()

@@ -33,7 +33,13 @@ from coaching.report.messages import nudge_email
 from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
-from flows.cli import check_deployed_run_paths, hide_tracebacks_of_pipeline_errors, monthly_nudge_command, run_name
+from flows.cli import (
+    check_deployed_run_paths,
+    collect_cycles_less_often,
+    hide_tracebacks_of_pipeline_errors,
+    monthly_nudge_command,
+    run_name,
+)
 from tasks.artifacts import publish_markdown
 from tasks.delivery import deliver_email, finish_run, name_failed_run, run_tags, warn_of_unresolved
 from tasks.records import extract_records, validate_records
@@ -165,6 +171,7 @@ def monthly_nudge(
         output_dir: Where the outbox goes; default a folder per month in reports/nudges/, e.g. reports/nudges/2026-08/.
     """
     hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
+    collect_cycles_less_often()  # a deployed run holds the whole workbook too
     settings = load_settings()
     check_deployed_run_paths(settings, source, output_dir)  # what the Run form may name
     today = settings.today()

@@ -35,7 +35,13 @@ from coaching.quarters import LABEL_PATTERN, Quarter
 from coaching.scoring import Targets
 from config.settings import Settings, load_settings
 from config.wiring import REPORT_RECIPIENTS_VARIABLE, RunAdapters, build_run_adapters, report_recipients
-from flows.cli import check_deployed_run_paths, hide_tracebacks_of_pipeline_errors, quarterly_report_command, run_name
+from flows.cli import (
+    check_deployed_run_paths,
+    collect_cycles_less_often,
+    hide_tracebacks_of_pipeline_errors,
+    quarterly_report_command,
+    run_name,
+)
 from tasks.artifacts import publish_markdown, publish_table, readable_title
 from tasks.delivery import deliver_email, finish_run, name_failed_run, report_word, run_tags, warn_of_unresolved
 from tasks.history import reconcile_history, record_delivery
@@ -145,6 +151,7 @@ def quarterly_report(
             within the allowed domains); default the configured ones.
     """
     hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
+    collect_cycles_less_often()  # a deployed run holds the whole workbook too
     settings = load_settings()
     check_deployed_run_paths(settings, source, output_dir)  # what the Run form may name
     request = ReportRequest(quarter, programs, send, force_resend, output_dir, recipients)

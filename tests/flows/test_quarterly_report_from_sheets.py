@@ -84,3 +84,38 @@ def test_the_run_graph_still_links_the_validate_step_to_the_read_that_gave_it_th
     (validate,) = [run for run in runs if run.name.startswith("validate")]
     # The workbook reaches the validate task unwalked (opaque), and the UI still draws the edge.
     assert [item.id for item in validate.task_inputs["raw"]] == [extract.id]
+
+
+def test_the_command_reads_the_sheet_once_ahead_of_its_run_and_still_writes_the_proposals_back(
+    google, tmp_path, monkeypatch
+):
+    """As a process, the command reads the sheet in a child while its flow imports (adapters/read_ahead.py):
+    still one read, the export's scorecard, and the proposals written back by the run."""
+    import os
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
+    from tests.deadlines import scaled
+
+    sheet = share_sample(google, role="writer")
+    before = len(sheet.tabs["Improvement Actions"])
+    monkeypatch.setenv("COACHING_SHEETS_WRITE_BACK", "true")
+    out = tmp_path / "sheets"
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.quarterly_report", "--quarter", "2026-Q3", "--no-send"]
+        + ["--source", URL, "--output-dir", str(out)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=scaled(60),
+        env={**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()},
+    )
+    assert done.returncode == 0, done.stderr
+    reads = [call.path.split(KEY)[1].split("/")[1:2] for call in google.sheets_calls if call.method == "GET"]
+    assert reads == [[], ["values"]]  # the sheet once (in the child), then the write-back's look at its tab
+    quarterly_report(quarter="2026-Q3", source=str(SAMPLE), output_dir=str(tmp_path / "xlsx"), send=False)
+    pd.testing.assert_frame_equal(pd.read_csv(out / "scorecard.csv"), pd.read_csv(tmp_path / "xlsx" / "scorecard.csv"))
+    added = sheet.tabs["Improvement Actions"][before:]
+    assert len(added) == len(pd.read_csv(out / "recommendations.csv")) > 0

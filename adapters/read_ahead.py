@@ -1,0 +1,82 @@
+"""A source read ahead: in a child process, while the command line imports its flow (Prefect and
+Great Expectations, about 4 s) and its temporary Prefect server starts. The run's extract step then
+only loads the workbook the child read (0.5 s for 2.4 million cells, against 2–3 s for reading the
+`.xlsx` or the Sheets answer), and the two cores of a small machine both work during the start.
+
+The child is a fork of the command, made before any thread exists; the workbook, or the error the
+source raised, comes back pickled in an anonymous temporary file, so nothing is left on disk even
+when the command is killed. A child that died (killed, out of memory) leaves the read to the run,
+as without reading ahead.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import tempfile
+import threading
+import traceback
+from typing import Any
+
+from adapters.sources import RecordSource
+from coaching.records import RawWorkbook
+
+
+class ReadAhead:
+    """`source.read()`, started at once in a child process. A RecordSource: `read()` gives the
+    child's workbook, or raises the error the source raised there; a second `read()` reads again."""
+
+    def __init__(self, source: RecordSource) -> None:
+        if threading.active_count() > 1:  # a fork copies one thread, and the locks the others hold
+            raise RuntimeError("a read ahead is started only by a process with a single thread")
+        self.source = source
+        self._file = tempfile.TemporaryFile()  # already unlinked: the child writes, the parent reads
+        self._pid: int | None = os.fork()
+        if self._pid == 0:
+            self._read_in_child()
+
+    def _read_in_child(self) -> None:
+        code = 0
+        try:
+            outcome: tuple[str, Any]
+            try:
+                outcome = ("workbook", self.source.read())
+            except Exception as error:  # the run raises it, as if it had read the source itself
+                error.add_note(
+                    "Raised in the process that read ahead:\n" + "".join(traceback.format_tb(error.__traceback__))
+                )
+                outcome = ("error", error)
+            pickle.dump(outcome, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._file.flush()
+        except BaseException:  # interrupted, or an error that does not pickle: the run reads itself
+            code = 1
+        finally:
+            os._exit(code)  # neither the command's exit handlers nor its buffered output are the child's
+
+    def read(self) -> RawWorkbook:
+        if self._pid is None:
+            return self.source.read()
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = None
+        if status != 0:
+            return self.source.read()
+        self._file.seek(0)
+        try:
+            kind, value = pickle.load(self._file)
+        except Exception:  # an error whose class does not unpickle: the run reads, and raises it, itself
+            return self.source.read()
+        finally:
+            self._file.close()
+        if kind == "error":
+            raise value
+        workbook: RawWorkbook = value
+        return workbook
+
+    def close(self) -> None:
+        """Stop a child whose workbook was not needed (the run ended before reading)."""
+        if self._pid is not None:
+            os.kill(self._pid, signal.SIGKILL)
+            os.waitpid(self._pid, 0)
+            self._pid = None
+        self._file.close()
