@@ -87,9 +87,11 @@ def _image(figure: Figure) -> ChartImage:
     rgba = canvas.buffer_rgba()  # type: ignore[attr-defined]  # an Agg canvas: _new_figure
     pixels = Image.frombuffer("RGBA", size, rgba, "raw", "RGBA", 0, 1)
     # A chart's flat colours and their anti-aliased edges fit in 64 colours: a third of the bytes.
-    image = pixels.convert("RGB").quantize(colors=64)
+    # Octree rather than Pillow's default median cut, and no `optimize` pass: with hundreds of
+    # programs (a chart 19 000 pixels tall) 0.4 s instead of 3 s, and fewer bytes, not more.
+    image = pixels.convert("RGB").quantize(colors=64, method=Image.Quantize.FASTOCTREE)
     out = io.BytesIO()
-    image.save(out, format="png", optimize=True)
+    image.save(out, format="png")
     return ChartImage(out.getvalue(), WIDTH_PX, float(min(drawn, default=SMALLEST_PT)))
 
 
