@@ -22,8 +22,7 @@ from prefect.states import State
 
 from coaching.outputs import csv_bytes, data_quality_frame, redacted_data_quality_frame
 from coaching.quarters import Quarter
-from coaching.recipients import RecipientError
-from coaching.records import CheckedRecords, Severity
+from coaching.records import Severity
 from coaching.report.summary import escape_markdown
 from config.settings import Settings, load_settings
 from config.wiring import RunAdapters, build_run_adapters
@@ -35,9 +34,9 @@ from flows.cli import (
 )
 from tasks.artifacts import publish_markdown, publish_table
 from tasks.delivery import finish_run, name_failed_run, warn_of_unresolved
-from tasks.notify import NO_ISSUES, data_quality_notice_email, send_data_quality_notice
+from tasks.notify import preview_data_quality_notice, send_data_quality_notice
 from tasks.records import extract_records, validate_records
-from tasks.report import write_files, write_preview
+from tasks.report import write_files
 
 
 @dataclass(frozen=True)
@@ -96,8 +95,8 @@ def _check_and_notify(
 
     report = None
     if adapters.mailer is None:
-        delivery = "Data-quality notice not sent: sending was turned off for this run. " + _preview(
-            settings, checked, raw.label, today, folder
+        delivery = "Data-quality notice not sent: sending was turned off for this run. " + preview_data_quality_notice(
+            settings, checked, source_label=raw.label, run_date=today, folder=folder
         )
     else:
         delivery, report = send_data_quality_notice(
@@ -124,17 +123,6 @@ def _check_and_notify(
     )
     logger.info("data_quality.csv written to %s", folder.resolve())
     return finish_run(result, report, "Data-quality notice", delivery)
-
-
-def _preview(settings: Settings, checked: CheckedRecords, source_label: str, today: dt.date, folder: Path) -> str:
-    """Where the notice that would go was written (nothing is sent or recorded), or why there is none."""
-    try:
-        email = data_quality_notice_email(settings, checked, source_label=source_label, run_date=today)
-    except RecipientError as error:
-        return f"No preview of the email: {error}"
-    if email is None:
-        return NO_ISSUES
-    return f"The email that would go is in {write_preview(folder, email)}."
 
 
 def main(argv: list[str] | None = None) -> int:

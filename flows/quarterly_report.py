@@ -45,7 +45,7 @@ from flows.cli import (
 from tasks.artifacts import publish_markdown, publish_table, readable_title
 from tasks.delivery import deliver_email, finish_run, name_failed_run, report_word, run_tags, warn_of_unresolved
 from tasks.history import reconcile_history, record_delivery
-from tasks.notify import send_data_quality_notice
+from tasks.notify import preview_data_quality_notice, send_data_quality_notice
 from tasks.proposals import write_back_proposals
 from tasks.records import extract_records, validate_records
 from tasks.report import QuarterlyReport, render_quarterly_report, write_files, write_preview
@@ -261,7 +261,19 @@ def deliver_quarterly_report(
     if checked.blocked:
         sentence = "Not sent to leadership: " + "; ".join(checked.blocking) + "."
         if adapters.mailer is None:
-            return Delivered(sentence, None, history)
+            preview = preview_data_quality_notice(
+                settings,
+                checked,
+                source_label=delivery.source_label,
+                run_date=delivery.today,
+                folder=delivery.folder,
+                held_back=quarter,
+            )
+            return Delivered(
+                f"{sentence} The data stewards' notice was not sent either: sending was turned off for this run. {preview}",
+                None,
+                history,
+            )
         # The data stewards hear about it instead, with the reasons first.
         notice, sent = send_data_quality_notice(
             settings,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -14,11 +15,12 @@ from adapters.mailers import Mailer
 from coaching.email import EmailKind, OutgoingEmail
 from coaching.notices import build_notice
 from coaching.outputs import csv_bytes, data_quality_frame
-from coaching.recipients import check_recipients
+from coaching.recipients import RecipientError, check_recipients
 from coaching.records import CheckedRecords
 from coaching.report.messages import data_quality_email
 from config.settings import Settings
 from tasks.delivery import deliver_email, force_hint, run_tags
+from tasks.report import write_preview
 
 
 @task(name="last-delivery", cache_policy=NO_CACHE)
@@ -69,6 +71,28 @@ def data_quality_notice_email(
 
 
 NO_ISSUES = "No data-quality notice: the records have no errors or warnings."
+
+
+def preview_data_quality_notice(
+    settings: Settings,
+    checked: CheckedRecords,
+    *,
+    source_label: str,
+    run_date: dt.date,
+    folder: Path,
+    held_back: str | None = None,
+) -> str:
+    """For a run that sends nothing: where the notice that would go was written (nothing is sent or
+    recorded), or why there is none."""
+    try:
+        email = data_quality_notice_email(
+            settings, checked, source_label=source_label, run_date=run_date, held_back=held_back
+        )
+    except RecipientError as error:
+        return f"No preview of the email: {error}"
+    if email is None:
+        return NO_ISSUES
+    return f"The email that would go is in {write_preview(folder, email)}."
 
 
 def send_data_quality_notice(

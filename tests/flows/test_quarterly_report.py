@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import subprocess
 import sys
@@ -227,3 +229,19 @@ def test_a_flow_runs_the_report_with_the_adapters_a_test_hands_it_and_builds_non
     (message,) = outbox(tmp_path / "mail")
     assert message["To"] == "leadership@brightpath.example.org"
     assert not (tmp_path / "unused").exists()  # the settings' own ledger was never opened
+
+
+def test_a_held_back_report_that_sends_nothing_writes_the_stewards_notice_as_a_preview(
+    tmp_path, state_dir, monkeypatch
+):
+    monkeypatch.setenv("COACHING_QUALITY__MAX_ERROR_SHARE", "0.01")  # the sample's Staff tab has 1 bad row in 60
+    out = tmp_path / "q3"
+    result = quarterly_report(quarter="2026-Q3", output_dir=str(out), send=False)
+    assert result.blocked
+    assert "notice was not sent either: sending was turned off" in result.delivery
+    (preview,) = out.glob("preview-data_quality-*.eml")
+    assert str(preview) in result.delivery
+    notice = email.message_from_bytes(preview.read_bytes(), policy=email.policy.default)
+    assert notice["To"] == "data-stewards@brightpath.example.org"
+    assert "2026-q3 was not sent to leadership" in notice.get_body(("plain",)).get_content().lower()
+    assert outbox(out) == []  # nothing sent, nothing recorded
