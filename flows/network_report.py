@@ -144,7 +144,7 @@ def agency_report(
     """
     hide_tracebacks_of_pipeline_errors()
     shared = load_settings()
-    entry = load_registry(registry_path(registry), shared).agency(agency)
+    entry = load_registry(registry_path(registry), shared, only=agency).agency(agency)
     settings = agency_settings(shared, entry)
     label = resolve_quarter(quarter, shared.today(), shared.fiscal_year_start_month).label
     folder = _network_folder(output_dir, label) / agency
