@@ -33,11 +33,11 @@ STAGES: dict[str, tuple[tuple[str, str], ...]] = {
     "parse": (("coaching.quarterly", "parse_workbook"),),
     "validate": (("tasks.records", "_validate_records.fn"),),
     "score": (
-        ("tasks.scoring", "score_quarters.fn"),
+        ("flows.quarterly_report", "score_quarters"),  # plain functions: where the flow looks them up
         ("tasks.history", "reconcile_history.fn"),
-        ("tasks.scoring", "recommend_actions.fn"),
+        ("flows.quarterly_report", "recommend_actions"),
     ),
-    "render": (("tasks.report", "render_quarterly_report.fn"),),
+    "render": (("flows.quarterly_report", "render_quarterly_report"),),
     "deliver": (
         ("tasks.report", "write_files.fn"),
         ("flows.quarterly_report", "_preview"),

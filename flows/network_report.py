@@ -56,6 +56,7 @@ READ_SLOTS_PER_SECOND = 0.9
 READS_PER_AGENCY = 1
 PART_DEPLOYMENT = "network_part/network-part"
 PART_POLL_SECONDS = 2
+PAGE_OF_RUNS = 200  # the most a Prefect server answers at once (PREFECT_SERVER_API_DEFAULT_LIMIT's default)
 _OUTCOME_OF_WORD = {
     "sent": AgencyOutcome.SENT,
     "already-sent": AgencyOutcome.ALREADY_SENT,
@@ -144,7 +145,7 @@ def agency_report(
     """
     hide_tracebacks_of_pipeline_errors()
     shared = load_settings()
-    entry = load_registry(registry_path(registry), shared).agency(agency)
+    entry = load_registry(registry_path(registry), shared, only=agency).agency(agency)
     settings = agency_settings(shared, entry)
     label = resolve_quarter(quarter, shared.today(), shared.fiscal_year_start_month).label
     folder = _network_folder(output_dir, label) / agency
@@ -243,6 +244,7 @@ def _run_on_workers(
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterParentFlowRunId
     from prefect.client.schemas.objects import FlowRun
+    from prefect.client.schemas.sorting import FlowRunSort
     from prefect.deployments import run_deployment
 
     parts: list[UUID] = []
@@ -261,9 +263,17 @@ def _run_on_workers(
             if all(run.state is not None and run.state.is_final() for run in ended):
                 break
             time.sleep(PART_POLL_SECONDS)
-        inside = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=parts))
-        )
+        inside: list[FlowRun] = []
+        while True:  # page by page: the server answers at most PAGE_OF_RUNS runs at a time
+            page = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=parts)),
+                sort=FlowRunSort.ID_DESC,
+                limit=PAGE_OF_RUNS,
+                offset=len(inside),
+            )
+            inside += page
+            if len(page) < PAGE_OF_RUNS:
+                break
     by_agency = {run.parameters.get("agency"): run for run in inside}
     runs = []
     for agency in agencies:

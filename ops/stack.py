@@ -391,7 +391,7 @@ def up(stack: Stack, say: Callable[[str], object] = print) -> None:
     )
 
 
-def _stop_group(leader: int, timeout: float) -> None:
+def stop_group(leader: int, timeout: float) -> None:
     """SIGTERM to the process group started with `leader` (server or worker and their children),
     SIGKILL to what remains after `timeout` seconds."""
     with suppress(ProcessLookupError):
@@ -420,7 +420,7 @@ def down(stack: Stack, say: Callable[[str], object] = print, drain_seconds: floa
         pid = running_pid(stack, name)
         if pid is not None:
             say(f"Stopping the {name} (process group {pid}) ...")
-            _stop_group(pid, timeout=15)
+            stop_group(pid, timeout=15)
         stack.pid_file(name).unlink(missing_ok=True)
     (stack.home / STACK_API_FILE).unlink(missing_ok=True)
 

@@ -20,7 +20,6 @@ from config.settings import Settings
 __all__ = ["QuarterlyReport", "render_quarterly_report", "write_files", "write_preview"]
 
 
-@task(name="render", cache_policy=NO_CACHE, persist_result=False)
 def render_quarterly_report(
     history: History,
     recommendations: list[Recommendation],
@@ -34,7 +33,8 @@ def render_quarterly_report(
     sending: bool = False,
     force_resend: bool = False,
 ) -> QuarterlyReport:
-    """`sending`: this run emails the report (it opens with "Updated version" only when it goes again)."""
+    """`sending`: this run emails the report (it opens with "Updated version" only when it goes again).
+    A plain function, not a task, like scoring (tasks/scoring.py): pure work in the flow run itself."""
     return build_quarterly_report(
         history.shown,
         recommendations,

@@ -1,10 +1,10 @@
-"""Scoring and recommending."""
+"""Scoring and recommending: plain functions of the flow, not tasks. They are pure and take a few
+milliseconds; as task runs each cost more in Prefect's states and events (on the server too) than
+their own work, which counts in a network of hundreds of agencies (docs/network.md)."""
 
 from __future__ import annotations
 
 import pandas as pd
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from coaching.quarters import Quarter
 from coaching.quarterly import previous_scores, score_history
@@ -12,12 +12,10 @@ from coaching.recommendations import Improvement, Recommendation, declines, impr
 from coaching.scoring import QuarterScores, Targets
 
 
-@task(name="score", cache_policy=NO_CACHE, persist_result=False)
 def score_quarters(valid: dict[str, pd.DataFrame], quarter: Quarter, targets: Targets) -> list[QuarterScores]:
     return score_history(valid, quarter, targets)
 
 
-@task(name="recommend", cache_policy=NO_CACHE, persist_result=False)
 def recommend_actions(
     history: list[QuarterScores], targets: Targets, *, name_staff: bool, quarter_over: bool
 ) -> tuple[list[Recommendation], list[Improvement], list[Improvement]]:

@@ -75,3 +75,14 @@ def test_a_value_that_does_not_validate_is_named_with_the_agency_and_the_setting
         UsageError, match=r"agency 'two': fiscal_year_start_month: Input should be less than or equal to 12"
     ):
         parse_registry(data, Path("agencies.yaml"), shared)
+
+
+def test_one_agencys_run_checks_that_agencys_settings_and_not_every_other_agencys():
+    # The network run has checked the whole file before any agency runs; each agency's run then
+    # checks its own settings only, so that its cost does not grow with the size of the network.
+    shared = load_settings()
+    data = {"network": NETWORK, "agencies": [agency("good"), agency("bad", fiscal_year_start_month=13)]}
+    (good, bad) = parse_registry(data, Path("agencies.yaml"), shared, only="good").agencies
+    assert (good.id, bad.id) == ("good", "bad")
+    with pytest.raises(UsageError, match=r"agency 'bad': fiscal_year_start_month"):
+        parse_registry(data, Path("agencies.yaml"), shared, only="bad")
