@@ -40,7 +40,7 @@ from coaching.report.network import network_report_email, render_roll_up
 from config.registry import Agency, Registry, agency_settings, ledger_schema, load_registry, registry_path
 from config.settings import Settings, load_settings
 from config.wiring import build_delivery_adapters
-from flows.cli import hide_tracebacks_of_pipeline_errors, network_report_command
+from flows.cli import collect_cycles_less_often, hide_tracebacks_of_pipeline_errors, network_report_command
 from flows.quarterly_report import QUARTER_PATTERN, QuarterlyRunResult, ReportRequest, report_quarter
 from tasks.artifacts import publish_table
 from tasks.delivery import deliver_email, finish_run, run_tags
@@ -144,6 +144,7 @@ def agency_report(
         output_dir: The network's folder; default reports/network/QUARTER/ (the agency writes into a folder named after its id in it).
     """
     hide_tracebacks_of_pipeline_errors()
+    collect_cycles_less_often()
     shared = load_settings()
     entry = load_registry(registry_path(registry), shared, only=agency).agency(agency)
     settings = agency_settings(shared, entry)
@@ -219,6 +220,7 @@ def network_part(
         part: Which part of the network this is (its run's name says it).
     """
     hide_tracebacks_of_pipeline_errors()
+    collect_cycles_less_often()  # one process runs many agencies: its heap grows
     parameters = {
         "quarter": quarter,
         "registry": registry,
@@ -313,6 +315,7 @@ def network_report(
             pool's workers to run at once (on any machine); 0 runs every agency in this run.
     """
     hide_tracebacks_of_pipeline_errors()
+    collect_cycles_less_often()
     logger = get_run_logger()
     shared = load_settings()
     path = registry_path(registry)
