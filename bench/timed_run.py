@@ -7,7 +7,8 @@ the flow module is imported, wraps the bodies of its tasks and the core's parser
 that Prefect's own work stays outside them. Each stage's time is exclusive: the parser runs inside
 the validate task, and counts as parse only. When the command ends, MARKS.json gets the seconds per
 stage, the wall-clock instants (time.time) when the flow's body started and ended, the process's
-peak memory (and its largest child's that has ended) and its exit code; bench/end_to_end.py turns them into the stage breakdown.
+peak memory (and its largest child's that has ended) and its exit code; bench/end_to_end.py turns
+them into the stage breakdown.
 """
 
 from __future__ import annotations
