@@ -3,12 +3,14 @@ developer's environment, and a PostgreSQL for the tests that need one."""
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
 
+from tests.deadlines import scaled
 from tests.postgres import INSTALL_HINT, local_postgres
 
 # Before anything imports Prefect (it reads these once, at import; test modules import the flows
@@ -33,6 +35,19 @@ def _no_coaching_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     for name in list(os.environ):
         if name.startswith("COACHING_") or name in ("SENDGRID_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_prefect_events_client_left_open() -> Iterator[None]:
+    """After each file whose flows ran in this process, Prefect's events client is closed. It keeps a
+    websocket open to the server and pings it about every 20 s with the global `random` module;
+    Hypothesis, in a file that the same process runs next, checks that nothing changes `random` while
+    it draws an example, and a ping landing then made it warn (HypothesisDeprecationWarning)."""
+    yield
+    if "prefect.events.worker" in sys.modules:
+        from prefect.events.worker import EventsWorker
+
+        EventsWorker.drain_all(timeout=scaled(10), at_exit=False)
 
 
 @pytest.fixture(scope="session")
