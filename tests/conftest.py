@@ -66,10 +66,12 @@ def postgres_server() -> Iterator[str]:
         yield url
 
 
-# The longest test files (a whole local stack; flows against a Prefect server) are collected first,
-# so that with two test processes (`make test`: one file per process at a time) the longest one
-# starts at once instead of last. The same order in every process, as pytest-xdist requires.
-_SLOW_FIRST = ("tests/e2e/", "tests/flows/")
+# The longest test files (a whole local stack; flows against a Prefect server; the properties of the
+# reading rules) are collected first, and pytest-xdist hands files out in that order (pyproject.toml:
+# --no-loadscope-reorder; by default it starts with the files that hold the most tests), so that with
+# three test processes (`make test`: one file per process at a time) the longest ones start at once
+# instead of last. The same order in every process, as pytest-xdist requires.
+_SLOW_FIRST = ("tests/e2e/", "tests/flows/", "tests/coaching/test_parsing_properties.py", "tests/bench/")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
