@@ -3,12 +3,14 @@ developer's environment, and a PostgreSQL for the tests that need one."""
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
 
+from tests.deadlines import scaled
 from tests.postgres import INSTALL_HINT, local_postgres
 
 # Before anything imports Prefect (it reads these once, at import; test modules import the flows
@@ -35,6 +37,19 @@ def _no_coaching_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _no_prefect_events_client_left_open() -> Iterator[None]:
+    """After each file whose flows ran in this process, Prefect's events client is closed. It keeps a
+    websocket open to the server and pings it about every 20 s with the global `random` module;
+    Hypothesis, in a file that the same process runs next, checks that nothing changes `random` while
+    it draws an example, and a ping landing then made it warn (HypothesisDeprecationWarning)."""
+    yield
+    if "prefect.events.worker" in sys.modules:
+        from prefect.events.worker import EventsWorker
+
+        EventsWorker.drain_all(timeout=scaled(10), at_exit=False)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """The URL of a PostgreSQL for the tests: `make test`'s (LEDGER_TEST_POSTGRES_URL), else one that this
@@ -51,10 +66,12 @@ def postgres_server() -> Iterator[str]:
         yield url
 
 
-# The longest test files (a whole local stack; flows against a Prefect server) are collected first,
-# so that with two test processes (`make test`: one file per process at a time) the longest one
-# starts at once instead of last. The same order in every process, as pytest-xdist requires.
-_SLOW_FIRST = ("tests/e2e/", "tests/flows/")
+# The longest test files (a whole local stack; flows against a Prefect server; the properties of the
+# reading rules) are collected first, and pytest-xdist hands files out in that order (pyproject.toml:
+# --no-loadscope-reorder; by default it starts with the files that hold the most tests), so that with
+# three test processes (`make test`: one file per process at a time) the longest ones start at once
+# instead of last. The same order in every process, as pytest-xdist requires.
+_SLOW_FIRST = ("tests/e2e/", "tests/flows/", "tests/coaching/test_parsing_properties.py", "tests/bench/")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
