@@ -206,9 +206,13 @@ def _in_flight_runs(client: object) -> list[object]:
 
 
 def _end_runs(client: object, runs: list[object], state: object) -> None:
-    """Force a final state: the server then frees the deployment concurrency slot each one held."""
+    """Force a final state: the server then frees the deployment concurrency slot each one held. A
+    run is read again first: one its worker ended meanwhile keeps its state (a second final state
+    would be a second event, and the Automation would start a second admin alert)."""
     for run in runs:
-        client.set_flow_run_state(run.id, state.model_copy(), force=True)  # type: ignore[attr-defined]
+        now = client.read_flow_run(run.id).state  # type: ignore[attr-defined]
+        if now is None or not now.is_final():
+            client.set_flow_run_state(run.id, state.model_copy(), force=True)  # type: ignore[attr-defined]
 
 
 def _still_in_flight(client: object, runs: list[object], seconds: float) -> list[object]:
