@@ -229,13 +229,19 @@ def _flow(name: str, read_ahead: AbstractContextManager[None] | None = None) -> 
             yield flow
             return
         temporary_server.wait_until_ready()
-        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-        # A heartbeat lets a lasting server mark a run whose process died as crashed; a temporary
-        # server ends with this process, so nothing would read them, and each run's end would wait
-        # up to a second for the heartbeat thread (it sleeps in one-second steps).
-        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        with without_heartbeats():  # a temporary server ends with this process: nothing would read them
             yield flow
+
+
+@contextmanager
+def without_heartbeats() -> Iterator[None]:
+    """Flow runs started inside the block send no heartbeats. A heartbeat lets a lasting server mark
+    a run whose process died as crashed; but each run's end waits up to a second for its heartbeat
+    thread (Prefect 3.9's sleeps in one-second steps), for every run, subflows included."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def _run_flow(
