@@ -76,10 +76,14 @@ def reading_ahead(settings: Settings, reference: str | None) -> Iterator[None]:
 
     reference = reference or settings.source
     needs_block = spreadsheet_key_from(reference) is not None and settings.google_credentials_file is None
-    if threading.active_count() > 1 or needs_block:
+    source = None if threading.active_count() > 1 or needs_block else build_source(settings, reference)
+    try:
+        ahead = ReadAhead(source) if source is not None else None
+    except OSError:  # no process or temporary file to spare: the run reads, as without reading ahead
+        ahead = None
+    if ahead is None:
         yield
         return
-    ahead = ReadAhead(build_source(settings, reference))
     token = _read_ahead.set((reference, ahead))
     try:
         yield
