@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import pytest
 
 from config.settings import PROJECT_ROOT
 from flows.quarterly_report import quarterly_report
+from tests.deadlines import scaled
 from tests.fakes.google_api import FakeGoogle, tabs_from_xlsx
 
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
@@ -86,24 +90,12 @@ def test_the_run_graph_still_links_the_validate_step_to_the_read_that_gave_it_th
     assert [item.id for item in validate.task_inputs["raw"]] == [extract.id]
 
 
-def test_the_command_reads_the_sheet_once_ahead_of_its_run_and_still_writes_the_proposals_back(
-    google, tmp_path, monkeypatch
-):
-    """As a process, the command reads the sheet in a child while its flow imports (adapters/read_ahead.py):
-    still one read, the export's scorecard, and the proposals written back by the run."""
-    import os
-    import subprocess
-    import sys
-
+def run_the_command(out: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m flows.quarterly_report` on the sheet, as a process: it reads the sheet in a child
+    while its flow imports (adapters/read_ahead.py). Against the session's Prefect test server."""
     from prefect.settings import PREFECT_API_URL
 
-    from tests.deadlines import scaled
-
-    sheet = share_sample(google, role="writer")
-    before = len(sheet.tabs["Improvement Actions"])
-    monkeypatch.setenv("COACHING_SHEETS_WRITE_BACK", "true")
-    out = tmp_path / "sheets"
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "flows.quarterly_report", "--quarter", "2026-Q3", "--no-send"]
         + ["--source", URL, "--output-dir", str(out)],
         cwd=PROJECT_ROOT,
@@ -112,10 +104,36 @@ def test_the_command_reads_the_sheet_once_ahead_of_its_run_and_still_writes_the_
         timeout=scaled(60),
         env={**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()},
     )
+
+
+def sheet_reads(google: FakeGoogle) -> list[list[str]]:
+    """Each GET of the spreadsheet: [] for the sheet itself, ["values"] for a look at one tab."""
+    return [call.path.split(KEY)[1].split("/")[1:2] for call in google.sheets_calls if call.method == "GET"]
+
+
+def test_the_command_reads_the_sheet_once_ahead_of_its_run_and_still_writes_the_proposals_back(
+    google, tmp_path, monkeypatch
+):
+    sheet = share_sample(google, role="writer")
+    before = len(sheet.tabs["Improvement Actions"])
+    monkeypatch.setenv("COACHING_SHEETS_WRITE_BACK", "true")
+    out = tmp_path / "sheets"
+    done = run_the_command(out)
     assert done.returncode == 0, done.stderr
-    reads = [call.path.split(KEY)[1].split("/")[1:2] for call in google.sheets_calls if call.method == "GET"]
-    assert reads == [[], ["values"]]  # the sheet once (in the child), then the write-back's look at its tab
+    assert sheet_reads(google) == [[], ["values"]]  # the sheet once (in the child), then the write-back's look
     quarterly_report(quarter="2026-Q3", source=str(SAMPLE), output_dir=str(tmp_path / "xlsx"), send=False)
     pd.testing.assert_frame_equal(pd.read_csv(out / "scorecard.csv"), pd.read_csv(tmp_path / "xlsx" / "scorecard.csv"))
     added = sheet.tabs["Improvement Actions"][before:]
     assert len(added) == len(pd.read_csv(out / "recommendations.csv")) > 0
+
+
+def test_a_sheet_not_shared_with_the_account_read_ahead_ends_the_command_with_its_one_line_after_one_request(
+    google, tmp_path
+):
+    google.add_spreadsheet(KEY, "Coaching records", tabs_from_xlsx(SAMPLE), {"someone@agency.example.org": "reader"})
+    done = run_the_command(tmp_path / "out")
+    assert done.returncode == 2
+    error_lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and f"not shared with {ACCOUNT}; share it as Viewer" in error_lines[0]
+    assert "Traceback" not in done.stderr
+    assert sheet_reads(google) == [[]]  # the child's error is the run's: the sheet is not asked again
