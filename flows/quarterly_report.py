@@ -26,7 +26,7 @@ from coaching.email import OutgoingEmail
 from coaching.history import History, history_frame
 from coaching.outputs import csv_bytes, leadership_scorecard_frame, redacted_data_quality_frame
 from coaching.quarterly import previous_scores, require_sessions_in, resolve_quarter, select_programs
-from coaching.recipients import RecipientError, check_recipients
+from coaching.recipients import check_recipients
 from coaching.recommendations import proposals
 from coaching.records import CheckedRecords
 from coaching.report.render import build_report_email
@@ -48,7 +48,7 @@ from tasks.history import reconcile_history, record_delivery
 from tasks.notify import preview_data_quality_notice, send_data_quality_notice
 from tasks.proposals import write_back_proposals
 from tasks.records import extract_records, validate_records
-from tasks.report import QuarterlyReport, render_quarterly_report, write_files, write_preview
+from tasks.report import QuarterlyReport, preview_sentence, render_quarterly_report, write_files
 from tasks.scoring import recommend_actions, score_quarters
 
 # In the parameter schema, so that the Run form in the UI refuses 2026-Q9 before a run starts.
@@ -104,11 +104,7 @@ def _report_email(
 def _preview(
     settings: Settings, report: QuarterlyReport, quarter: str, folder: Path, recipients: list[str] | None
 ) -> str:
-    try:
-        email = _report_email(settings, report, quarter, recipients)
-    except RecipientError as error:
-        return f"No preview of the email: {error}"
-    return f"The email that would go is in {write_preview(folder, email)}."
+    return preview_sentence(folder, lambda: _report_email(settings, report, quarter, recipients))
 
 
 def _propose_in_sheet(adapters: RunAdapters, settings: Settings, rows: list[dict[str, object]]) -> None:

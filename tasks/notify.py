@@ -15,12 +15,12 @@ from adapters.mailers import Mailer
 from coaching.email import EmailKind, OutgoingEmail
 from coaching.notices import build_notice
 from coaching.outputs import csv_bytes, data_quality_frame
-from coaching.recipients import RecipientError, check_recipients
+from coaching.recipients import check_recipients
 from coaching.records import CheckedRecords
 from coaching.report.messages import data_quality_email
 from config.settings import Settings
 from tasks.delivery import deliver_email, force_hint, run_tags
-from tasks.report import write_preview
+from tasks.report import preview_sentence
 
 
 @task(name="last-delivery", cache_policy=NO_CACHE)
@@ -84,15 +84,13 @@ def preview_data_quality_notice(
 ) -> str:
     """For a run that sends nothing: where the notice that would go was written (nothing is sent or
     recorded), or why there is none."""
-    try:
-        email = data_quality_notice_email(
+    return preview_sentence(
+        folder,
+        lambda: data_quality_notice_email(
             settings, checked, source_label=source_label, run_date=run_date, held_back=held_back
-        )
-    except RecipientError as error:
-        return f"No preview of the email: {error}"
-    if email is None:
-        return NO_ISSUES
-    return f"The email that would go is in {write_preview(folder, email)}."
+        ),
+        NO_ISSUES,
+    )
 
 
 def send_data_quality_notice(

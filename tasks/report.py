@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 from prefect import task
@@ -11,13 +12,14 @@ from prefect.cache_policies import NO_CACHE
 from adapters.mailers import build_mime_message
 from coaching.email import OutgoingEmail
 from coaching.history import History
+from coaching.recipients import RecipientError
 from coaching.recommendations import Improvement, Recommendation
 from coaching.records import CheckedRecords
 from coaching.report.assemble import QuarterlyReport, build_quarterly_report
 from coaching.scoring import Targets
 from config.settings import Settings
 
-__all__ = ["QuarterlyReport", "render_quarterly_report", "write_files", "write_preview"]
+__all__ = ["QuarterlyReport", "preview_sentence", "render_quarterly_report", "write_files", "write_preview"]
 
 
 def render_quarterly_report(
@@ -72,3 +74,15 @@ def write_preview(folder: Path, email: OutgoingEmail, name: str = "") -> Path:
         folder, {f"preview-{email.kind}-{email.period}{suffix}.eml": bytes(build_mime_message(email))}
     )
     return path
+
+
+def preview_sentence(folder: Path, build: Callable[[], OutgoingEmail | None], nothing_to_send: str = "") -> str:
+    """For a run that sends nothing, in one sentence: where the email `build` makes was written
+    (write_preview), why there is none (its recipients refused), or `nothing_to_send`."""
+    try:
+        email = build()
+    except RecipientError as error:
+        return f"No preview of the email: {error}"
+    if email is None:
+        return nothing_to_send
+    return f"The email that would go is in {write_preview(folder, email)}."
