@@ -3,7 +3,9 @@ Great Expectations, about 4 s) and its temporary Prefect server starts. The run'
 only loads the workbook the child read (0.5 s for 2.4 million cells, against 2–3 s for reading the
 `.xlsx` or the Sheets answer), and the two cores of a small machine both work during the start.
 
-The child is a fork of the command, made before any thread exists; the workbook, or the error the
+The child can also prepare what it read for the run (`prepare`: the wiring has it parsed, so that
+frames come back instead of millions of cells, and the run's parse step only takes them). The
+child is a fork of the command, made before any thread exists; the workbook, or the error the
 source raised, comes back pickled in an anonymous temporary file, so nothing is left on disk even
 when the command is killed. A child that died (killed, out of memory) leaves the read to the run,
 as without reading ahead.
@@ -17,6 +19,7 @@ import signal
 import tempfile
 import threading
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from adapters.sources import RecordSource
@@ -24,13 +27,15 @@ from coaching.records import RawWorkbook
 
 
 class ReadAhead:
-    """`source.read()`, started at once in a child process. A RecordSource: `read()` gives the
-    child's workbook, or raises the error the source raised there; a second `read()` reads again."""
+    """`prepare(source.read())`, started at once in a child process. A RecordSource: `read()` gives
+    the child's workbook, or raises the error the source raised there; a second `read()` reads
+    again (and does not prepare)."""
 
-    def __init__(self, source: RecordSource) -> None:
+    def __init__(self, source: RecordSource, prepare: Callable[[RawWorkbook], RawWorkbook] | None = None) -> None:
         if threading.active_count() > 1:  # a fork copies one thread, and the locks the others hold
             raise RuntimeError("a read ahead is started only by a process with a single thread")
         self.source = source
+        self._prepare = prepare
         self._file = tempfile.TemporaryFile()  # already unlinked: the child writes, the parent reads
         self._pid: int | None = os.fork()
         if self._pid == 0:
@@ -41,7 +46,8 @@ class ReadAhead:
         try:
             outcome: tuple[str, Any]
             try:
-                outcome = ("workbook", self.source.read())
+                workbook = self.source.read()
+                outcome = ("workbook", self._prepare(workbook) if self._prepare else workbook)
             except Exception as error:  # the run raises it, as if it had read the source itself
                 error.add_note(
                     "Raised in the process that read ahead:\n" + "".join(traceback.format_tb(error.__traceback__))

@@ -41,12 +41,26 @@ class RawTab:
 
 
 @dataclass(frozen=True)
+class ReadingOptions:
+    """How a workbook is parsed: each contract tab's title by key, the order of day and month in
+    dates typed as text ("M/D/YYYY" or "D/M/YYYY"), and per tab key the sheet's own headers of
+    contract columns named otherwise."""
+
+    titles: Mapping[str, str]
+    date_format: str = "M/D/YYYY"
+    columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RawWorkbook:
     """Every tab a source found, by title; `url` is set when cells can be linked to."""
 
     tabs: dict[str, RawTab]
     label: str  # for people: "sample_workbook.xlsx", "Google Sheet 1AbC…"
     url: str | None = None
+    # Already parsed where it was read, with these options (parsing.parsed_where_read): its tabs are
+    # then left out, so that a read ahead hands over frames instead of millions of cells.
+    parsed: tuple[ReadingOptions, ParsedWorkbook] | None = None
 
 
 class Severity(str, Enum):

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Self
 
@@ -21,6 +22,8 @@ from adapters.read_ahead import ReadAhead
 from adapters.report_history import ReportHistory
 from adapters.sources import ProposalWriter, RecordSource, XlsxSource
 from adapters.store import open_store
+from coaching.parsing import parsed_where_read
+from coaching.records import ReadingOptions
 from config.settings import Settings
 
 
@@ -34,19 +37,25 @@ def _secret_block(name: str) -> object | None:
         return None
 
 
-# The source the command line started reading (reading_ahead), by its reference.
-_read_ahead: ContextVar[tuple[str, ReadAhead] | None] = ContextVar("read_ahead", default=None)
+# The source the command line started reading and parsing (reading_ahead): its reference and the
+# reading options it is parsed with.
+_read_ahead: ContextVar[tuple[str, ReadingOptions, ReadAhead] | None] = ContextVar("read_ahead", default=None)
+
+
+def reading_options(settings: Settings) -> ReadingOptions:
+    """How the settings have a workbook parsed."""
+    return ReadingOptions(settings.tabs.model_dump(), settings.date_format, dict(settings.columns))
 
 
 def build_source(settings: Settings, reference: str | None = None) -> RecordSource:
     """An `.xlsx` path gives the local workbook; a Sheets URL or key gives Google Sheets; the source
-    being read ahead (reading_ahead), that read."""
+    being read ahead (reading_ahead), that read, when these settings parse it as it was parsed."""
     from adapters.google_sheets import GoogleSheetsSource, load_service_account_info, spreadsheet_key_from
 
     reference = reference or settings.source
     ahead = _read_ahead.get()
-    if ahead is not None and ahead[0] == reference:
-        return ahead[1]
+    if ahead is not None and ahead[:2] == (reference, reading_options(settings)):
+        return ahead[2]
     key = spreadsheet_key_from(reference)
     if key is None:
         return XlsxSource(Path(reference))
@@ -67,9 +76,9 @@ def build_source(settings: Settings, reference: str | None = None) -> RecordSour
 
 @contextmanager
 def reading_ahead(settings: Settings, reference: str | None) -> Iterator[None]:
-    """Within the block, the source `reference` (default the configured one) is read in a child
-    process from the start (adapters/read_ahead.py), and a run's `build_source` of it takes that
-    read. Only a process with a single thread forks (the command line, before Prefect is imported),
+    """Within the block, the source `reference` (default the configured one) is read and parsed in
+    a child process from the start (adapters/read_ahead.py), and a run's `build_source` of it takes
+    that read. Only a process with a single thread forks (the command line, before Prefect is imported),
     and only for a source that needs no Prefect block (a Sheets key from a Secret block would need
     the server that is still starting): otherwise the run reads as usual."""
     from adapters.google_sheets import spreadsheet_key_from
@@ -78,13 +87,14 @@ def reading_ahead(settings: Settings, reference: str | None) -> Iterator[None]:
     needs_block = spreadsheet_key_from(reference) is not None and settings.google_credentials_file is None
     source = None if threading.active_count() > 1 or needs_block else build_source(settings, reference)
     try:
-        ahead = ReadAhead(source) if source is not None else None
+        options = reading_options(settings)
+        ahead = ReadAhead(source, partial(parsed_where_read, options=options)) if source is not None else None
     except OSError:  # no process or temporary file to spare: the run reads, as without reading ahead
         ahead = None
     if ahead is None:
         yield
         return
-    token = _read_ahead.set((reference, ahead))
+    token = _read_ahead.set((reference, options, ahead))
     try:
         yield
     finally:

@@ -138,3 +138,36 @@ def test_a_process_with_other_threads_does_not_fork():
     finally:
         release.set()
         other.join()
+
+
+def test_the_command_reads_and_parses_ahead_for_a_run_with_its_settings_and_only_for_it():
+    out = run_python(
+        f"""
+        import datetime as dt
+        from pathlib import Path
+        from adapters.sources import XlsxSource
+        from coaching.quarterly import check_records
+        from coaching.quarters import Quarter
+        from config.settings import load_settings
+        from config.wiring import build_source, reading_ahead
+
+        sample = {str(SAMPLE)!r}
+        settings = load_settings(source=sample)
+        other = settings.model_copy(update={{"date_format": "D/M/YYYY"}})
+
+        def checked(raw):
+            return check_records(
+                raw, settings.tabs.model_dump(), date_format=settings.date_format, columns=settings.columns,
+                run_date=dt.date(2026, 10, 15), quarter=Quarter(2026, 3), max_error_share=0.5, min_log_volume_ratio=0.5,
+            )
+
+        with reading_ahead(settings, None):
+            print(type(build_source(other)).__name__)
+            ahead = build_source(settings).read()
+            print(ahead.tabs == {{}}, ahead.parsed is not None)
+            mine, direct = checked(ahead), checked(XlsxSource(Path(sample)).read())
+            print(mine.issues == direct.issues, all(mine.valid[k].equals(v) for k, v in direct.valid.items()))
+        """
+    )
+    # Settings that parse otherwise (another date format) read the workbook themselves.
+    assert out.split() == ["XlsxSource", "True", "True", "True", "True"]

@@ -8,8 +8,8 @@ import re
 import pandas as pd
 import pytest
 
-from coaching.parsing import parse_workbook
-from coaching.records import CellRange, RawTab, RawWorkbook, Severity, WorkbookError
+from coaching.parsing import parse_workbook, parsed_where_read
+from coaching.records import CellRange, RawTab, RawWorkbook, ReadingOptions, Severity, WorkbookError
 from tests.coaching.workbooks import LOG_HEADER, PROGRAMS, STAFF, workbook
 
 
@@ -376,3 +376,27 @@ def test_a_header_merge_that_hides_the_header_of_a_column_with_data_says_to_unme
         WorkbookError, match=r"column L has data but no header in row 1 \(header cells K1:L1 are merged: unmerge them\)"
     ):
         parse(RawWorkbook({**raw.tabs, "Coaching Log": merged}, raw.label))
+
+
+def test_a_workbook_parsed_where_it_was_read_gives_that_parse_without_its_cells():
+    raw = workbook(Coaching_Log=log_with(["L1", "P1", "S1", "S2", "7/14/2026", "60", "x", ""]))
+    ahead = parsed_where_read(raw, ReadingOptions({}, "M/D/YYYY", {}))
+    assert ahead.tabs == {} and ahead.label == raw.label
+    parsed, direct = parse(ahead), parse(raw)
+    assert direct.issues and parsed.issues == direct.issues
+    for key, tab in direct.tabs.items():
+        assert parsed.tabs[key].frame.equals(tab.frame) and parsed.tabs[key].text.equals(tab.text)
+
+
+def test_a_workbook_parsed_where_it_was_read_is_never_taken_for_one_parsed_with_other_options():
+    ahead = parsed_where_read(workbook(), ReadingOptions({}, "M/D/YYYY", {}))
+    # Its cells were left out: parsing it otherwise would find no tab at all.
+    with pytest.raises(ValueError, match="other reading options"):
+        parse(ahead, date_format="D/M/YYYY")
+
+
+def test_a_workbook_that_does_not_parse_where_it_was_read_keeps_its_cells_for_the_run_to_report():
+    raw = workbook(Coaching_Log=None)
+    assert parsed_where_read(raw, ReadingOptions({}, "M/D/YYYY", {})) is raw
+    with pytest.raises(WorkbookError, match="no tab 'Coaching Log'"):
+        parse(raw)
