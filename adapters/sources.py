@@ -8,6 +8,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from xml.etree import ElementTree
@@ -99,9 +100,14 @@ class XlsxSource:
             sheet_parts = _sheet_parts(self.path)
         except failures as exc:
             raise WorkbookError(damaged.format(exc)) from None
-        with book:
+        # The formulas and error values are looked for beside calamine, in a thread: most of that
+        # is inflating the sheets' XML, which runs without the interpreter's lock.
+        with book, ThreadPoolExecutor(max_workers=1) as scanner:
             if not book.sheet_names:
                 raise WorkbookError(f"{self.path.name} has no sheets: export the whole workbook with its tabs")
+            scans = {
+                title: scanner.submit(_scan_cells, self.path, sheet_parts.get(title)) for title in book.sheet_names
+            }
             tabs = {}
             for title in book.sheet_names:
                 try:
@@ -112,8 +118,10 @@ class XlsxSource:
                         CellRange(first[0] + 1, last[0] + 1, first[1] + 1, last[1] + 1)
                         for first, last in sheet.merged_cell_ranges or ()
                     )
-                    formulas = _formulas_and_errors(self.path, sheet_parts.get(title), rows)
+                    formulas = _formulas_and_errors(scans[title].result(), rows)
                 except failures as exc:
+                    for scan in scans.values():
+                        scan.cancel()
                     raise WorkbookError(damaged.format(f"tab '{title}': {exc}")) from None
                 tabs[title] = RawTab(title=title, rows=rows, merges=merges, formulas=formulas)
         return RawWorkbook(tabs=tabs, label=self.path.name)
@@ -164,16 +172,14 @@ def _office_document(archive: zipfile.ZipFile, names: set[str]) -> str:
     return "xl/workbook.xml"
 
 
-def _formulas_and_errors(path: Path, part: str | None, rows: list[list[Any]]) -> dict[tuple[int, int], str]:
-    """The sheet's formulas, (sheet row, column from A = 1) -> "=TEXT"; `rows` is corrected in
-    place where calamine's values differ from what the cell stores: an error value (`#REF!`) is
-    put back, and a formula with no stored value is None.
+def _scan_cells(path: Path, part: str | None) -> _CellScan | None:
+    """The cells of one sheet's XML that hold a formula or an error value (None: no such sheet part).
 
     The XML is streamed in chunks and searched in C for the few cells that matter, so a sheet of
     millions of plain cells costs one pass at memory speed and no Python per cell.
     """
     if part is None:
-        return {}
+        return None
     scan: _CellScan | None = None
     carried = b""
     with zipfile.ZipFile(path) as archive, archive.open(part) as stream:
@@ -186,6 +192,15 @@ def _formulas_and_errors(path: Path, part: str | None, rows: list[list[Any]]) ->
     if scan is None or scan.worksheet_end not in carried:
         raise ValueError("the sheet's XML stops before its end")
     scan.cells(carried)
+    return scan
+
+
+def _formulas_and_errors(scan: _CellScan | None, rows: list[list[Any]]) -> dict[tuple[int, int], str]:
+    """The sheet's formulas, (sheet row, column from A = 1) -> "=TEXT"; `rows` is corrected in
+    place where calamine's values differ from what the cell stores: an error value (`#REF!`) is
+    put back, and a formula with no stored value is None."""
+    if scan is None:
+        return {}
     for (row, column), value in scan.values.items():
         rows.extend([] for _ in range(row - len(rows)))
         cells = rows[row - 1]
