@@ -1,14 +1,14 @@
 """A source read ahead: in a child process, while the command line imports its flow (Prefect and
-Great Expectations, about 4 s) and its temporary Prefect server starts. The run's extract step then
-only loads the workbook the child read (0.5 s for 2.4 million cells, against 2–3 s for reading the
-`.xlsx` or the Sheets answer), and the two cores of a small machine both work during the start.
+Great Expectations, about 4 s) and its temporary Prefect server starts, so that the two cores of a
+small machine both work during the start.
 
-The child can also prepare what it read for the run (`prepare`: the wiring has it parsed, so that
-frames come back instead of millions of cells, and the run's parse step only takes them). The
-child is a fork of the command, made before any thread exists; the workbook, or the error the
-source raised, comes back pickled in an anonymous temporary file, so nothing is left on disk even
-when the command is killed. A child that died (killed, out of memory) leaves the read to the run,
-as without reading ahead.
+The child can also prepare what it read for the run (`prepare`: the command has it parsed, and the
+run's parse step then only takes the frames): frames pickle and load far faster than rows of cells
+(at 2.4 million cells 0.16 s against 0.85 s; at 10 million 0.9 s against 4.2 s). The child is a
+fork of the command, made before any thread exists; the workbook, or the error the source raised,
+comes back pickled in an anonymous temporary file, so nothing is left on disk even when the
+command is killed. A child that died (killed, out of memory) leaves the read to the run, as
+without reading ahead.
 """
 
 from __future__ import annotations

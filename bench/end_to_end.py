@@ -17,9 +17,11 @@ Each run is split into stages that add up to the whole: start (the interpreter, 
 Prefect's temporary server, the flow run's creation), read, parse, validate, score (with history
 and recommendations), render, deliver (the files and the preview email), Prefect in the run (task
 runs, states, artifacts, logs: the flow's time outside every stage), finish (Prefect's end of run,
-the server stopping). The command reads its workbook ahead, in a child process, during its start
-(adapters/read_ahead.py): "read" is what the run still waits for it. Beside them, the core alone on the same workbook in memory (`bench.pipeline`:
-parse, validate, score, recommend, render) and its plain-pandas floor. Prints a table per size, then
+the server stopping). The command reads and parses its workbook ahead, in a child process, during
+its start (adapters/read_ahead.py): "read" is what the run still waits for that, and "parse" what
+the run's parse step still takes (microseconds, when the child parsed). Beside them, the core alone
+on the same workbook in memory (`bench.pipeline`: parse, validate, score, recommend, render) and its
+plain-pandas floor. Prints a table per size, then
 one JSON line with every figure. Run the big sizes once: 10 M cells take minutes.
 """
 
@@ -195,7 +197,7 @@ def _table(figures: Mapping[str, object], sources: tuple[str, ...]) -> str:
     lines = [f"{figures['cells']:,} cells (load {figures['load_before']:.1f} → {figures['load_after']:.1f})"]
     lines.append(f"  {'stage':<16}" + "".join(f"{source:>10}" for source in sources))
     for stage in (*STAGES, "whole", "peak_rss_mb", "peak_rss_children_mb"):
-        row = "".join(f"{figures[source][stage]:>10}" for source in sources)  # type: ignore[index]
+        row = "".join(f"{figures[source][stage]:>10.3f}" for source in sources)  # type: ignore[index]
         lines.append(f"  {stage:<16}{row}")
     if "core_seconds" in figures:
         lines.append(
