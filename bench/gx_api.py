@@ -39,7 +39,7 @@ def public_runner() -> validation.SuiteRunner:
     source = context.data_sources.add_pandas("coaching_records")
 
     def run(
-        suite: ExpectationSuite, checked: pd.DataFrame, parameters: dict[str, object]
+        suite: ExpectationSuite, checked: pd.DataFrame, parameters: dict[str, object], result_format: dict[str, object]
     ) -> ExpectationSuiteValidationResult:
         batch_definition = source.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe("all rows")
         definition = context.validation_definitions.add(
@@ -48,7 +48,7 @@ def public_runner() -> validation.SuiteRunner:
         return definition.run(
             batch_parameters={"dataframe": checked},
             expectation_parameters=parameters,
-            result_format=validation.RESULT_FORMAT,
+            result_format=result_format,
         )
 
     return run

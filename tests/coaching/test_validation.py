@@ -613,7 +613,7 @@ def test_the_column_rules_come_from_the_contract_and_the_stored_suites_hold_only
 
 
 def test_a_staff_email_is_valid_exactly_when_a_recipient_address_would_be():
-    for address, valid in [
+    addresses = [
         ("ann@agency.org", True),
         ("ann.lee+x@mail.agency.org", True),
         ("ann at agency.org", False),
@@ -621,9 +621,14 @@ def test_a_staff_email_is_valid_exactly_when_a_recipient_address_would_be():
         ("ann@agency", False),
         ("Ann <ann@agency.org>", False),
         ("a" * 65 + "@agency.org", False),
-    ]:  # the plain pattern fits; the standard's limit does not
-        checked = check(workbook({"Staff": [{"staff_id": "S10", "email": address}]}))
-        warned = bool(issues_at(checked, "Staff", first_extra_row("Staff")))
+    ]  # the plain pattern fits; the standard's limit does not
+    # One workbook, one staff row per address (each checked on its own row; no two rows share a name).
+    staff = [
+        {"staff_id": f"S{10 + n}", "name": f"Sam Lee {n}", "email": address} for n, (address, _) in enumerate(addresses)
+    ]
+    checked = check(workbook({"Staff": staff}))
+    for row, (address, valid) in enumerate(addresses, start=first_extra_row("Staff")):
+        warned = bool(issues_at(checked, "Staff", row))
         assert warned is not valid, address
         try:
             check_recipients([address], [])

@@ -179,7 +179,6 @@ def runs(client: SyncPrefectClient, saved_secrets: subprocess.CompletedProcess[s
     asked = {
         "good": {"quarter": "2026-Q3", "source": str(SAMPLE), "output_dir": str(root / "q3")},
         "again": {"quarter": "2026-Q3", "source": str(SAMPLE), "output_dir": str(root / "q3")},
-        "unknown_program": {"quarter": "2026-Q3", "programs": ["Knitting Club"], "output_dir": str(root / "k")},
         "elsewhere": {"quarter": "2026-Q3", "output_dir": str(root.parent / "not-reports")},
         "other_file": {"quarter": "2026-Q3", "source": "/etc/hostname", "output_dir": str(root / "o")},
     }
@@ -322,8 +321,8 @@ def test_a_run_for_quarter_2026_q5_is_refused_before_it_starts_as_the_run_form_d
     assert not (root / "q5").exists()
 
 
-def test_a_run_for_an_unknown_program_fails_naming_the_programs_there_are(client, runs):
-    run = runs["unknown_program"]
+def test_a_run_for_an_unknown_program_fails_naming_the_programs_there_are(client, outbox_alert):
+    run = outbox_alert.failed  # the run whose failure the admins are alerted to
     assert run.state.type == StateType.FAILED
     logs = logs_of(client, run.id, until="Unknown program")
     assert "Unknown program 'Knitting Club': the Programs tab has FP (Family Preservation)" in logs
@@ -536,14 +535,18 @@ def test_stopping_the_stack_mid_send_cancels_the_run_and_the_admins_hear_of_the_
     assert client.read_deployment_by_name(QUARTERLY).global_concurrency_limit.active_slots == 0
     assert "Some admin alerts had not ended" not in " ".join(said)
     alert_deployment = client.read_deployment_by_name(ALERT_DEPLOYMENT)
-    (alert_run,) = [
+    alert_runs = [
         alert
         for alert in client.read_flow_runs(
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[alert_deployment.id]))
         )
         if alert.parameters == {"flow_run_id": str(run.id), "event": "cancelled"}
     ]
-    assert alert_run.state.type == StateType.COMPLETED, alert_run.state.message
+    # Two when the worker took longer than drain's 15 s to stop the run (a loaded machine): drain marked it
+    # Cancelled, then the worker did too; the second alert run finds the email sent and sends nothing.
+    assert alert_runs and all(alert.state.type == StateType.COMPLETED for alert in alert_runs), [
+        alert.state.message for alert in alert_runs
+    ]
     # Through the one sending path: the worker's SendGrid settings (COACHING_SENDGRID_API_URL), the ledger.
     (alert,) = [
         message

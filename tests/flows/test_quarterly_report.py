@@ -38,27 +38,13 @@ def test_the_command_line_writes_the_contract_files_and_one_email(tmp_path, stat
     assert "- Coaching Log: 449 rows read, 4 left out" in message.get_body(("plain",)).get_content()
 
 
-def test_a_rerun_of_the_same_quarter_sends_nothing_and_says_so_unless_forced(tmp_path, state_dir, capsys):
-    out = tmp_path / "q3"
-    quarterly_report(quarter="2026-Q3", output_dir=str(out))
-    again = quarterly_report(quarter="2026-Q3", output_dir=str(out))
-    assert again.delivery.startswith("Not sent again") and "leadership@brightpath.example.org" in again.delivery
-    assert len(outbox(out)) == 1
-    forced = quarterly_report(quarter="2026-Q3", output_dir=str(out), force_resend=True)
-    assert "forced" in forced.delivery
-    assert len(outbox(out)) == 2
-
-
-def test_no_send_writes_the_files_but_no_email(tmp_path, state_dir):
+def test_no_send_writes_the_files_listing_the_sample_workbooks_bad_rows_with_their_rows_but_no_email(
+    tmp_path, state_dir
+):
     out = tmp_path / "q3"
     result = quarterly_report(quarter="2026-Q3", output_dir=str(out), send=False)
     assert (out / "report.html").exists() and outbox(out) == []
     assert "turned off" in result.delivery
-
-
-def test_the_sample_workbook_bad_rows_are_listed_with_their_rows(tmp_path, state_dir):
-    out = tmp_path / "q3"
-    quarterly_report(quarter="2026-Q3", output_dir=str(out), send=False)
     quality = pd.read_csv(out / "data_quality.csv")
     errors = quality[quality["severity"] == "error"]
     assert len(errors) >= 5 and errors["row"].notna().all()

@@ -11,6 +11,7 @@ from prefect.exceptions import ParameterTypeError
 from flows.monthly_nudge import monthly_nudge
 from flows.quarterly_report import quarterly_report
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault
+from tests.flows.mail import outbox
 
 
 def name_of(state) -> str:
@@ -18,7 +19,9 @@ def name_of(state) -> str:
         return client.read_flow_run(state.state_details.flow_run_id).name
 
 
-def test_the_run_name_and_final_message_say_the_report_was_sent_then_already_sent(tmp_path, state_dir):
+def test_a_rerun_of_the_same_quarter_sends_nothing_and_says_so_in_its_name_and_message_unless_forced(
+    tmp_path, state_dir
+):
     first = quarterly_report(quarter="2026-Q3", output_dir=str(tmp_path), return_state=True)
     again = quarterly_report(quarter="2026-Q3", output_dir=str(tmp_path), return_state=True)
 
@@ -26,6 +29,11 @@ def test_the_run_name_and_final_message_say_the_report_was_sent_then_already_sen
     assert first.is_completed() and first.message.startswith("Sent the quarterly report for 2026-Q3 to leadership@")
     assert name_of(again) == "quarterly-2026-Q3-already-sent"
     assert again.message.startswith("Not sent again: the quarterly report for 2026-Q3 to leadership@")
+    assert again.result().delivery == again.message and len(outbox(tmp_path)) == 1
+
+    forced = quarterly_report(quarter="2026-Q3", output_dir=str(tmp_path), force_resend=True)
+    assert "forced" in forced.delivery
+    assert len(outbox(tmp_path)) == 2
 
 
 def test_a_run_that_sends_nothing_is_named_so(tmp_path, state_dir):
