@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -22,6 +22,9 @@ from adapters.report_history import ReportHistory
 from adapters.sources import ProposalWriter, RecordSource, XlsxSource
 from adapters.store import open_store
 from config.settings import Settings
+
+if TYPE_CHECKING:  # imported where a source is built: gspread and google-auth cost seconds
+    from adapters.google_sheets import ServiceAccounts
 
 
 def _secret_block(name: str) -> object | None:
@@ -36,12 +39,14 @@ def _secret_block(name: str) -> object | None:
 
 # The source the command line started reading (reading_ahead), by its reference.
 _read_ahead: ContextVar[tuple[str, ReadAhead] | None] = ContextVar("read_ahead", default=None)
+# The service-account keys that the runs of one process share (sharing_service_accounts).
+_service_accounts: ContextVar[ServiceAccounts | None] = ContextVar("service_accounts", default=None)
 
 
 def build_source(settings: Settings, reference: str | None = None) -> RecordSource:
     """An `.xlsx` path gives the local workbook; a Sheets URL or key gives Google Sheets; the source
     being read ahead (reading_ahead), that read."""
-    from adapters.google_sheets import GoogleSheetsSource, load_service_account_info, spreadsheet_key_from
+    from adapters.google_sheets import GoogleSheetsSource, ServiceAccounts, spreadsheet_key_from
 
     reference = reference or settings.source
     ahead = _read_ahead.get()
@@ -50,12 +55,11 @@ def build_source(settings: Settings, reference: str | None = None) -> RecordSour
     key = spreadsheet_key_from(reference)
     if key is None:
         return XlsxSource(Path(reference))
+    accounts = _service_accounts.get() or ServiceAccounts()
     if settings.google_credentials_file is not None:
-        info = load_service_account_info(path=settings.google_credentials_file)
+        info = accounts.load(path=settings.google_credentials_file)
     else:
-        info = load_service_account_info(
-            text=_secret_block(settings.google_secret_block), block_name=settings.google_secret_block
-        )
+        info = accounts.load(text=_secret_block(settings.google_secret_block), block_name=settings.google_secret_block)
     return GoogleSheetsSource(
         key,
         info,
@@ -63,6 +67,20 @@ def build_source(settings: Settings, reference: str | None = None) -> RecordSour
         value_render=settings.sheets_value_render,
         write_back=settings.sheets_write_back,
     )
+
+
+@contextmanager
+def sharing_service_accounts() -> Iterator[None]:
+    """Within the block, the runs' Google Sheets sources read and check each service-account key
+    once and share its access token: for a process that runs many agencies, one after the other,
+    with the network's one service account."""
+    from adapters.google_sheets import ServiceAccounts
+
+    token = _service_accounts.set(ServiceAccounts())
+    try:
+        yield
+    finally:
+        _service_accounts.reset(token)
 
 
 @contextmanager
