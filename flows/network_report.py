@@ -60,10 +60,6 @@ READ_SLOTS_PER_SECOND = 0.9
 # GoogleSheetsSource.read: one spreadsheets.get with the grid data (values, formulas and merges).
 READS_PER_AGENCY = 1
 PART_DEPLOYMENT = "network_part/network-part"
-# Runs of network-part for each worker: while one part's process waits for the Prefect server's
-# answers (its agency's run, task runs, artifacts), another uses the core; and a part that ends
-# early leaves its core to the others instead of idle.
-PARTS_PER_WORKER = 2
 PART_POLL_SECONDS = 2
 PAGE_OF_RUNS = 200  # the most a Prefect server answers at once (PREFECT_SERVER_API_DEFAULT_LIMIT's default)
 _OUTCOME_OF_WORD = {
@@ -256,9 +252,9 @@ def _parts(agencies: tuple[Agency, ...], count: int) -> list[list[str]]:
 def _run_on_workers(
     agencies: tuple[Agency, ...], parameters: dict[str, object], folder: Path, workers: int
 ) -> list[AgencyRun]:
-    """The agencies split into PARTS_PER_WORKER × `workers` runs of the network-part deployment, all
-    submitted at once for the work pool's workers (on any machine) to take; once every part has
-    ended, each agency's outcome is the final state of its own run inside its part."""
+    """The agencies split into `workers` runs of the network-part deployment, all submitted at once
+    for the work pool's workers (on any machine) to take; once every part has ended, each agency's
+    outcome is the final state of its own run inside its part."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterParentFlowRunId
     from prefect.client.schemas.objects import FlowRun
@@ -266,7 +262,7 @@ def _run_on_workers(
     from prefect.deployments import run_deployment
 
     parts: list[UUID] = []
-    for number, part in enumerate(_parts(agencies, PARTS_PER_WORKER * workers), start=1):
+    for number, part in enumerate(_parts(agencies, workers), start=1):
         submitted: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here: the run itself
             PART_DEPLOYMENT,
             parameters={"agencies": part, "part": number, **parameters},
@@ -327,9 +323,8 @@ def network_report(
         force_resend: Send even what was already sent (with `agencies`, to those agencies alone).
         output_dir: Where the files go; default reports/network/QUARTER/, one folder per agency in it.
             With workers, a folder every worker reaches at the same path (a shared drive).
-        workers: How many of the work pool's workers (on any machine) run the agencies: the network
-            is split into two runs of the network-part deployment for each, all run at once; 0 runs
-            every agency in this run.
+        workers: Split the agencies into this many runs of the network-part deployment, for the work
+            pool's workers to run at once (on any machine); 0 runs every agency in this run.
     """
     hide_tracebacks_of_pipeline_errors()
     collect_cycles_less_often()
