@@ -179,7 +179,7 @@ def _on_the_pool(
     """As an admin runs a network over several workers (docs/network.md): a Prefect server on
     `server_database` (PostgreSQL: a throw-away cluster, tests/postgres.py; or SQLite), and ops.stack's
     work pool, deployments of prefect.yaml and one worker, `workers` - 1 more workers, and a run of
-    the network deployment with `workers`. Timed from the run's creation to its end; every process's
+    the network deployment with `workers` parts. Timed from the run's creation to its end; every process's
     CPU and memory read from /proc while it runs (this process's own too: the loopback Google and
     SendGrid; and PostgreSQL's)."""
     from prefect.client.orchestration import SyncPrefectClient
