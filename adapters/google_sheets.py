@@ -26,6 +26,7 @@ from typing import Any, Literal, TypeVar
 import google.auth.exceptions
 import requests
 import urllib3.exceptions
+from google.auth.credentials import DEFAULT_UNIVERSE_DOMAIN
 from google.auth.crypt import RSASigner
 from google.oauth2.service_account import Credentials
 from gspread.exceptions import APIError
@@ -73,6 +74,7 @@ T = TypeVar("T")
 __all__ = [
     "GoogleSheetsSource",
     "ServiceAccount",
+    "ServiceAccounts",
     "cell_link",
     "load_service_account_info",
     "read_params",
@@ -107,14 +109,67 @@ def spreadsheet_url(key: str) -> str:
 
 @dataclass(frozen=True)
 class ServiceAccount:
-    """A service-account key and where it came from (for messages). The key never shows in a repr."""
+    """A service-account key and where it came from (for messages). The key never shows in a repr.
+
+    Its private key is parsed once (`signer`), and its credentials are made once per scope: the
+    sources built with the same ServiceAccount share them, and so share one access token."""
 
     info: Mapping[str, str] = field(repr=False)
     origin: str  # "the file /etc/coaching/sa.json" or "the Prefect Secret block google-service-account"
+    signer: RSASigner = field(repr=False, compare=False)
+    _credentials: dict[str, Credentials] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def client_email(self) -> str:
         return self.info["client_email"]
+
+    def credentials(self, scope: str) -> Credentials:
+        """The key's credentials for `scope` (the token request goes to the key's token_uri, as
+        google-auth's from_service_account_info makes them)."""
+        if scope not in self._credentials:
+            self._credentials[scope] = Credentials(
+                self.signer,
+                service_account_email=self.info["client_email"],
+                token_uri=self.info["token_uri"],
+                scopes=[scope],
+                project_id=self.info.get("project_id"),
+                universe_domain=self.info.get("universe_domain", DEFAULT_UNIVERSE_DOMAIN),
+                trust_boundary=self.info.get("trust_boundary"),
+            )
+        return self._credentials[scope]
+
+
+class ServiceAccounts:
+    """The service-account keys a process has read and checked, by where each came from and what
+    it holds: a process that reads many spreadsheets with one key (a network's part, one agency
+    after another) parses it once and keeps one access token, and a key changed on disk or in its
+    Secret block is read again. Kept in memory only."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], ServiceAccount] = {}
+
+    def load(
+        self,
+        path: Path | str | None = None,
+        *,
+        text: str | Mapping[str, Any] | None = None,
+        block_name: str = "google-service-account",
+    ) -> ServiceAccount:
+        """As load_service_account_info, once for each key."""
+        try:
+            content = Path(path).read_text(encoding="utf-8") if path is not None else text
+        except (OSError, UnicodeDecodeError):
+            content = None  # load_service_account_info says what is wrong with the file
+        if content is None:
+            return load_service_account_info(path, text=text, block_name=block_name)
+        known = (f"file {path}" if path is not None else f"block {block_name}", _canonical(content))
+        if known not in self._known:
+            self._known[known] = load_service_account_info(path, text=text, block_name=block_name)
+        return self._known[known]
+
+
+def _canonical(content: str | Mapping[str, Any]) -> str:
+    return content if isinstance(content, str) else json.dumps(content, sort_keys=True, default=str)
 
 
 def load_service_account_info(
@@ -172,10 +227,10 @@ def load_service_account_info(
     if missing:
         raise WorkbookError(f"Google credentials: {origin} has no {', '.join(missing)}")
     try:
-        RSASigner.from_service_account_info(info)
+        signer = RSASigner.from_service_account_info(info)
     except (ValueError, TypeError):
         raise WorkbookError(f"Google credentials: the private_key in {origin} is not a readable private key") from None
-    return ServiceAccount(info=info, origin=origin)
+    return ServiceAccount(info=info, origin=origin, signer=signer)
 
 
 # --- bounded retries ---------------------------------------------------------------------------
@@ -336,10 +391,7 @@ class GoogleSheetsSource:
         self.account = service_account
         self.value_render = value_render
         self.write_back = write_back
-        # The token request goes to the key's token_uri, as google-auth does.
-        credentials = Credentials.from_service_account_info(
-            service_account.info, scopes=[WRITE_SCOPE if write_back else READ_SCOPE]
-        )
+        credentials = service_account.credentials(WRITE_SCOPE if write_back else READ_SCOPE)
         # Eight attempts with waits doubling from 1 s (each drawn from the upper half of its
         # ceiling, so at least 63 s in all) outlast the 60-second window of the Sheets per-minute
         # quota; `timeout` bounds each call from its first byte to its last.

@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from bench.pipeline import _peak_rss_mb, print_figures
 from config.settings import PROJECT_ROOT
 from tests.fakes.google_api import FakeGoogle, tabs_from_xlsx
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
+from tests.postgres import local_postgres
 
 READS_PER_MINUTE = 60  # Google Sheets: read requests a minute per user (a service account is one user)
 SERVICE_ACCOUNT = "network-reader@bench.iam.gserviceaccount.com"
@@ -61,10 +63,10 @@ def _registry(folder: Path, keys: list[str]) -> Path:
     return path
 
 
-def run(agencies: int, workers: int = 0) -> dict[str, object]:
+def run(agencies: int, workers: int = 0, server_database: str = "postgresql") -> dict[str, object]:
     """The network of `agencies` on the loopback services: with `workers` = 0 the command line in this
-    process (and its temporary Prefect server), else the network deployment split over `workers` parts,
-    each taken by a worker of its own (_on_the_pool)."""
+    process (and its temporary Prefect server), else the network deployment on `workers` workers, its
+    server's database `server_database` (_on_the_pool)."""
     tabs = tabs_from_xlsx(SAMPLE)
     with (
         tempfile.TemporaryDirectory(prefix="bench-network-") as temp,
@@ -89,7 +91,7 @@ def run(agencies: int, workers: int = 0) -> dict[str, object]:
         )
         registry = _registry(folder, keys)
         if workers:
-            code, seconds, cpu = _on_the_pool(folder, registry, workers)
+            code, seconds, cpu = _on_the_pool(folder, registry, workers, server_database)
         else:
             code, seconds, cpu = _in_this_process(folder, registry)
         sheets = google.sheets_calls
@@ -103,6 +105,7 @@ def run(agencies: int, workers: int = 0) -> dict[str, object]:
     return {
         "agencies": agencies,
         "workers": workers,
+        "prefect_server_database": server_database if workers else "sqlite",
         "exit_code": code,
         "emails_delivered": delivered,
         "agencies_read_once": sum(count == 1 for count in read_keys.values()),
@@ -151,26 +154,54 @@ def _in_this_process(folder: Path, registry: Path) -> tuple[int, float, list[Pro
     )
 
 
+def _postmaster(url: str) -> int:
+    """The process id of the PostgreSQL cluster serving `url` (tests/postgres.py: the one listening on its port)."""
+    port = f"-p {url.rsplit(':', 1)[1].split('/')[0]} "
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if port in command and "postgres" in command.split(" ", 1)[0]:
+                return int(entry.name)
+    raise RuntimeError(f"no PostgreSQL process listens with {port.strip()}")
+
+
 def _cpu(who: int) -> float:
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
 
 
-def _on_the_pool(folder: Path, registry: Path, workers: int) -> tuple[int, float, list[ProcessFigures]]:
-    """As an admin runs a network over several workers (docs/network.md): a Prefect server (ops.stack:
-    SQLite, the work pool, the deployments of prefect.yaml, one worker), `workers` - 1 more workers,
-    and a run of the network deployment with `workers` parts. Timed from the run's creation to its
-    end; every process's CPU and memory read from /proc while it runs (this process's own too: the
-    loopback Google and SendGrid)."""
+def _on_the_pool(
+    folder: Path, registry: Path, workers: int, server_database: str
+) -> tuple[int, float, list[ProcessFigures]]:
+    """As an admin runs a network over several workers (docs/network.md): a Prefect server on
+    `server_database` (PostgreSQL: a throw-away cluster, tests/postgres.py; or SQLite), and ops.stack's
+    work pool, deployments of prefect.yaml and one worker, `workers` - 1 more workers, and a run of
+    the network deployment with `workers` parts. Timed from the run's creation to its end; every process's
+    CPU and memory read from /proc while it runs (this process's own too: the loopback Google and
+    SendGrid; and PostgreSQL's)."""
     from prefect.client.orchestration import SyncPrefectClient
 
     from flows.prefect_api import free_port
     from ops.stack import Stack, running, stop_group
 
-    stack = Stack(home=folder / "prefect", port=free_port(), worker_env={"PREFECT_WORKER_QUERY_SECONDS": "1"})
     parameters = {"quarter": QUARTER, "registry": str(registry), "output_dir": str(folder / "out"), "workers": workers}
     extra: list[subprocess.Popen[bytes]] = []
-    with running(stack, say=lambda _: None):
+    with ExitStack() as scope:
+        server_env, database = {}, None
+        if server_database == "postgresql":  # as docs/network.md sets up a server for several workers
+            url = scope.enter_context(local_postgres())
+            server_env = {"PREFECT_SERVER_DATABASE_CONNECTION_URL": url.replace("+psycopg", "+asyncpg", 1)}
+            database = _postmaster(url)
+        stack = Stack(
+            home=folder / "prefect",
+            port=free_port(),
+            worker_env={"PREFECT_WORKER_QUERY_SECONDS": "1"},
+            server_env=server_env,
+        )
+        scope.enter_context(running(stack, say=lambda _: None))
         try:
             for number in range(2, workers + 1):
                 command = ["-m", "prefect", "worker", "start", "--pool", "coaching-pool", "--name", f"bench-{number}"]
@@ -184,7 +215,7 @@ def _on_the_pool(folder: Path, registry: Path, workers: int) -> tuple[int, float
                             start_new_session=True,
                         )
                     )
-            with SyncPrefectClient(stack.api_url) as client, _Sampler() as sampler:
+            with SyncPrefectClient(stack.api_url) as client, _Sampler(database) as sampler:
                 deployment = client.read_deployment_by_name("network_report/network-coaching-report")
                 start = time.perf_counter()
                 flow_run = client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
@@ -201,11 +232,12 @@ def _on_the_pool(folder: Path, registry: Path, workers: int) -> tuple[int, float
 
 
 class _Sampler:
-    """This process and every process below it, read from /proc every half second: CPU seconds used
-    since the sampler started (a process that ends between two looks loses at most half a second) and
-    peak resident memory (VmHWM)."""
+    """This process and every process below it (and below `database`, PostgreSQL's first process),
+    read from /proc every half second: CPU seconds used since the sampler started (a process that
+    ends between two looks loses at most half a second) and peak resident memory (VmHWM)."""
 
-    def __init__(self) -> None:
+    def __init__(self, database: int | None = None) -> None:
+        self._database = database
         self._first: dict[int, float] = {}
         self._last: dict[int, float] = {}
         self._peak: dict[int, float] = {}
@@ -239,7 +271,7 @@ class _Sampler:
                     continue
                 fields = stat.rsplit(")", 1)[1].split()
                 parents[int(entry.name)] = int(fields[1])
-        ours = {os.getpid()}
+        ours = {os.getpid(), *([self._database] if self._database else [])}
         grew = True
         while grew:
             below = {pid for pid, parent in parents.items() if parent in ours} - ours
@@ -249,7 +281,9 @@ class _Sampler:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 status = Path(f"/proc/{pid}/status").read_text()
-                if not self._what.get(pid, "worker").startswith(("flow run ", "Prefect server", "this process")):
+                if not self._what.get(pid, "worker").startswith(
+                    ("flow run ", "Prefect server", "this process", "PostgreSQL")
+                ):
                     self._what[pid] = self._describe(pid)  # a worker forks, then becomes a flow run
             except OSError:
                 continue
@@ -261,6 +295,8 @@ class _Sampler:
     def _describe(pid: int) -> str:
         if pid == os.getpid():
             return "this process (loopback Google and SendGrid)"
+        if Path(f"/proc/{pid}/exe").resolve().name == "postgres":
+            return "PostgreSQL (the Prefect server's database)"
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         run = next((v.split(b"=", 1)[1].decode() for v in environment if v.startswith(b"PREFECT__FLOW_RUN_ID=")), "")
@@ -301,6 +337,13 @@ def main(argv: list[str] | None = None) -> int:
         help="parts of the network, each on a worker of its own (default 2, one per core here); "
         "0: the command line in one process",
     )
+    parser.add_argument(
+        "--server-database",
+        choices=("postgresql", "sqlite"),
+        default="postgresql",
+        help="the Prefect server's database with workers (default postgresql, as docs/network.md sets up "
+        "a server for several workers: a throw-away cluster here)",
+    )
     args = parser.parse_args(argv)
     if args.agencies < 1:
         parser.error("--agencies must be positive")
@@ -309,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     # A Prefect worker stops on SIGTERM by sending itself SIGINT, which a process started in the
     # background inherits as ignored: the workers and the stack started here must not inherit that.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    figures = run(args.agencies, args.workers)
+    figures = run(args.agencies, args.workers, args.server_database)
     print_figures(figures)
     return 0
 

@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -25,6 +25,9 @@ from adapters.store import open_store
 from coaching.parsing import parsed_where_read
 from coaching.records import ReadingOptions
 from config.settings import Settings
+
+if TYPE_CHECKING:  # imported where a source is built: gspread and google-auth cost seconds
+    from adapters.google_sheets import ServiceAccounts
 
 
 def _secret_block(name: str) -> object | None:
@@ -40,6 +43,8 @@ def _secret_block(name: str) -> object | None:
 # The source the command line started reading and parsing (reading_ahead): its reference and the
 # reading options it is parsed with.
 _read_ahead: ContextVar[tuple[str, ReadingOptions, ReadAhead] | None] = ContextVar("read_ahead", default=None)
+# The service-account keys that the runs of one process share (sharing_service_accounts).
+_service_accounts: ContextVar[ServiceAccounts | None] = ContextVar("service_accounts", default=None)
 
 
 def reading_options(settings: Settings) -> ReadingOptions:
@@ -50,7 +55,7 @@ def reading_options(settings: Settings) -> ReadingOptions:
 def build_source(settings: Settings, reference: str | None = None) -> RecordSource:
     """An `.xlsx` path gives the local workbook; a Sheets URL or key gives Google Sheets; the source
     being read ahead (reading_ahead), that read, when these settings parse it as it was parsed."""
-    from adapters.google_sheets import GoogleSheetsSource, load_service_account_info, spreadsheet_key_from
+    from adapters.google_sheets import GoogleSheetsSource, ServiceAccounts, spreadsheet_key_from
 
     reference = reference or settings.source
     ahead = _read_ahead.get()
@@ -59,12 +64,11 @@ def build_source(settings: Settings, reference: str | None = None) -> RecordSour
     key = spreadsheet_key_from(reference)
     if key is None:
         return XlsxSource(Path(reference))
+    accounts = _service_accounts.get() or ServiceAccounts()
     if settings.google_credentials_file is not None:
-        info = load_service_account_info(path=settings.google_credentials_file)
+        info = accounts.load(path=settings.google_credentials_file)
     else:
-        info = load_service_account_info(
-            text=_secret_block(settings.google_secret_block), block_name=settings.google_secret_block
-        )
+        info = accounts.load(text=_secret_block(settings.google_secret_block), block_name=settings.google_secret_block)
     return GoogleSheetsSource(
         key,
         info,
@@ -72,6 +76,20 @@ def build_source(settings: Settings, reference: str | None = None) -> RecordSour
         value_render=settings.sheets_value_render,
         write_back=settings.sheets_write_back,
     )
+
+
+@contextmanager
+def sharing_service_accounts() -> Iterator[None]:
+    """Within the block, the runs' Google Sheets sources read and check each service-account key
+    once and share its access token: for a process that runs many agencies, one after the other,
+    with the network's one service account."""
+    from adapters.google_sheets import ServiceAccounts
+
+    token = _service_accounts.set(ServiceAccounts())
+    try:
+        yield
+    finally:
+        _service_accounts.reset(token)
 
 
 @contextmanager

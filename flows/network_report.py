@@ -39,7 +39,7 @@ from coaching.records import PipelineError
 from coaching.report.network import network_report_email, render_roll_up
 from config.registry import Agency, Registry, agency_settings, ledger_schema, load_registry, registry_path
 from config.settings import Settings, load_settings
-from config.wiring import build_delivery_adapters
+from config.wiring import build_delivery_adapters, sharing_service_accounts
 from flows.cli import (
     collect_cycles_less_often,
     hide_tracebacks_of_pipeline_errors,
@@ -196,7 +196,8 @@ def _word(state: State) -> str | None:
 def _run_in_process(agencies: tuple[Agency, ...], parameters: dict[str, object], folder: Path) -> list[AgencyRun]:
     """Each agency as a subflow run of this process, one after the other."""
     runs = []
-    with without_heartbeats():  # this run's own heartbeats cover the process (see network_part)
+    # This run's own heartbeats cover the process (see network_part); one service-account key for all.
+    with without_heartbeats(), sharing_service_accounts():
         for agency in agencies:
             state = agency_report(agency=agency.id, **parameters, return_state=True)
             runs.append(agency_result(agency, state, folder / agency.id, _word(state)))
@@ -236,8 +237,9 @@ def network_part(
     }
     # Each agency's outcome is its own run's state, read by network_report. The agencies' runs send no
     # heartbeats: this part's run does, for the process they share, and each agency's end would
-    # otherwise wait up to a second for its own heartbeat thread (half a second on average).
-    with without_heartbeats():
+    # otherwise wait up to a second for its own heartbeat thread (half a second on average). They
+    # read with the network's one service account: its key is parsed once, its token shared.
+    with without_heartbeats(), sharing_service_accounts():
         for agency in agencies:
             agency_report(agency=agency, **parameters, return_state=True)
 

@@ -87,6 +87,7 @@ class Stack:
     port: int = DEFAULT_PORT
     host: str = "127.0.0.1"
     worker_env: Mapping[str, str] = field(default_factory=dict)  # extra settings for the worker only
+    server_env: Mapping[str, str] = field(default_factory=dict)  # extra settings for the server only (its database)
 
     @property
     def ui_url(self) -> str:
@@ -368,9 +369,10 @@ def up(stack: Stack, say: Callable[[str], object] = print) -> None:
     if running_pid(stack, "server") is None:
         if healthy(stack):
             raise StackError(f"Another server already answers on port {stack.port}: choose another with --port.")
-        say(f"Starting the Prefect server (SQLite in {stack.home}) ...")
+        on_postgres = "PREFECT_SERVER_DATABASE_CONNECTION_URL" in stack.server_env
+        say(f"Starting the Prefect server ({'PostgreSQL' if on_postgres else f'SQLite in {stack.home}'}) ...")
         command = ["server", "start", "--host", stack.host, "--port", str(stack.port)]
-        server = _start(stack, "server", command, stack.env())
+        server = _start(stack, "server", command, stack.env(stack.server_env))
         _wait_until_healthy(stack, server, timeout=90)
     (stack.home / STACK_API_FILE).write_text(stack.api_url, encoding="utf-8")
     say(f"Work pool '{pool}' (process) ...")

@@ -16,6 +16,7 @@ import pytest
 from adapters.google_sheets import (
     GoogleSheetsSource,
     ServiceAccount,
+    ServiceAccounts,
     cell_link,
     load_service_account_info,
     spreadsheet_key_from,
@@ -197,6 +198,23 @@ def test_a_read_costs_one_token_and_one_sheets_call_with_the_read_only_scope(goo
     assert "effectiveValue" in call.query["fields"][0] and "formattedValue" not in call.query["fields"][0]
     assert len(google.token_calls) == 1
     assert google.granted_scopes == [{"https://www.googleapis.com/auth/spreadsheets.readonly"}]
+
+
+def test_spreadsheets_read_one_after_another_with_one_key_ask_for_one_token_until_the_key_changes(
+    google, reader_key, workbook_file, tmp_path
+) -> None:
+    shared_sheet(google, workbook_file)
+    key_file = tmp_path / "sa.json"
+    key_file.write_text(json.dumps(google.new_service_account(READER, reader_key)))
+    accounts = ServiceAccounts()  # as a network's part holds it for its agencies
+
+    for _ in range(3):
+        source(google, accounts.load(key_file)).read()
+    assert (len(google.sheets_calls), len(google.token_calls)) == (3, 1)
+
+    key_file.write_text(json.dumps(google.new_service_account(READER, new_private_key())))  # the key rotated
+    source(google, accounts.load(key_file)).read()
+    assert (len(google.sheets_calls), len(google.token_calls)) == (4, 2)
 
 
 def test_a_429_then_a_503_are_retried_and_the_read_succeeds(google, account, workbook_file) -> None:
