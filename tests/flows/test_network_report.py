@@ -200,3 +200,36 @@ def test_a_registry_with_mistakes_is_refused_with_one_line_per_problem_before_an
     assert "agency 'outside'.report_recipients" in err and "director@gmail.com" in err
     assert "agency 'notes'.source:" in err and "neither a Google Sheets URL or key nor an .xlsx path" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_sheets_read_limit_counts_ten_slots_a_read_converts_an_earlier_limit_and_keeps_an_admins():
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+    from prefect.exceptions import ObjectNotFound
+
+    from flows.network_report import SHEETS_READ_LIMIT, ensure_read_limit
+
+    def pacing() -> tuple[int, float]:
+        with get_client(sync_client=True) as client:
+            limit = client.read_global_concurrency_limit_by_name(SHEETS_READ_LIMIT)
+        return limit.limit, limit.slot_decay_per_second
+
+    def set_pacing(limit: int, decay: float) -> None:
+        with get_client(sync_client=True) as client:
+            update = GlobalConcurrencyLimitUpdate(limit=limit, slot_decay_per_second=decay)
+            client.update_global_concurrency_limit(SHEETS_READ_LIMIT, update)
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.delete_global_concurrency_limit_by_name(SHEETS_READ_LIMIT)
+        except ObjectNotFound:
+            pass
+    ensure_read_limit()
+    assert pacing() == (60, 9.0)  # 6 reads at once, 0.9 reads a second: at most 60 in any minute
+    set_pacing(6, 0.9)  # as an earlier version made it, a slot a read
+    ensure_read_limit()
+    assert pacing() == (60, 9.0)
+    set_pacing(30, 5.0)  # an admin's own: half the pace
+    ensure_read_limit()
+    assert pacing() == (30, 5.0)
+    set_pacing(60, 9.0)  # as the other tests of this process expect it
