@@ -119,8 +119,9 @@ def pace_sheets_reads(settings: Settings, reads: int = READS_PER_AGENCY) -> None
 
 
 def ensure_read_limit() -> None:
-    """Create the global concurrency limit that paces the Sheets reads; one that an earlier version
-    made, a slot per read, is set to SLOTS_PER_READ. An admin's own limit is left as it is."""
+    """Create the global concurrency limit that paces the Sheets reads. A limit too small for one
+    read was made in reads, a slot each (by an earlier version, limit 6 and decay 0.9, or by an admin
+    then): it is scaled to SLOTS_PER_READ, keeping its pace. Any other limit is an admin's, kept."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
     from prefect.exceptions import ObjectNotFound
@@ -134,10 +135,12 @@ def ensure_read_limit() -> None:
                 GlobalConcurrencyLimitCreate(name=SHEETS_READ_LIMIT, limit=limit, slot_decay_per_second=decay)
             )
             return
-        if (current.limit, current.slot_decay_per_second) == (READ_BURST, READ_SLOTS_PER_SECOND):
-            client.update_global_concurrency_limit(
-                SHEETS_READ_LIMIT, GlobalConcurrencyLimitUpdate(limit=limit, slot_decay_per_second=decay)
+        if current.limit < SLOTS_PER_READ:
+            scaled = GlobalConcurrencyLimitUpdate(
+                limit=current.limit * SLOTS_PER_READ,
+                slot_decay_per_second=current.slot_decay_per_second * SLOTS_PER_READ,
             )
+            client.update_global_concurrency_limit(SHEETS_READ_LIMIT, scaled)
 
 
 @flow(name="agency_report", flow_run_name=_agency_run_name, log_prints=True, timeout_seconds=3600)

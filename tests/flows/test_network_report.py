@@ -202,7 +202,7 @@ def test_a_registry_with_mistakes_is_refused_with_one_line_per_problem_before_an
     assert not (tmp_path / "out").exists()
 
 
-def test_the_sheets_read_limit_counts_ten_slots_a_read_converts_an_earlier_limit_and_keeps_an_admins():
+def test_the_sheets_read_limit_counts_ten_slots_a_read_scales_one_made_in_reads_and_keeps_an_admins():
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
     from prefect.exceptions import ObjectNotFound
@@ -229,7 +229,9 @@ def test_the_sheets_read_limit_counts_ten_slots_a_read_converts_an_earlier_limit
     set_pacing(6, 0.9)  # as an earlier version made it, a slot a read
     ensure_read_limit()
     assert pacing() == (60, 9.0)
-    set_pacing(30, 5.0)  # an admin's own: half the pace
+    set_pacing(3, 0.5)  # an admin's, in reads: half the burst and 0.5 reads a second
     ensure_read_limit()
+    assert pacing() == (30, 5.0)
+    ensure_read_limit()  # already in slots: an admin's own, kept
     assert pacing() == (30, 5.0)
     set_pacing(60, 9.0)  # as the other tests of this process expect it
