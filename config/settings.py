@@ -23,6 +23,7 @@ from pydantic_settings import (
 
 from coaching import scoring
 from coaching.contract import TABS
+from coaching.records import ReadingOptions
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SETTINGS_FILE = PROJECT_ROOT / "config" / "settings.yaml"
@@ -183,6 +184,11 @@ class Settings(BaseSettings):
             if candidate.exists() and not Path(value).exists():
                 return str(candidate)
         return value
+
+    def reading_options(self) -> ReadingOptions:
+        """How these settings have a workbook parsed: the validate step's parse and the command's
+        parse ahead (config.wiring.reading_ahead) both take them from here, so they cannot differ."""
+        return ReadingOptions(self.tabs.model_dump(), self.date_format, dict(self.columns))
 
     def today(self) -> dt.date:
         """The day of the run in the configured timezone: a month or a quarter ends there, not in UTC."""

@@ -47,11 +47,6 @@ _read_ahead: ContextVar[tuple[str, ReadingOptions, ReadAhead] | None] = ContextV
 _service_accounts: ContextVar[ServiceAccounts | None] = ContextVar("service_accounts", default=None)
 
 
-def reading_options(settings: Settings) -> ReadingOptions:
-    """How the settings have a workbook parsed."""
-    return ReadingOptions(settings.tabs.model_dump(), settings.date_format, dict(settings.columns))
-
-
 def build_source(settings: Settings, reference: str | None = None) -> RecordSource:
     """An `.xlsx` path gives the local workbook; a Sheets URL or key gives Google Sheets; the source
     being read ahead (reading_ahead), that read, when these settings parse it as it was parsed."""
@@ -59,7 +54,7 @@ def build_source(settings: Settings, reference: str | None = None) -> RecordSour
 
     reference = reference or settings.source
     ahead = _read_ahead.get()
-    if ahead is not None and ahead[:2] == (reference, reading_options(settings)):
+    if ahead is not None and ahead[:2] == (reference, settings.reading_options()):
         return ahead[2]
     key = spreadsheet_key_from(reference)
     if key is None:
@@ -105,7 +100,7 @@ def reading_ahead(settings: Settings, reference: str | None) -> Iterator[None]:
     needs_block = spreadsheet_key_from(reference) is not None and settings.google_credentials_file is None
     source = None if threading.active_count() > 1 or needs_block else build_source(settings, reference)
     try:
-        options = reading_options(settings)
+        options = settings.reading_options()
         ahead = ReadAhead(source, partial(parsed_where_read, options=options)) if source is not None else None
     except OSError:  # no process or temporary file to spare: the run reads, as without reading ahead
         ahead = None

@@ -33,13 +33,14 @@ def validate_records(raw: RawWorkbook, settings: Settings, quarter: Quarter, run
 
 @task(name="validate", cache_policy=NO_CACHE, persist_result=False)
 def _validate_records(raw: RawWorkbook, settings: Settings, quarter: Quarter, run_date: dt.date) -> CheckedRecords:
+    reading = settings.reading_options()
     return check_records(
         raw,
-        settings.tabs.model_dump(),
-        date_format=settings.date_format,
+        reading.titles,
+        date_format=reading.date_format,
         run_date=run_date,
         quarter=quarter,
         max_error_share=settings.quality.max_error_share,
         min_log_volume_ratio=settings.quality.min_log_volume_ratio,
-        columns=settings.columns,
+        columns=reading.columns,
     )
