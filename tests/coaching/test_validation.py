@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -749,3 +750,13 @@ def test_a_non_breaking_space_in_a_header_still_finds_the_scoring_column():
     checked = check(RawWorkbook({**raw.tabs, "Coaching Log": log}, raw.label))
     assert not [i for i in checked.issues if i.tab == "Coaching Log"]
     assert checked.valid["coaching_log"]["direct_observation"].tolist() == [True, True]
+
+
+def test_a_check_that_cannot_run_stops_the_run_naming_the_check_and_the_tab():
+    parsed = parse_workbook(workbook(), {})
+    log = parsed.tabs["coaching_log"]
+    # A column a rule needs, gone from the frame (as a parser change could lose it): the rule fails in
+    # GX's first pass, and is run again for its rows, which it cannot give.
+    parsed.tabs["coaching_log"] = replace(log, frame=log.frame.drop(columns=["session_date"]))
+    with pytest.raises(RuntimeError, match=r"The check expect_\w+ on tab 'Coaching Log' could not run"):
+        validate_records(parsed, RUN_DATE)
