@@ -14,7 +14,7 @@ import datetime as dt
 import math
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,8 +40,11 @@ SHEETS_EPOCH = np.datetime64("1899-12-30T00:00:00", "s")
 FIRST_DAY = np.datetime64("1900-01-01", "D")
 LAST_DAY = np.datetime64("2199-12-31", "D")
 _TIME = r"(?:[ T]+(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})(?::(?P<second>[0-9]{2})(?:\.[0-9]+)?)?\s*(?P<ampm>[AaPp][Mm])?)?"
-_ISO_DATE = r"^(?P<year>[0-9]{4})-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})" + _TIME + r"$"
-_SLASH_DATE = r"^(?P<first>[0-9]{1,2})/(?P<second_part>[0-9]{1,2})/(?P<year>[0-9]{4})" + _TIME + r"$"
+# YYYY-MM-DD or a slash date (a text is at most one of them), then the time.
+_DATE_TEXT = re.compile(
+    r"^(?:(?P<year>[0-9]{4})-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})"
+    r"|(?P<first>[0-9]{1,2})/(?P<second_part>[0-9]{1,2})/(?P<slash_year>[0-9]{4}))" + _TIME + r"$"
+)
 _SHORT_YEAR = r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}(?:[ T].*)?$"
 _HAS_TIME = r"[0-9]{1,2}:[0-9]{2}"
 # The error values a formula shows in Excel and Google Sheets (#REF!, #N/A …): never an identifier.
@@ -75,17 +78,17 @@ def _type_label(kind: type) -> str:
     return "other"
 
 
-def _cell_types(cells: pd.Series) -> pd.Series:
+def _cell_types(cells: np.ndarray, kinds: np.ndarray, kind_codes: np.ndarray) -> np.ndarray:
     """A label per cell: 'blank', 'str', 'bool', 'num', 'date' or 'other'.
 
-    Labelled by Python type (a handful per column); then a NaN float or a string of spaces is blank.
+    Labelled by Python type (`kinds[kind_codes]`, a handful per column); then a NaN float or a
+    string of spaces is blank.
     """
-    codes, kinds = pd.factorize(_TYPE_OF(cells.to_numpy(dtype=object)))
-    labels = pd.Series(np.array([_type_label(k) for k in kinds], dtype=object)[codes], index=cells.index)
-    floats = cells[np.array([issubclass(k, float) for k in kinds], dtype=bool)[codes]].astype("float64")
-    labels[floats.index[floats.isna()]] = "blank"
-    strings = cells[labels.eq("str")].str.strip()
-    labels[strings.index[strings.eq("")]] = "blank"
+    labels: np.ndarray = np.array([_type_label(k) for k in kinds], dtype=object)[kind_codes]
+    floats = np.flatnonzero(np.array([issubclass(k, float) for k in kinds], dtype=bool)[kind_codes])
+    labels[floats[np.isnan(cells[floats].astype("float64"))]] = "blank"
+    strings = np.flatnonzero(labels == "str")
+    labels[strings[np.fromiter((not s.strip() for s in cells[strings]), dtype=bool, count=len(strings))]] = "blank"
     return labels
 
 
@@ -95,10 +98,10 @@ class _SheetColumn:
 
     codes: np.ndarray  # per data row, the position of its cell in `cells`
     cells: pd.Series  # the distinct cells, as delivered
-    types: pd.Series  # their labels (see _cell_types)
+    types: np.ndarray  # their labels (see _cell_types)
 
     def blank(self) -> np.ndarray:
-        return np.asarray(self.types.eq("blank").to_numpy()[self.codes])
+        return np.asarray((self.types == "blank")[self.codes])
 
     def spread(self, distinct: pd.Series, keep: np.ndarray, index: pd.Index) -> pd.Series:
         """Values computed for the distinct cells, back on the kept rows."""
@@ -113,8 +116,8 @@ def _sheet_column(cells: np.ndarray) -> _SheetColumn:
     if len(kinds) > 1:
         codes, _ = pd.factorize(codes * len(kinds) + kind_codes)
     first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
-    distinct = pd.Series(cells[first], dtype=object)
-    return _SheetColumn(codes, distinct, _cell_types(distinct))
+    distinct = cells[first]
+    return _SheetColumn(codes, pd.Series(distinct, dtype=object), _cell_types(distinct, kinds, kind_codes[first]))
 
 
 def _grid(rows: list[list[object]], width: int) -> np.ndarray:
@@ -141,27 +144,53 @@ def _date_cells(cells: pd.Series) -> pd.Series:
     return pd.Series(np.array(list(cells), dtype="datetime64[us]"), index=cells.index)
 
 
-def _as_text(cells: pd.Series, types: pd.Series) -> pd.Series:
-    """The text of each cell as the sheet shows it: trimmed; whole numbers without '.0'."""
-    text = pd.Series(pd.NA, index=cells.index, dtype="string")
-    is_str = types.eq("str")
-    text[is_str] = cells[is_str].astype("string").str.strip()
-    is_num = types.eq("num")
-    if is_num.any():
-        numbers = _floats(cells[is_num])
-        whole = numbers.eq(numbers.round()) & numbers.abs().lt(1e15)
-        text[is_num & whole.reindex(cells.index, fill_value=False)] = numbers[whole].astype("int64").astype("string")
-        text[is_num & ~whole.reindex(cells.index, fill_value=True)] = numbers[~whole].astype("string")
-    is_bool = types.eq("bool")
-    text[is_bool] = cells[is_bool].map({True: "TRUE", False: "FALSE"}).astype("string")
-    is_date = types.eq("date")
-    if is_date.any():
-        stamps = _date_cells(cells[is_date])
-        has_time = stamps.ne(stamps.dt.floor("D"))
-        text[is_date] = stamps.dt.strftime("%Y-%m-%d").where(~has_time, stamps.dt.strftime("%Y-%m-%d %H:%M:%S"))
-    is_other = types.eq("other")
-    text[is_other] = cells[is_other].astype(str).astype("string").str.strip()
+def _by_kind(
+    types: np.ndarray, index: pd.Index, readers: Mapping[str, Callable[[np.ndarray], object]], empty: object, dtype: str
+) -> pd.Series:
+    """A value per cell: the cells of each kind (a label of _cell_types) read by `readers[kind]`,
+    given where they are; `empty` for a kind without a reader.
+
+    A column holds one or two kinds of cell, and a small tab few cells: a kind that is not there
+    costs no pandas work (the fixed cost of each operation is most of a small workbook's parse).
+    """
+    values = np.full(len(types), empty)
+    for kind, read in readers.items():
+        at = types == kind
+        if at.any():
+            values[at] = read(at)
+    return pd.Series(values, index=index, dtype=dtype)
+
+
+def _number_text(numbers: pd.Series) -> np.ndarray:
+    """Whole numbers without '.0'."""
+    whole = (numbers.eq(numbers.round()) & numbers.abs().lt(1e15)).to_numpy()
+    text = np.empty(len(numbers), dtype=object)
+    text[whole] = numbers[whole].astype("int64").astype("string").to_numpy()
+    text[~whole] = numbers[~whole].astype("string").to_numpy()
     return text
+
+
+def _date_text(stamps: pd.Series) -> pd.Series:
+    """YYYY-MM-DD, with the time when there is one."""
+    text: pd.Series = stamps.dt.strftime("%Y-%m-%d")
+    has_time = stamps.ne(stamps.dt.floor("D"))
+    if has_time.any():  # date cells seldom hold a time
+        text = text.where(~has_time, stamps.dt.strftime("%Y-%m-%d %H:%M:%S"))
+    return text
+
+
+def _as_text(cells: pd.Series, types: np.ndarray) -> pd.Series:
+    """The text of each cell as the sheet shows it: trimmed; whole numbers without '.0'."""
+    values = cells.to_numpy()
+    readers: dict[str, Callable[[np.ndarray], object]] = {
+        # Python's strip, as pandas' .str.strip does, without a Series built for it
+        "str": lambda at: [text.strip() for text in values[at]],
+        "num": lambda at: _number_text(_floats(cells[at])),
+        "bool": lambda at: ["TRUE" if value else "FALSE" for value in values[at]],
+        "date": lambda at: _date_text(_date_cells(cells[at])),
+        "other": lambda at: cells[at].astype(str).astype("string").str.strip(),
+    }
+    return _by_kind(types, cells.index, readers, pd.NA, "string")
 
 
 def _in_range(stamps: pd.Series) -> pd.Series:
@@ -177,17 +206,20 @@ def _dates_from_text(text: pd.Series, day_first: bool) -> pd.Series:
     Every part is checked before a date is built: an impossible date (8/32/2026) or time (24:30,
     23:99, 13:00 PM) is unreadable, never rolled into the next day or month.
     """
-    iso = text.str.extract(_ISO_DATE)
-    slash = text.str.extract(_SLASH_DATE)
-    day_col, month_col = ("first", "second_part") if day_first else ("second_part", "first")
-    slash = slash.rename(columns={day_col: "day", month_col: "month"})
-    parts = iso.combine_first(slash[["year", "month", "day", "hour", "minute", "second", "ampm"]])
+    # One match per text, in Python (as pandas' .str.extract does, without its frames): a part is
+    # ASCII digits, read exactly by float(), or NaN where it is missing or the text does not match.
+    found = [_DATE_TEXT.search(one) for one in text.tolist()]
     number = {
-        name: pd.to_numeric(parts[name], errors="coerce").astype("float64").to_numpy()
-        for name in ("year", "month", "day", "hour", "minute", "second")
+        name: np.array([float(m[name]) if m and m[name] is not None else np.nan for m in found], dtype="float64")
+        for name in _DATE_TEXT.groupindex
+        if name != "ampm"
     }
+    day_part, month_part = ("first", "second_part") if day_first else ("second_part", "first")
+    slash = np.isnan(number["year"])  # and where neither form matched, every part is NaN
+    for name, slash_name in (("year", "slash_year"), ("month", month_part), ("day", day_part)):
+        number[name] = np.where(slash, number[slash_name], number[name])
     hour, minute, second = (np.nan_to_num(number[name]) for name in ("hour", "minute", "second"))
-    ampm = parts["ampm"].str.lower().to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+    ampm = np.array([m["ampm"].lower() if m and m["ampm"] is not None else None for m in found], dtype=object)
     is_pm, is_am = ampm == "pm", ampm == "am"
     twelve_hour = is_pm | is_am
     ok = (
@@ -211,36 +243,35 @@ def _dates_from_text(text: pd.Series, day_first: bool) -> pd.Series:
     return pd.Series(stamps.astype("datetime64[ns]"), index=text.index).where(ok)
 
 
-def _to_datetimes(cells: pd.Series, types: pd.Series, text: pd.Series, day_first: bool) -> pd.Series:
-    stamps = pd.Series(pd.NaT, index=cells.index, dtype="datetime64[ns]")
-    is_date = types.eq("date")
-    if is_date.any():
-        stamps[is_date] = _in_range(_date_cells(cells[is_date]))
-    is_num = types.eq("num")
-    if is_num.any():
-        serial = _floats(cells[is_num])
-        plausible = serial.between(
-            float((FIRST_DAY - SHEETS_EPOCH.astype("datetime64[D]")).astype("int64")),
-            float((LAST_DAY - SHEETS_EPOCH.astype("datetime64[D]")).astype("int64") + 1),
-            inclusive="left",
-        )
-        seconds = (serial[plausible] * 86400).round().astype("int64").to_numpy()
-        stamps[is_num & plausible.reindex(cells.index, fill_value=False)] = (
-            SHEETS_EPOCH + seconds.astype("timedelta64[s]")
-        ).astype("datetime64[ns]")
-    is_str = types.eq("str")
-    if is_str.any():
-        stamps[is_str] = _dates_from_text(text[is_str], day_first)
+def _serial_dates(serial: pd.Series) -> np.ndarray:
+    """Serial numbers (days since 1899-12-30, the time as a fraction) from 1900 to 2199; NaT elsewhere."""
+    plausible = serial.between(
+        float((FIRST_DAY - SHEETS_EPOCH.astype("datetime64[D]")).astype("int64")),
+        float((LAST_DAY - SHEETS_EPOCH.astype("datetime64[D]")).astype("int64") + 1),
+        inclusive="left",
+    ).to_numpy()
+    seconds = (serial[plausible] * 86400).round().astype("int64").to_numpy()
+    stamps = np.full(len(serial), np.datetime64("NaT"), dtype="datetime64[ns]")
+    stamps[plausible] = (SHEETS_EPOCH + seconds.astype("timedelta64[s]")).astype("datetime64[ns]")
     return stamps
 
 
-def _to_numbers(cells: pd.Series, types: pd.Series, text: pd.Series) -> pd.Series:
+def _to_datetimes(cells: pd.Series, types: np.ndarray, text: pd.Series, day_first: bool) -> pd.Series:
+    readers: dict[str, Callable[[np.ndarray], object]] = {
+        "date": lambda at: _in_range(_date_cells(cells[at])),
+        "num": lambda at: _serial_dates(_floats(cells[at])),
+        "str": lambda at: _dates_from_text(text[at], day_first),
+    }
+    return _by_kind(types, cells.index, readers, np.datetime64("NaT", "ns"), "datetime64[ns]")
+
+
+def _to_numbers(cells: pd.Series, types: np.ndarray, text: pd.Series) -> pd.Series:
     """Numeric cells and numeric text as floats; NaN where blank or not a finite number."""
-    numbers = pd.Series(np.nan, index=cells.index, dtype="float64")
-    is_num = types.eq("num")
-    numbers[is_num] = _floats(cells[is_num])
-    is_str = types.eq("str")
-    numbers[is_str] = pd.to_numeric(text[is_str], errors="coerce").astype("float64")
+    readers: dict[str, Callable[[np.ndarray], object]] = {
+        "num": lambda at: _floats(cells[at]),
+        "str": lambda at: pd.to_numeric(text[at], errors="coerce").astype("float64"),
+    }
+    numbers = _by_kind(types, cells.index, readers, np.nan, "float64")
     return numbers.where(np.isfinite(numbers))
 
 
@@ -252,14 +283,27 @@ def _to_booleans(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     return true, ~(true | false)
 
 
-def _date_problems(text: pd.Series, unreadable: pd.Series, types: pd.Series, day_first: bool) -> pd.Series:
+def _no_problems(index: pd.Index) -> pd.Series:
+    return pd.Series(pd.NA, index=index, dtype="string")
+
+
+def _quoted(text: pd.Series, where: pd.Series, sentence: str) -> pd.Series:
+    """The cell's text in quotes, then `sentence`, where `where` holds; NA elsewhere."""
+    if not where.any():  # most columns read well: no string is built
+        return _no_problems(text.index)
+    return ("'" + text.fillna("") + "'" + sentence).where(where)
+
+
+def _date_problems(text: pd.Series, unreadable: pd.Series, types: np.ndarray, day_first: bool) -> pd.Series:
     """What is wrong with each unreadable date cell, and what to type instead."""
+    if not unreadable.any():  # every problem below is of an unreadable cell
+        return _no_problems(text.index)
     fmt, example = ("D/M/YYYY", "14/7/2026") if day_first else ("M/D/YYYY", "7/14/2026")
     write = f"write it as {fmt} (like {example}) or YYYY-MM-DD"
-    problems = pd.Series(pd.NA, index=text.index, dtype="string")
+    problems = _no_problems(text.index)
     shown = "'" + text.fillna("") + "'"
     problems[unreadable] = shown + f" is not a date: {write}"
-    as_text = unreadable & types.eq("str")
+    as_text = unreadable & (types == "str")
     short_year = as_text & text.str.fullmatch(_SHORT_YEAR).fillna(False).astype(bool)
     problems[short_year] = shown + f" has a two-digit year: write the year in full, like {example}"
     number_text = as_text & pd.to_numeric(text.where(as_text), errors="coerce").notna()
@@ -269,25 +313,24 @@ def _date_problems(text: pd.Series, unreadable: pd.Series, types: pd.Series, day
         " is not a date and time that exists (months 1-12, days of the month, hours 0:00-23:59): "
         f"{write}, with a time like 14:30 if needed"
     )
-    out_of_range = unreadable & types.isin(["num", "date"])
+    out_of_range = unreadable & ((types == "num") | (types == "date"))
     problems[out_of_range] = shown + f" is not a date from 1900 to 2199: {write}"
     return problems
 
 
 def _convert(
-    column: Column, cells: pd.Series, types: pd.Series, day_first: bool
+    column: Column, cells: pd.Series, types: np.ndarray, day_first: bool
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(typed values, text shown, problem sentence of each unreadable cell, NA elsewhere)."""
     text = _as_text(cells, types)
     blank = text.isna()
-    readable = pd.Series(pd.NA, index=cells.index, dtype="string")
-    shown = "'" + text.fillna("") + "'"
+    readable = _no_problems(cells.index)
     if column.kind is Kind.ID:
         # An ID that is a formula's error value would join nothing, or stand for a person or program
         # that is not there (a Staff row '#REF!' would count as someone never coached).
         error = text.str.fullmatch(FORMULA_ERROR, case=False).fillna(False).astype(bool)
-        problems = (shown + " is a formula error, not an ID: fix the formula, or type the ID itself").where(error)
-        return text.mask(error), text, problems
+        problems = _quoted(text, error, " is a formula error, not an ID: fix the formula, or type the ID itself")
+        return (text.mask(error) if error.any() else text), text, problems
     if column.kind in (Kind.TEXT, Kind.EMAIL):
         return text, text, readable
     if column.kind is Kind.ENUM:
@@ -303,7 +346,7 @@ def _convert(
         return (
             values,
             text,
-            (shown + " is not a yes/no value: use TRUE or FALSE (yes/no, y/n, 1/0 and x also work)").where(unreadable),
+            _quoted(text, unreadable, " is not a yes/no value: use TRUE or FALSE (yes/no, y/n, 1/0 and x also work)"),
         )
     if column.kind in (Kind.DATE, Kind.DATETIME):
         stamps = _to_datetimes(cells, types, text, day_first)
@@ -311,7 +354,7 @@ def _convert(
             stamps = stamps.dt.normalize()
         unreadable = stamps.isna() & ~blank
         # A serial number (the Sheets API's unformatted date) is shown as the date it stands for.
-        serial = types.eq("num") & stamps.notna()
+        serial = stamps.notna() & (types == "num")
         if serial.any():
             shown_format = "%Y-%m-%d" if column.kind is Kind.DATE else "%Y-%m-%d %H:%M:%S"
             text = text.mask(serial, stamps[serial].dt.strftime(shown_format))
@@ -323,9 +366,9 @@ def _convert(
         return (
             numbers,
             text,
-            (shown + " is not a whole number: write it with digits only, like 4").where(numbers.isna() & ~blank),
+            _quoted(text, numbers.isna() & ~blank, " is not a whole number: write it with digits only, like 4"),
         )
-    return numbers, text, (shown + " is not a number: write digits only, like 45").where(numbers.isna() & ~blank)
+    return numbers, text, _quoted(text, numbers.isna() & ~blank, " is not a number: write digits only, like 45")
 
 
 def _empty_value(column: Column) -> object:
