@@ -38,18 +38,19 @@ def public_runner() -> validation.SuiteRunner:
     context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
     source = context.data_sources.add_pandas("coaching_records")
 
-    def run(
-        suite: ExpectationSuite, checked: pd.DataFrame, parameters: dict[str, object], result_format: dict[str, object]
-    ) -> ExpectationSuiteValidationResult:
-        batch_definition = source.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe("all rows")
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=context.suites.add(suite))
-        )
-        return definition.run(
-            batch_parameters={"dataframe": checked},
-            expectation_parameters=parameters,
-            result_format=result_format,
-        )
+    def run(checked: pd.DataFrame, parameters: dict[str, object]) -> validation.FrameCheck:
+        def check(suite: ExpectationSuite, result_format: dict[str, object]) -> ExpectationSuiteValidationResult:
+            batch_definition = source.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe("all rows")
+            definition = context.validation_definitions.add(
+                gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=context.suites.add(suite))
+            )
+            return definition.run(
+                batch_parameters={"dataframe": checked},
+                expectation_parameters=parameters,
+                result_format=result_format,
+            )
+
+        return check
 
     return run
 

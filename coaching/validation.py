@@ -1,11 +1,12 @@
 """Typed frames → valid rows and one list of issues, by the Great Expectations suites.
 
 A tab's suite is its column rules, generated from the contract, plus the rules between cells and
-rows, kept as data in `expectations/<key>.json`. Each expectation's `meta` says how bad a failure is (`error`: the row is quarantined; `warning`: the
-value is treated as blank) and how to tell an office worker what to fix. The few checks GX has no
-cheap expectation for (a value that repeats an earlier row; an ID that is not among the valid IDs of
-another tab, a value set GX would copy for every check) are computed here as derived columns, named
-in the suite's `meta.derived`, and checked by an expectation of that suite.
+rows, kept as data in `expectations/<key>.json`. Each expectation's `meta` says how bad a failure is
+(`error`: the row is quarantined; `warning`: the value is treated as blank) and how to tell an office
+worker what to fix; it stays here, and GX is handed the expectations without it (see `Suite`). The
+few checks GX has no cheap expectation for (a value that repeats an earlier row; an ID that is not
+among the valid IDs of another tab, a value set GX would copy for every check) are computed here as
+derived columns, named in the suite's `meta.derived`, and checked by an expectation of that suite.
 
 Cell-reading errors were listed by the parser; their rows are quarantined here too, but a cell that
 could not be read is not reported a second time.
@@ -28,7 +29,7 @@ import pandas as pd
 from great_expectations.core import ExpectationSuiteValidationResult
 
 # GX's own class behind `ValidationDefinition.run` and `Batch.validate`, imported from its module (not
-# part of GX's public API): the public way costs 15-30 % more validation time (docs/validation.md).
+# part of GX's public API): the public way costs 15-50 % more validation time (docs/validation.md).
 # Pinned with great-expectations==1.24.1 (an upgrade that moves it fails every validation test at import).
 from great_expectations.validator.v1_validator import Validator
 
@@ -144,9 +145,33 @@ def _rule(kind: str, column: str, severity: str, problem: str, **kwargs: object)
     return {"type": kind, "kwargs": {"column": column, **kwargs}, "meta": {"severity": severity, "problem": problem}}
 
 
-def load_suite(key: str) -> gx.ExpectationSuite:
-    """The suite of one tab (see `suite_definition`)."""
-    return gx.ExpectationSuite(**suite_definition(key))
+@dataclass(frozen=True)
+class Suite:
+    """One tab's suite (see `suite_definition`) as GX runs it, and the rest of it, which stays here.
+
+    GX gets each expectation with only its position in the suite as its `meta` (`{"rule": n}`): GX
+    rebuilds an expectation's configuration from its model, `meta` included (copied and checked as
+    JSON), about 37 times per expectation validated, and never reads `meta`. Each result is mapped
+    back to its rule's `meta` by that position (GX returns the results grouped by column, not in the
+    suite's order, and a suite stored in a GX context gets new expectation ids)."""
+
+    checks: gx.ExpectationSuite
+    meta: list[dict[str, Any]]  # each expectation's `meta`, in the suite's order
+    derived: dict[str, dict[str, Any]]  # the suite's `meta.derived`
+
+
+def load_suite(key: str) -> Suite:
+    """The suite of one tab (see `suite_definition` and `Suite`)."""
+    definition = suite_definition(key)
+    checks = [
+        {**{field: value for field, value in rule.items() if field != "meta"}, "meta": {"rule": position}}
+        for position, rule in enumerate(definition["expectations"])
+    ]
+    return Suite(
+        checks=gx.ExpectationSuite(name=definition["name"], expectations=checks),
+        meta=[rule.get("meta", {}) for rule in definition["expectations"]],
+        derived=definition["meta"].get("derived", {}),
+    )
 
 
 @dataclass(frozen=True)
@@ -244,16 +269,17 @@ def _names_read_as_ids(
     return replace(tab, frame=frame), issues
 
 
-SuiteRunner = Callable[
-    [gx.ExpectationSuite, pd.DataFrame, dict[str, object], dict[str, object]], ExpectationSuiteValidationResult
-]
+# Validates one frame: by a suite, with a result format (see PASS_OR_FAIL), and the expectation parameters.
+FrameCheck = Callable[[gx.ExpectationSuite, dict[str, object]], ExpectationSuiteValidationResult]
+SuiteRunner = Callable[[pd.DataFrame, dict[str, object]], FrameCheck]
 
 
 def suite_runner() -> SuiteRunner:
     """A fresh in-memory GX context for one validation run, without progress bars or chatter, and
-    how it validates one frame by one suite: the validator a validation definition would build, built
-    directly (GX's public `ValidationDefinition.run` also stores the suite, itself and its result in the
-    context first: docs/validation.md)."""
+    how it validates one frame: the validator a validation definition would build, built directly
+    (GX's public `ValidationDefinition.run` also stores the suite, itself and its result in the
+    context first, and builds a validator and its batch for every run: docs/validation.md). One
+    validator serves both passes over a frame: GX builds the batch (and hashes the frame) once."""
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     context = gx.get_context(mode="ephemeral")
     # GX reads this setting as a mapping; its ProgressBarsConfig type is not part of GX's public API.
@@ -263,14 +289,14 @@ def suite_runner() -> SuiteRunner:
     rows = context.data_sources.add_pandas("coaching_records").add_dataframe_asset("tab")
     batch_definition = rows.add_batch_definition_whole_dataframe("all rows")
 
-    def run(
-        suite: gx.ExpectationSuite,
-        checked: pd.DataFrame,
-        parameters: dict[str, object],
-        result_format: dict[str, object],
-    ) -> ExpectationSuiteValidationResult:
-        validator = Validator(batch_definition, result_format=result_format, batch_parameters={"dataframe": checked})
-        return validator.validate_expectation_suite(suite, expectation_parameters=parameters)
+    def run(checked: pd.DataFrame, parameters: dict[str, object]) -> FrameCheck:
+        validator = Validator(batch_definition, batch_parameters={"dataframe": checked})
+
+        def check(suite: gx.ExpectationSuite, result_format: dict[str, object]) -> ExpectationSuiteValidationResult:
+            validator.result_format = result_format  # read by each validation (a public attribute)
+            return validator.validate_expectation_suite(suite, expectation_parameters=parameters)
+
+        return check
 
     return run
 
@@ -278,22 +304,21 @@ def suite_runner() -> SuiteRunner:
 def _check_tab(
     run: SuiteRunner,
     tab: ParsedTab,
-    suite: gx.ExpectationSuite,
+    suite: Suite,
     parameters: dict[str, object],
     known: dict[str, KnownIds],
     run_date: dt.date,
 ) -> list[DataIssue]:
     """One batch: the tab's frame plus its derived columns, validated by its suite (see PASS_OR_FAIL)."""
-    derived = suite.meta.get("derived", {})
-    checked = with_address_problems(_with_derived_columns(tab.frame, derived, known), tab.spec)
-    results = run(suite, checked, parameters, PASS_OR_FAIL).results
+    checked = with_address_problems(_with_derived_columns(tab.frame, suite.derived, known), tab.spec)
+    check = run(checked, parameters)
+    results = check(suite.checks, PASS_OR_FAIL).results
     # Broken by a row, or could not run (then _issues_from says so).
     failed = [result.expectation_config for result in results if not result.success and result.expectation_config]
     if not failed:
         return []
-    again = gx.ExpectationSuite(name=f"{suite.name}: failed", expectations=failed)
-    outcome = run(again, checked, parameters, RESULT_FORMAT)
-    return _issues_from(outcome, tab, checked, run_date, derived, known)
+    outcome = check(gx.ExpectationSuite(name=f"{suite.checks.name}: failed", expectations=failed), RESULT_FORMAT)
+    return _issues_from(outcome, tab, checked, run_date, suite, known)
 
 
 def _visible(text: str) -> str:
@@ -434,7 +459,7 @@ def _issues_from(
     tab: ParsedTab,
     checked: pd.DataFrame,
     run_date: dt.date,
-    derived: dict[str, dict[str, Any]],
+    suite: Suite,
     known: dict[str, KnownIds],
 ) -> list[DataIssue]:
     issues: list[DataIssue] = []
@@ -451,21 +476,22 @@ def _issues_from(
             continue
         rows = list(result.result["unexpected_index_list"][0]["row"])
         checked_column = config.kwargs.get("column") or config.kwargs["column_A"]
-        column = config.meta.get("column", checked_column)
-        cause = known[config.meta["cause"]].title if "cause" in config.meta else None
+        meta = suite.meta[config.meta["rule"]]
+        column = meta.get("column", checked_column)
+        cause = known[meta["cause"]].title if "cause" in meta else None
         lines = _issue_lines(
             tab,
             rows,
             column,
             found=checked.loc[rows, checked_column],
-            problem=config.meta["problem"],
-            severity=Severity(config.meta["severity"]),
+            problem=meta["problem"],
+            severity=Severity(meta["severity"]),
             run_date=run_date,
             cause_tab=cause,
         )
-        if config.meta.get("keeps_value"):
+        if meta.get("keeps_value"):
             lines = [replace(line, keeps_value=True) for line in lines]
-        recipe = derived.get(checked_column, {})
+        recipe = suite.derived.get(checked_column, {})
         if "unknown" in recipe:
             lines = _with_id_suggestions(lines, known[recipe["among"]].valid)
         issues += lines
