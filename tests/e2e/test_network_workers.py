@@ -5,8 +5,6 @@ the network's run split into parts that the workers take, on the tests' PostgreS
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +21,7 @@ from prefect.client.schemas.objects import FlowRun
 from sqlalchemy import create_engine, text
 
 from config.settings import PROJECT_ROOT
-from ops.stack import Stack, running
+from ops.stack import Stack, running, stop_group
 from tests.deadlines import scaled
 from tests.e2e.test_deployments import free_port
 from tests.flows.mail import outbox
@@ -109,8 +107,7 @@ def test_two_workers_sharing_a_postgresql_ledger_report_every_agency_once(tmp_pa
                     flow_run_filter=FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[part.id]))
                 )
         finally:
-            os.killpg(second.pid, signal.SIGTERM)
-            second.wait(timeout=scaled(30))
+            stop_group(second.pid, timeout=scaled(30))  # as `down` stops the first (SIGKILL if it hangs)
 
     assert first.state_name == "Completed", first.state.message if first.state else first
     assert again.state_name == "Completed", again.state.message if again.state else again
