@@ -97,7 +97,7 @@ def test_two_workers_sharing_a_postgresql_ledger_report_every_agency_once(tmp_pa
                 start_new_session=True,
             )
         try:
-            with SyncPrefectClient(stack.api_url) as client:
+            with stack.client() as client:
                 first = run_network(client, {**parameters, "workers": 2})
                 # Again, every agency in the network run's own process on a worker: what the parts
                 # sent from other processes is in the shared ledger, so nothing goes out twice.
