@@ -452,6 +452,10 @@ def down(stack: Stack, say: Callable[[str], object] = print, drain_seconds: floa
         pid = running_pid(stack, name)
         if pid is not None:
             say(f"Stopping the {name} (process group {pid}) ...")
+            # SIGTERM is the worker's one graceful stop (about a second; it then reports to the server):
+            # its handlers answer any later SIGTERM or SIGINT with SIGKILL. Prefect 3.9's worker sometimes
+            # misses that SIGTERM and polls on; SIGKILL then comes after the 15 s, and the server marks the
+            # worker offline once its heartbeats stop.
             stop_group(pid, timeout=15)
         stack.pid_file(name).unlink(missing_ok=True)
     (stack.home / STACK_API_FILE).unlink(missing_ok=True)

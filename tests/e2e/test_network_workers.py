@@ -107,7 +107,10 @@ def test_two_workers_sharing_a_postgresql_ledger_report_every_agency_once(tmp_pa
                     flow_run_filter=FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[part.id]))
                 )
         finally:
-            stop_group(second.pid, timeout=scaled(30))  # as `down` stops the first (SIGKILL if it hangs)
+            # Prefect's worker (3.9) sometimes misses its SIGTERM: it logs the SIGINT it forwards to itself,
+            # then polls on, and answers any later signal with SIGKILL. A graceful stop takes about a second;
+            # the test needs none, so SIGKILL follows after a short grace.
+            stop_group(second.pid, timeout=scaled(5))
 
     assert first.state_name == "Completed", first.state.message if first.state else first
     assert again.state_name == "Completed", again.state.message if again.state else again
