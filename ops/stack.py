@@ -33,12 +33,16 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from config.settings import PROJECT_ROOT, load_settings
 from flows.prefect_api import STACK_API_FILE, answers
 from ops.alerts import ALERT_DEPLOYMENT
+
+if TYPE_CHECKING:
+    from prefect.client.orchestration import SyncPrefectClient
 
 PREFECT_FILE = PROJECT_ROOT / "prefect.yaml"
 DEFAULT_HOME = PROJECT_ROOT / ".prefect"
@@ -97,10 +101,21 @@ class Stack:
     def api_url(self) -> str:
         return f"{self.ui_url}/api"
 
+    @property
+    def auth_string(self) -> str | None:
+        """What the server asks every client for (PREFECT_SERVER_API_AUTH_STRING), if anything."""
+        return os.environ.get("PREFECT_SERVER_API_AUTH_STRING") or None
+
+    def client(self) -> SyncPrefectClient:
+        """A client of this stack's API for this process, with the credentials the server asks for."""
+        from prefect.client.orchestration import SyncPrefectClient
+
+        return SyncPrefectClient(self.api_url, auth_string=self.auth_string)
+
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """This process's environment, pointed at this stack, with telemetry off."""
         own = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_PREFECT_SETTINGS)}
-        auth = os.environ.get("PREFECT_SERVER_API_AUTH_STRING")
+        auth = self.auth_string
         return {
             **own,
             **({"PREFECT_API_AUTH_STRING": auth} if auth else {}),
@@ -230,10 +245,9 @@ def clear_orphaned_runs(stack: Stack, say: Callable[[str], object] = print) -> i
     (no worker runs now), so it is marked Crashed, freeing its slot. Returns how many. The local
     stack's worker is its pool's only one; a server shared with workers on other hosts is not
     started with this module (docs/scaling.md)."""
-    from prefect.client.orchestration import SyncPrefectClient
     from prefect.states import Crashed
 
-    with SyncPrefectClient(stack.api_url) as client:
+    with stack.client() as client:
         orphans = _in_flight_runs(client)
         if orphans:
             say(f"Marking {len(orphans)} orphaned run(s) Crashed: {', '.join(run.name for run in orphans)} ...")
@@ -286,10 +300,9 @@ def drain_runs(stack: Stack, seconds: float, say: Callable[[str], object] = prin
     processes; what it has not stopped within 15 s is marked Cancelled all the same), except the
     admin alerts, then wait up to `alert_seconds` for the alerts about the cancelled runs.
     Returns how many were cancelled."""
-    from prefect.client.orchestration import SyncPrefectClient
     from prefect.states import Cancelled, Cancelling
 
-    with SyncPrefectClient(stack.api_url) as client:
+    with stack.client() as client:
         runs = _in_flight_runs(client)
         if runs:
             say(f"Waiting up to {seconds:.0f} s for {len(runs)} run(s) in flight ...")
@@ -309,6 +322,19 @@ def drain_runs(stack: Stack, seconds: float, say: Callable[[str], object] = prin
             _end_runs(client, [run for run in runs if run.id in left], Cancelled(message=why))  # type: ignore[attr-defined]
             _await_alerts(client, runs, alert_seconds, say)
     return cancelled
+
+
+def create_work_pool(stack: Stack, name: str) -> None:
+    """The process work pool, created or (as `prefect work-pool create --type process --overwrite`
+    does) reset to the process worker's default job template and unpaused. Through this process's
+    client: a `prefect` command would start another Python and import Prefect's CLI for one request."""
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.workers.process import ProcessWorker
+
+    template = ProcessWorker.get_default_base_job_template()
+    with stack.client() as client:
+        pool = WorkPoolCreate(name=name, type=ProcessWorker.type, base_job_template=template, is_paused=False)
+        client.create_work_pool(pool, overwrite=True)
 
 
 def _set_up_alerts(stack: Stack, say: Callable[[str], object]) -> None:
@@ -376,7 +402,7 @@ def up(stack: Stack, say: Callable[[str], object] = print) -> None:
         _wait_until_healthy(stack, server, timeout=90)
     (stack.home / STACK_API_FILE).write_text(stack.api_url, encoding="utf-8")
     say(f"Work pool '{pool}' (process) ...")
-    _run(stack, "deploy", ["work-pool", "create", pool, "--type", "process", "--overwrite"], timeout=60)
+    create_work_pool(stack, pool)
     say("Deploying every deployment in prefect.yaml ...")
     _run(stack, "deploy", ["--no-prompt", "deploy", "--all"], timeout=180)
     _set_up_alerts(stack, say)
@@ -426,6 +452,10 @@ def down(stack: Stack, say: Callable[[str], object] = print, drain_seconds: floa
         pid = running_pid(stack, name)
         if pid is not None:
             say(f"Stopping the {name} (process group {pid}) ...")
+            # SIGTERM is the worker's one graceful stop (about a second; it then reports to the server):
+            # its handlers answer any later SIGTERM or SIGINT with SIGKILL. Prefect 3.9's worker sometimes
+            # misses that SIGTERM and polls on; SIGKILL then comes after the 15 s, and the server marks the
+            # worker offline once its heartbeats stop.
             stop_group(pid, timeout=15)
         stack.pid_file(name).unlink(missing_ok=True)
     (stack.home / STACK_API_FILE).unlink(missing_ok=True)
