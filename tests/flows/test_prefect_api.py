@@ -125,6 +125,28 @@ def test_a_command_ends_with_its_exit_code_after_every_exit_handler_registered_a
     assert "atexit.register(self.shutdown)" in (services / "threads.py").read_text()
 
 
+def test_a_run_process_collects_its_garbage_as_it_runs_and_skips_the_last_pass_over_everything_at_exit():
+    # A network part runs many agencies in one process: each one's cycles must still be collected.
+    # Only when the process ends are the objects left frozen, so that shutdown does not walk them all.
+    script = (
+        "import atexit, gc, weakref\n"
+        "from flows.cli import collect_cycles_less_often\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "for agency in range(3):\n"
+        "    collect_cycles_less_often()\n"
+        "    class Rows(list): pass\n"
+        "    rows = Rows(); rows.append(rows); alive = weakref.ref(rows); del rows\n"
+        "    gc.collect()\n"
+        "    print('collected:', alive() is None, 'frozen:', gc.get_freeze_count())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=scaled(30)
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["collected: True frozen: 0"] * 3 + ["frozen at exit: True"]
+
+
 def test_a_prefect_server_that_stops_mid_run_ends_the_command_with_one_error_line(tmp_path):
     server = TemporaryServer()
     try:
