@@ -106,11 +106,25 @@ class Stack:
         """What the server asks every client for (PREFECT_SERVER_API_AUTH_STRING), if anything."""
         return os.environ.get("PREFECT_SERVER_API_AUTH_STRING") or None
 
-    def client(self) -> SyncPrefectClient:
-        """A client of this stack's API for this process, with the credentials the server asks for."""
+    @contextmanager
+    def client(self) -> Iterator[SyncPrefectClient]:
+        """A client of this stack's API for this process, with the credentials the server asks for.
+        A server that refuses them (started with another PREFECT_SERVER_API_AUTH_STRING, or none
+        set here) ends the command with one line saying so."""
         from prefect.client.orchestration import SyncPrefectClient
+        from prefect.exceptions import PrefectHTTPStatusError
 
-        return SyncPrefectClient(self.api_url, auth_string=self.auth_string)
+        try:
+            with SyncPrefectClient(self.api_url, auth_string=self.auth_string) as client:
+                yield client
+        except PrefectHTTPStatusError as refused:
+            if refused.response.status_code not in (401, 403):
+                raise
+            given = "none is set" if self.auth_string is None else "the one set is not the server's"
+            raise StackError(
+                f"The Prefect server at {self.ui_url} asks for credentials and {given}: export "
+                "PREFECT_SERVER_API_AUTH_STRING with the value the server was started with."
+            ) from None
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """This process's environment, pointed at this stack, with telemetry off."""

@@ -27,7 +27,7 @@ from flows.prefect_api import (
     own_stack_api,
     stack_home,
 )
-from ops.stack import Stack
+from ops.stack import Stack, StackError, clear_orphaned_runs, create_work_pool
 from tests.deadlines import scaled
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
 
@@ -202,5 +202,33 @@ def test_with_basic_auth_the_stack_passes_it_on_and_the_health_check_sends_it(mo
         monkeypatch.setenv("PREFECT_SERVER_API_AUTH_STRING", "admin:s3cret")  # what the admin exports
         assert answers(api)
         assert Stack(home=Path("/nonexistent")).env()["PREFECT_API_AUTH_STRING"] == "admin:s3cret"  # worker, commands
+    finally:
+        server.shutdown()
+
+
+class _RefusesOtherCredentials(_HealthBehindBasicAuth):
+    def do_POST(self) -> None:
+        self.do_GET()
+
+
+@pytest.mark.parametrize(
+    ("exported", "said"), [(None, "none is set"), ("admin:not-the-one", "the one set is not the server's")]
+)
+def test_a_stack_started_with_other_credentials_ends_the_stack_command_with_one_line_saying_what_to_set(
+    tmp_path, monkeypatch, exported, said
+):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RefusesOtherCredentials)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    if exported:
+        monkeypatch.setenv("PREFECT_SERVER_API_AUTH_STRING", exported)
+    stack = Stack(home=tmp_path, port=server.server_address[1])
+    try:
+        for step in (lambda: create_work_pool(stack, "coaching-pool"), lambda: clear_orphaned_runs(stack)):
+            with pytest.raises(StackError) as refused:
+                step()
+            assert str(refused.value) == (
+                f"The Prefect server at {stack.ui_url} asks for credentials and {said}: export "
+                "PREFECT_SERVER_API_AUTH_STRING with the value the server was started with."
+            )
     finally:
         server.shutdown()
