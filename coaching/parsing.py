@@ -287,11 +287,16 @@ def _no_problems(index: pd.Index) -> pd.Series:
     return pd.Series(pd.NA, index=index, dtype="string")
 
 
+def _shown(text: pd.Series) -> pd.Series:
+    """Each cell's text in quotes, as a problem sentence names the cell."""
+    return "'" + text.fillna("") + "'"
+
+
 def _quoted(text: pd.Series, where: pd.Series, sentence: str) -> pd.Series:
     """The cell's text in quotes, then `sentence`, where `where` holds; NA elsewhere."""
     if not where.any():  # most columns read well: no string is built
         return _no_problems(text.index)
-    return ("'" + text.fillna("") + "'" + sentence).where(where)
+    return (_shown(text) + sentence).where(where)
 
 
 def _date_problems(text: pd.Series, unreadable: pd.Series, types: np.ndarray, day_first: bool) -> pd.Series:
@@ -301,7 +306,7 @@ def _date_problems(text: pd.Series, unreadable: pd.Series, types: np.ndarray, da
     fmt, example = ("D/M/YYYY", "14/7/2026") if day_first else ("M/D/YYYY", "7/14/2026")
     write = f"write it as {fmt} (like {example}) or YYYY-MM-DD"
     problems = _no_problems(text.index)
-    shown = "'" + text.fillna("") + "'"
+    shown = _shown(text)
     problems[unreadable] = shown + f" is not a date: {write}"
     as_text = unreadable & (types == "str")
     short_year = as_text & text.str.fullmatch(_SHORT_YEAR).fillna(False).astype(bool)
