@@ -117,32 +117,43 @@ def check_deployed_run_paths(settings: Settings, source: str | None, output_dir:
     """A run started from a deployment takes its `source` and `output_dir` from the Run form, which
     anyone who reaches the UI can fill in: it reads only the configured source (the configured
     sheet, or a workbook in the configured workbook's folder) and writes only inside `reports_dir`.
-    A command-line run is its user's own: not checked."""
+    Every refused field is named at once, so one correction of the form is enough. A command-line
+    run is its user's own: not checked."""
     from prefect.runtime import deployment
 
-    from adapters.google_sheets import spreadsheet_key_from
     from coaching.records import UsageError
 
     if deployment.id is None:
         return
-    configured = settings.source
-    if source and source.strip() != configured.strip():
-        if spreadsheet_key_from(configured) is not None or spreadsheet_key_from(source) is not None:
-            if spreadsheet_key_from(source) != spreadsheet_key_from(configured):
-                raise UsageError(
-                    f"source '{source}' is refused: a run from the UI reads only the configured sheet "
-                    "(COACHING_SOURCE or source in config/settings.yaml). Leave source empty."
-                )
-        elif not _inside(Path(source), Path(configured).parent) or Path(source).suffix.lower() != ".xlsx":
-            raise UsageError(
-                f"source '{source}' is refused: a run from the UI reads only .xlsx workbooks in "
-                f"{Path(configured).parent.resolve()} (the folder of the configured workbook). Leave source empty."
-            )
+    refusals = [_source_refusal(settings.source, source)]
     if output_dir and not _inside(Path(output_dir), settings.reports_dir):
-        raise UsageError(
+        refusals.append(
             f"output_dir '{output_dir}' is refused: a run from the UI writes only inside "
             f"{settings.reports_dir.resolve()} (reports_dir, COACHING_REPORTS_DIR). Give a folder in it, or none."
         )
+    if any(refusals):
+        raise UsageError(" ".join(refusal for refusal in refusals if refusal))
+
+
+def _source_refusal(configured: str, source: str | None) -> str | None:
+    """Why a Run form's `source` is refused (see check_deployed_run_paths), if it is."""
+    from adapters.google_sheets import spreadsheet_key_from
+
+    if not source or source.strip() == configured.strip():
+        return None
+    if spreadsheet_key_from(configured) is not None or spreadsheet_key_from(source) is not None:
+        if spreadsheet_key_from(source) == spreadsheet_key_from(configured):
+            return None
+        return (
+            f"source '{source}' is refused: a run from the UI reads only the configured sheet "
+            "(COACHING_SOURCE or source in config/settings.yaml). Leave source empty."
+        )
+    if _inside(Path(source), Path(configured).parent) and Path(source).suffix.lower() == ".xlsx":
+        return None
+    return (
+        f"source '{source}' is refused: a run from the UI reads only .xlsx workbooks in "
+        f"{Path(configured).parent.resolve()} (the folder of the configured workbook). Leave source empty."
+    )
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -341,25 +341,39 @@ def test_a_run_for_an_unknown_program_fails_naming_the_programs_there_are(client
     assert "Traceback" not in logs
 
 
-def test_a_run_form_naming_another_file_is_refused_and_the_run_named_failed(client, runs, root):
+def test_a_run_form_naming_another_file_and_a_folder_outside_reports_is_refused_naming_both_and_the_run_named_failed(
+    client, runs, root
+):
     refused = runs["refused"]
     assert refused.state.type == StateType.FAILED
     assert name_of(client, refused.id, ending="-failed") == "quarterly-2026-Q3-failed"
     assert "source '/etc/hostname' is refused: a run from the UI reads only .xlsx workbooks in" in refused.state.message
-    assert not (root.parent / "not-reports").exists()  # its output_dir, refused too, was never written
+    # Both fields at once, so that one correction of the form is enough.
+    assert f"output_dir '{root.parent / 'not-reports'}' is refused: a run from the UI writes only inside {root}" in (
+        refused.state.message
+    )
+    assert not (root.parent / "not-reports").exists()  # its output_dir was never written
 
 
-def test_a_run_form_naming_a_folder_outside_reports_is_refused(tmp_path, monkeypatch):
-    # The same check as the refused run above, which stops at its source first: here the source is
-    # the configured one, and the run is one of a deployment (Prefect's runtime override of its id).
+def test_a_run_form_naming_another_sheet_or_a_folder_outside_reports_is_refused_in_one_line(tmp_path, monkeypatch):
+    # The check itself, as a run of a deployment meets it (Prefect's runtime override of its id), with
+    # a configured sheet: the Run form may name that sheet only.
     monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__ID", str(uuid4()))
     monkeypatch.setenv("COACHING_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("COACHING_SOURCE", "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg")
     elsewhere = tmp_path / "not-reports"
+    folder_refused = f"output_dir '{elsewhere}' is refused: a run from the UI writes only inside {tmp_path / 'reports'}"
     with pytest.raises(UsageError) as refused:
         check_deployed_run_paths(load_settings(), None, str(elsewhere))
+    assert str(refused.value).startswith(folder_refused)
+    with pytest.raises(UsageError) as refused:
+        check_deployed_run_paths(load_settings(), "1ZzOtherSheetKey0123456789abcdefghijklmnop", str(elsewhere))
     assert str(refused.value).startswith(
-        f"output_dir '{elsewhere}' is refused: a run from the UI writes only inside {tmp_path / 'reports'}"
+        "source '1ZzOtherSheetKey0123456789abcdefghijklmnop' is refused: a run from the UI reads only the "
+        "configured sheet"
     )
+    assert folder_refused in str(refused.value) and "\n" not in str(refused.value)
+    check_deployed_run_paths(load_settings(), "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg", None)  # its own sheet
     assert not elsewhere.exists()
 
 
