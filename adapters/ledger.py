@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from sqlalchemy import (
     Column,
+    Connection,
     Engine,
     Integer,
     MetaData,
@@ -62,7 +63,7 @@ deliveries = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("delivery_key", String(600), nullable=False, index=True),
     Column("kind", String(40), nullable=False),
-    Column("period", String(40), nullable=False),
+    Column("period", Text, nullable=False),  # an admin alert's names the run: "cancelled run <its id>"
     Column("recipient", String(320), nullable=False),
     Column("channel", String(40), nullable=False),
     Column("content_hash", String(64), nullable=False),
@@ -178,6 +179,7 @@ class DeliveryLedger:
             with engine.begin() as db:  # workers starting together create the table once
                 hold_lock(db, "schema")
                 metadata.create_all(db)
+                _widen_short_periods(db)
             _adopt_legacy_sqlite_ledger(engine)
 
     def send_once(
@@ -508,6 +510,16 @@ def _earlier_result(row: RowMapping, what: str, channel: str, force_hint: str) -
         + unknown_advice(int(row["id"])),
         entry=int(row["id"]),
     )
+
+
+def _widen_short_periods(db: Connection) -> None:
+    """A PostgreSQL ledger made when `period` held at most 40 characters takes an admin alert's
+    longer one from now on (SQLite never enforced the length)."""
+    if db.dialect.name != "postgresql":
+        return
+    (period,) = [column for column in inspect(db).get_columns(deliveries.name) if column["name"] == "period"]
+    if getattr(period["type"], "length", None) is not None:
+        db.execute(text(f"ALTER TABLE {deliveries.name} ALTER COLUMN period TYPE TEXT"))
 
 
 def _adopt_legacy_sqlite_ledger(engine: Engine) -> None:

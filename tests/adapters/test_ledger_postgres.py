@@ -16,6 +16,7 @@ from adapters.mailers import OutboxMailer
 from adapters.retry import RetryRule
 from adapters.sendgrid_mailer import SendGridMailer
 from adapters.store import StoreUnavailable
+from coaching.email import EmailKind
 from config.settings import load_settings
 from config.wiring import build_store_engine
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault, report_email
@@ -111,3 +112,30 @@ def test_the_database_stopping_after_an_email_left_says_what_is_known_of_each_an
         stoppable_postgres.start()
         rerun = DeliveryLedger(engine_for(stoppable_postgres.url)).send_once(mailer_for(fake.url), ONE)
         assert rerun.outcome is Outcome.UNKNOWN and len(fake.messages) == 1  # the CEO's copy is not sent again
+
+
+def test_an_admin_alert_naming_its_run_is_recorded_also_in_a_ledger_made_when_periods_were_shorter(
+    postgres_url, tmp_path
+):
+    engine = engine_for(postgres_url)
+    with engine.begin() as db:  # the table as a ledger made before kept it: period VARCHAR(40)
+        db.execute(
+            text(
+                "CREATE TABLE email_deliveries (id SERIAL PRIMARY KEY, delivery_key VARCHAR(600) NOT NULL, "
+                "kind VARCHAR(40) NOT NULL, period VARCHAR(40) NOT NULL, recipient VARCHAR(320) NOT NULL, "
+                "channel VARCHAR(40) NOT NULL, content_hash VARCHAR(64) NOT NULL, subject TEXT NOT NULL, "
+                "status VARCHAR(10) NOT NULL, forced INTEGER NOT NULL, started_at VARCHAR(32) NOT NULL, "
+                "finished_at VARCHAR(32), receipt TEXT, error TEXT)"
+            )
+        )
+    alert = report_email(
+        ("it-admin@example.org",),
+        kind=EmailKind.ADMIN_ALERT,
+        period="cancelled run 0b5e1f0e-7c1d-4f5e-9a43-3f6f3d1f2a9b",
+    )
+
+    report = DeliveryLedger(engine).send_once(OutboxMailer(tmp_path / "outbox"), alert)
+
+    assert report.outcome == Outcome.SENT
+    with engine.connect() as db:
+        assert db.execute(text("SELECT period, status FROM email_deliveries")).all() == [(alert.period, "sent")]
