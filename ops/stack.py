@@ -462,15 +462,16 @@ def down(stack: Stack, say: Callable[[str], object] = print, drain_seconds: floa
     slots), then stop the worker (it reports to the server as it stops), then the server."""
     if running_pid(stack, "server") is not None and healthy(stack):
         drain_runs(stack, drain_seconds, say)
-    for name in ("worker", "server"):
+    for name, grace in (("worker", 5), ("server", 15)):
         pid = running_pid(stack, name)
         if pid is not None:
             say(f"Stopping the {name} (process group {pid}) ...")
             # SIGTERM is the worker's one graceful stop (about a second; it then reports to the server):
             # its handlers answer any later SIGTERM or SIGINT with SIGKILL. Prefect 3.9's worker sometimes
-            # misses that SIGTERM and polls on; SIGKILL then comes after the 15 s, and the server marks the
-            # worker offline once its heartbeats stop.
-            stop_group(pid, timeout=15)
+            # loses that SIGTERM (the SIGINT it forwards to itself is swallowed) and polls on for ever;
+            # with no run left in flight (drained above), SIGKILL after a short grace loses nothing, and
+            # the server marks the worker offline once its heartbeats stop.
+            stop_group(pid, timeout=grace)
         stack.pid_file(name).unlink(missing_ok=True)
     (stack.home / STACK_API_FILE).unlink(missing_ok=True)
 

@@ -3,6 +3,8 @@ happened to the email, a quarter the Run form can check, artifacts on the run it
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import pytest
 from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
@@ -20,7 +22,7 @@ def name_of(state) -> str:
 
 
 def test_a_rerun_of_the_same_quarter_sends_nothing_and_says_so_in_its_name_and_message_unless_forced(
-    tmp_path, state_dir
+    tmp_path, state_dir, monkeypatch
 ):
     first = quarterly_report(quarter="2026-Q3", output_dir=str(tmp_path), return_state=True)
     again = quarterly_report(quarter="2026-Q3", output_dir=str(tmp_path), return_state=True)
@@ -30,6 +32,15 @@ def test_a_rerun_of_the_same_quarter_sends_nothing_and_says_so_in_its_name_and_m
     assert name_of(again) == "quarterly-2026-Q3-already-sent"
     assert again.message.startswith("Not sent again: the quarterly report for 2026-Q3 to leadership@")
     assert again.result().delivery == again.message and len(outbox(tmp_path)) == 1
+    assert "--force-resend" in again.message  # started from the command line
+
+    # Started from the Run form (a deployment's run: Prefect's runtime override of its id), the way to
+    # force it is the run's parameter, not the command's flag.
+    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__ID", str(uuid4()))
+    monkeypatch.setenv("COACHING_REPORTS_DIR", str(tmp_path))
+    from_the_ui = quarterly_report(quarter="2026-Q3", output_dir=str(tmp_path), return_state=True)
+    assert from_the_ui.message.startswith("Not sent again: the quarterly report for 2026-Q3 to leadership@")
+    assert "the run's force_resend parameter" in from_the_ui.message and "--force-resend" not in from_the_ui.message
 
     forced = quarterly_report(quarter="2026-Q3", output_dir=str(tmp_path), force_resend=True)
     assert "forced" in forced.delivery
