@@ -1,7 +1,7 @@
 """What the Prefect server needs besides the deployments: the Automations that email the admins
 when a run needs a person.
 
-    python -m ops.alerts        # against PREFECT_API_URL; `python -m ops.stack up` runs it
+    python -m ops.alerts        # against PREFECT_API_URL; `python -m ops.stack up` does the same in its process
 
 Four Automations on every run tagged `coaching`: a run that failed (a delivery of unknown outcome
 fails its run too) or timed out, a run that crashed, a run that was cancelled, and a run Late by
@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING
 from config.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from prefect.automations import Automation
+    from prefect.automations import AutomationCore
+    from prefect.client.orchestration import SyncPrefectClient
     from prefect.events.actions import ActionTypes
 
 # What earlier versions made, removed when found: a block holding the SendGrid key, and a limit
@@ -39,40 +40,36 @@ ALERT_DEPLOYMENT = "admin_alert/admin-alert"  # flows/admin_alert.py, deployed f
 RUN_TAG = "coaching"  # every deployment in prefect.yaml carries it
 
 
-def remove_what_older_versions_made() -> list[str]:
+def remove_what_older_versions_made(client: SyncPrefectClient) -> list[str]:
     """Delete the SendGrid notification block (it held the key, readable through the API) and the
     delivery concurrency limit that earlier versions made; what was removed, line by line."""
-    from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
     removed = []
-    with get_client(sync_client=True) as client:
-        try:
-            block = client.read_block_document_by_name(OLD_NOTIFICATION_BLOCK, "sendgrid-email", include_secrets=False)
-        except ObjectNotFound:
-            pass
-        else:
-            client.delete_block_document(block.id)
-            removed.append(f"Removed the notification block '{OLD_NOTIFICATION_BLOCK}' (it held the SendGrid key).")
-        try:
-            client.delete_global_concurrency_limit_by_name(OLD_DELIVERY_LIMIT)
-        except ObjectNotFound:
-            pass
-        else:
-            removed.append(
-                f"Removed the global concurrency limit '{OLD_DELIVERY_LIMIT}' (the ledger's lock replaces it)."
-            )
+    try:
+        block = client.read_block_document_by_name(OLD_NOTIFICATION_BLOCK, "sendgrid-email", include_secrets=False)
+    except ObjectNotFound:
+        pass
+    else:
+        client.delete_block_document(block.id)
+        removed.append(f"Removed the notification block '{OLD_NOTIFICATION_BLOCK}' (it held the SendGrid key).")
+    try:
+        client.delete_global_concurrency_limit_by_name(OLD_DELIVERY_LIMIT)
+    except ObjectNotFound:
+        pass
+    else:
+        removed.append(f"Removed the global concurrency limit '{OLD_DELIVERY_LIMIT}' (the ledger's lock replaces it).")
     return removed
 
 
-def automations(action: Callable[[str], ActionTypes]) -> list[Automation]:
+def automations(action: Callable[[str], ActionTypes]) -> list[AutomationCore]:
     """The four Automations; `action(event)` is what each does ("failed", "crashed", "cancelled", "late")."""
-    from prefect.automations import Automation, EventTrigger, Posture
+    from prefect.automations import AutomationCore, EventTrigger, Posture
 
     coaching_runs = {"prefect.resource.role": "tag", "prefect.resource.id": f"prefect.tag.{RUN_TAG}"}
 
-    def when(name: str, description: str, event: str, **trigger: object) -> Automation:
-        return Automation(
+    def when(name: str, description: str, event: str, **trigger: object) -> AutomationCore:
+        return AutomationCore(
             name=name,
             description=description,
             trigger=EventTrigger(
@@ -125,16 +122,14 @@ def automations(action: Callable[[str], ActionTypes]) -> list[Automation]:
     ]
 
 
-def _alert_run_action(settings: Settings) -> tuple[Callable[[str], ActionTypes], str]:
+def _alert_run_action(settings: Settings, client: SyncPrefectClient) -> tuple[Callable[[str], ActionTypes], str]:
     from prefect.automations import RunDeployment
-    from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
     from coaching.records import UsageError
 
     try:
-        with get_client(sync_client=True) as client:
-            deployment_id = client.read_deployment_by_name(ALERT_DEPLOYMENT).id
+        deployment_id = client.read_deployment_by_name(ALERT_DEPLOYMENT).id
     except ObjectNotFound:
         raise UsageError(
             f"No deployment '{ALERT_DEPLOYMENT}' on this server: deploy prefect.yaml first "
@@ -158,23 +153,20 @@ def _alert_run_action(settings: Settings) -> tuple[Callable[[str], ActionTypes],
     )
 
 
-def ensure_alerts(settings: Settings) -> list[str]:
-    """Create or replace the Automations; what was done, line by line."""
-    from prefect.automations import Automation
-
-    action, said = _alert_run_action(settings)
-    done = [*remove_what_older_versions_made(), said]
+def ensure_alerts(settings: Settings, client: SyncPrefectClient) -> list[str]:
+    """Create or replace the Automations on `client`'s server; what was done, line by line."""
+    action, said = _alert_run_action(settings, client)
+    done = [*remove_what_older_versions_made(client), said]
     if not settings.admin_emails:
         done.append(
             "WARNING: admin_emails is empty, so nobody is told: each alert run will fail saying so. Set "
             "COACHING_ADMIN_EMAILS (or admin_emails in config/settings.yaml), then run python -m ops.alerts."
         )
     for automation in automations(action):
-        try:
-            Automation.read(name=automation.name).delete()
-        except ValueError:  # none by that name yet
-            pass
-        automation.create()
+        existing = client.read_automations_by_name(automation.name)
+        if existing:  # the first by that name, as Automation.read(name=…) finds it
+            client.delete_automation(existing[0].id)
+        client.create_automation(automation)
         done.append(f"Automation '{automation.name}'.")
     return done
 
@@ -184,8 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     from flows.cli import run_command
 
     def run() -> None:
+        from prefect.client.orchestration import get_client
+
         settings = load_settings()
-        for line in ensure_alerts(settings):
+        with get_client(sync_client=True) as client:
+            done = ensure_alerts(settings, client)
+        for line in done:
             print(line)
 
     return run_command(run)

@@ -5,12 +5,12 @@
     python -m ops.stack down     # let runs in flight finish (or cancel them), stop the worker, the server
 
 `up` also marks Crashed the runs a dead worker left behind (killed with kill -9: "Running" for
-ever, holding their deployment's one concurrency slot), sets up the alert Automations (python -m
-ops.alerts), lists the emails of unknown outcome that wait for an admin (python -m ops.deliveries
-unresolved), and writes the server's address in `api-url`: what command-line runs of this checkout
-look for (flows/prefect_api.py). `down` waits up to --drain-seconds for runs in flight, then
-cancels the rest, so that none is stranded holding a slot, and waits for the admin alerts about
-the runs it cancelled (it never cancels an alert).
+ever, holding their deployment's one concurrency slot), sets up the alert Automations (what
+python -m ops.alerts does, in this process), lists the emails of unknown outcome that wait for an
+admin (python -m ops.deliveries unresolved), and writes the server's address in `api-url`: what
+command-line runs of this checkout look for (flows/prefect_api.py). `down` waits up to
+--drain-seconds for runs in flight, then cancels the rest, so that none is stranded holding a slot,
+and waits for the admin alerts about the runs it cancelled (it never cancels an alert).
 
 With PREFECT_SERVER_API_AUTH_STRING set (user:password), the server asks every client for it
 (Prefect's basic auth) and the worker and the commands here are given it as PREFECT_API_AUTH_STRING:
@@ -37,9 +37,9 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from config.settings import PROJECT_ROOT, load_settings
+from config.settings import PROJECT_ROOT, Settings, load_settings
 from flows.prefect_api import STACK_API_FILE, answers
-from ops.alerts import ALERT_DEPLOYMENT
+from ops.alerts import ALERT_DEPLOYMENT, ensure_alerts
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
@@ -351,23 +351,23 @@ def create_work_pool(stack: Stack, name: str) -> None:
         client.create_work_pool(pool, overwrite=True)
 
 
-def _set_up_alerts(stack: Stack, say: Callable[[str], object]) -> None:
-    """`python -m ops.alerts` against this stack, saying what it did."""
+def set_up_alerts(stack: Stack, settings: Settings, say: Callable[[str], object] = print) -> None:
+    """What `python -m ops.alerts` does, against this stack through its client, saying what it did.
+    In this process: another Python would import Prefect and the settings again (≈ 1.5 CPU s).
+    `settings` are `up`'s own, those the command was handed: `stack.env()` changes only PREFECT_…
+    variables, which the settings do not read. (The command ran in the project folder: a relative
+    COACHING_SETTINGS_FILE is now found from where `up` runs, as `up`'s timezone check always did.)"""
+    import httpx
+
+    from coaching.records import PipelineError
+
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "ops.alerts"],
-            cwd=PROJECT_ROOT,
-            env=stack.env(),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    except subprocess.TimeoutExpired:
-        raise StackError("`python -m ops.alerts` took over 120 s") from None
-    if done.returncode != 0:
-        raise StackError(f"`python -m ops.alerts` failed:\n{(done.stdout + done.stderr)[-3000:]}")
-    for line in done.stdout.splitlines():
+        with stack.client() as client:
+            done = ensure_alerts(settings, client)
+    except (PipelineError, httpx.HTTPError) as exc:
+        what = str(exc) if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
+        raise StackError(f"Setting up the alert Automations (python -m ops.alerts) failed: {what}") from None
+    for line in done:
         say(line)
 
 
@@ -402,7 +402,8 @@ def _wait_until_healthy(stack: Stack, server: subprocess.Popen[bytes], timeout: 
 def up(stack: Stack, say: Callable[[str], object] = print) -> None:
     """Bring the stack up; when parts already run, only what is missing is started (and re-deploys)."""
     spec = deployment_spec()
-    check_timezones(spec, load_settings().timezone)
+    settings = load_settings()
+    check_timezones(spec, settings.timezone)
     pool = work_pool_name(spec)
     stack.home.mkdir(parents=True, exist_ok=True)
 
@@ -419,7 +420,7 @@ def up(stack: Stack, say: Callable[[str], object] = print) -> None:
     create_work_pool(stack, pool)
     say("Deploying every deployment in prefect.yaml ...")
     _run(stack, "deploy", ["--no-prompt", "deploy", "--all"], timeout=180)
-    _set_up_alerts(stack, say)
+    set_up_alerts(stack, settings, say)
     if running_pid(stack, "worker") is None:
         clear_orphaned_runs(stack, say)
         say("Starting a worker ...")

@@ -32,6 +32,27 @@ def report(data):
     return render_report(data)
 
 
+WIDTHS = (320, 400, 680, 1200)  # two phones, a narrow window, a desktop
+PHONE_WIDTHS = (320, 400)
+
+
+@pytest.fixture(scope="module")
+def report_laid_out(report, tmp_path_factory):
+    """The report file as Chromium lays it out at each of WIDTHS (one browser for all)."""
+    return laid_out(report.html_file, WIDTHS, tmp_path_factory.mktemp("report"))
+
+
+@pytest.fixture(scope="module")
+def default_report():
+    """The report leadership gets by default: no staff names."""
+    return render_report(report_data(small_tabs(), "2026-Q3", name_staff=False))
+
+
+@pytest.fixture(scope="module")
+def default_report_laid_out(default_report, tmp_path_factory):
+    return laid_out(default_report.html_file, PHONE_WIDTHS, tmp_path_factory.mktemp("default_report"))
+
+
 def _words(html: str) -> str:
     """What a reader sees: tags removed, runs of white space as one space (entities kept)."""
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
@@ -248,20 +269,20 @@ def test_with_more_programs_than_a_chart_can_show_the_charts_show_those_that_nee
     assert chosen[:5] == ["P20", "P21", "P22", "P23", "P24"] and len(chosen) == 6
 
 
-@pytest.mark.parametrize("width", [320, 400, 680, 1200])
+@pytest.mark.parametrize("width", WIDTHS)
 def test_the_report_reads_on_a_phone_320_or_400_px_wide_and_on_a_desktop_without_sideways_scrolling(
-    report, width, tmp_path
+    report_laid_out, width
 ):
-    page = laid_out(report.html_file, width, tmp_path)
+    page = report_laid_out[width]
     assert page.visible_width <= width and page.scroll_width <= page.visible_width
 
 
-def test_chart_text_is_at_least_11_px_on_a_phone_400_px_wide(report, tmp_path):
+def test_chart_text_is_at_least_11_px_on_a_phone_400_px_wide(report_laid_out):
     """Chromium gives how wide each chart is shown (with a scroll bar, the narrowest case); each
     chart says the smallest text it drew, in points at its own width (72 pt = 100 px)."""
     from coaching.report.charts import coverage_chart, scores_chart
 
-    page = laid_out(report.html_file, 400, tmp_path)
+    page = report_laid_out[400]
     data = report_data(small_tabs(), "2026-Q3")
     charts = (coverage_chart(data.current, 0.9), scores_chart(data.history, recomputed=["2026-Q1"]))
     assert len(page.image_widths) == len(charts)
@@ -451,12 +472,11 @@ def test_with_nothing_to_compare_the_html_and_the_text_say_the_same_thing(data):
     assert first.text.count("There is no earlier quarter in the records to compare with.") == 2
 
 
-@pytest.mark.parametrize("width", [320, 400])
-def test_the_report_leadership_gets_by_default_reads_on_a_phone_too(tmp_path, width):
+@pytest.mark.parametrize("width", PHONE_WIDTHS)
+def test_the_report_leadership_gets_by_default_reads_on_a_phone_too(default_report, default_report_laid_out, width):
     """The default (no staff names) has its own satisfaction table."""
-    report = render_report(report_data(small_tabs(), "2026-Q3", name_staff=False))
-    assert "from 2 coaches" in report.html_file
-    page = laid_out(report.html_file, width, tmp_path)
+    assert "from 2 coaches" in default_report.html_file
+    page = default_report_laid_out[width]
     assert page.visible_width <= width and page.scroll_width <= page.visible_width
 
 

@@ -14,11 +14,12 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from prefect.server.api.server import SubprocessASGIServer
 
-from config.settings import PROJECT_ROOT
+from config.settings import PROJECT_ROOT, load_settings
 from flows.prefect_api import (
     STACK_API_FILE,
     TemporaryServer,
@@ -27,7 +28,7 @@ from flows.prefect_api import (
     own_stack_api,
     stack_home,
 )
-from ops.stack import Stack, StackError, clear_orphaned_runs, create_work_pool
+from ops.stack import Stack, StackError, clear_orphaned_runs, create_work_pool, set_up_alerts
 from tests.deadlines import scaled
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
 
@@ -223,7 +224,11 @@ def test_a_stack_started_with_other_credentials_ends_the_stack_command_with_one_
         monkeypatch.setenv("PREFECT_SERVER_API_AUTH_STRING", exported)
     stack = Stack(home=tmp_path, port=server.server_address[1])
     try:
-        for step in (lambda: create_work_pool(stack, "coaching-pool"), lambda: clear_orphaned_runs(stack)):
+        for step in (
+            lambda: create_work_pool(stack, "coaching-pool"),
+            lambda: clear_orphaned_runs(stack),
+            lambda: set_up_alerts(stack, load_settings()),
+        ):
             with pytest.raises(StackError) as refused:
                 step()
             assert str(refused.value) == (
@@ -232,3 +237,64 @@ def test_a_stack_started_with_other_credentials_ends_the_stack_command_with_one_
             )
     finally:
         server.shutdown()
+
+
+@pytest.fixture
+def session_server_as_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    """The session's Prefect test server (tests/flows/conftest.py) as a stack's server, no credentials."""
+    from prefect.settings import PREFECT_API_URL
+
+    monkeypatch.delenv("PREFECT_SERVER_API_AUTH_STRING", raising=False)
+    address = urlsplit(PREFECT_API_URL.value())
+    assert address.hostname and address.port
+    return Stack(home=tmp_path, port=address.port, host=address.hostname)
+
+
+def test_up_sets_up_the_alerts_in_its_own_process_saying_the_lines_the_alerts_command_prints(
+    session_server_as_stack, monkeypatch
+):
+    """Through the stack's client, with the settings the command would have been handed (stack.env()
+    changes only PREFECT_… variables): the admins' addresses, and every line, are the command's."""
+    from prefect.client.orchestration import SyncPrefectClient
+
+    stack = session_server_as_stack
+    monkeypatch.setenv("COACHING_ADMIN_EMAILS", "ops@example.org")
+    with SyncPrefectClient(stack.api_url) as client:
+        flow_id = client.create_flow_from_name("admin_alert")
+        deployment_id = client.create_deployment(flow_id=flow_id, name="admin-alert")
+        try:
+            said: list[str] = []
+            set_up_alerts(stack, load_settings(), said.append)
+            made = {automation.name: automation for automation in client.read_automations()}
+            printed = subprocess.run(
+                [sys.executable, "-m", "ops.alerts"],
+                cwd=PROJECT_ROOT,
+                env=stack.env(),
+                capture_output=True,
+                text=True,
+                timeout=scaled(60),
+            )
+            assert printed.returncode == 0, printed.stderr
+            assert said == printed.stdout.splitlines()
+            assert "to ops@example.org the way the pipeline's emails go" in said[0]
+            assert sorted(said[1:]) == sorted(f"Automation '{name}'." for name in made) and len(made) == 4
+            again = client.read_automations()  # the command replaced them: none twice
+            assert sorted(automation.name for automation in again) == sorted(made)
+            assert all(automation.actions[0].deployment_id == deployment_id for automation in again)
+        finally:
+            for automation in client.read_automations():
+                if automation.name.startswith("coaching: "):
+                    client.delete_automation(automation.id)
+            client.delete_deployment(deployment_id)
+            client.delete_flow(flow_id)
+
+
+def test_up_without_the_alert_deployment_on_the_server_stops_with_what_to_deploy(session_server_as_stack):
+    said: list[str] = []
+    with pytest.raises(StackError) as refused:
+        set_up_alerts(session_server_as_stack, load_settings(), said.append)
+    assert str(refused.value) == (
+        "Setting up the alert Automations (python -m ops.alerts) failed: No deployment 'admin_alert/admin-alert' "
+        "on this server: deploy prefect.yaml first (prefect --no-prompt deploy --all, or python -m ops.stack up)."
+    )
+    assert said == []
