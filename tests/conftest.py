@@ -6,13 +6,15 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 
 from tests.deadlines import scaled
 from tests.postgres import INSTALL_HINT, local_postgres
+from tests.prefect_db import migrated_database, seed_home
 
 # Before anything imports Prefect (it reads these once, at import; test modules import the flows
 # while they are collected). The home holds the database, cached results and transaction records:
@@ -73,6 +75,18 @@ def postgres_server() -> Iterator[str]:
         except RuntimeError:
             pytest.fail(INSTALL_HINT, pytrace=False)
         yield url
+
+
+@pytest.fixture(scope="session")
+def seed_prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
+    """Gives a Prefect home (PREFECT_HOME, made if missing) that has no database yet a copy of an empty
+    database that Prefect has already migrated, before a server starts there; returns the home. The
+    migrated database is made once per run, for every test process (tests/prefect_db.py)."""
+    run_folder = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each test process's folder is in the run's
+        run_folder = run_folder.parent
+    database = migrated_database(run_folder)
+    return lambda home: seed_home(home, database)
 
 
 # The longest test files (a whole local stack; flows against a Prefect server; the properties of the

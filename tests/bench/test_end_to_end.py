@@ -6,12 +6,11 @@ from bench.end_to_end import STAGES, measure
 from tests.deadlines import scaled
 
 
-def test_the_stages_of_the_command_add_up_to_the_whole_run_and_each_was_clocked():
+def test_the_stages_of_the_command_add_up_to_the_whole_run_and_each_was_clocked(tmp_path, seed_prefect_home):
     # The smallest synthetic workbook whose report is not held back: at 3,000 cells a few planted errors
     # are over 10 % of the quarter's Coaching Log rows, and "deliver" only writes files (no preview email).
-    # The size costs little: the command's start (imports, a temporary server on a new Prefect database)
-    # is most of the test's CPU, 20,000 cells or 5,000.
-    figures = measure(5_000, seed=2, sources=("xlsx",), with_core=False, timeout=scaled(180))
+    home = seed_prefect_home(tmp_path / "prefect")  # as on every run after a user's first
+    figures = measure(5_000, seed=2, sources=("xlsx",), with_core=False, timeout=scaled(180), prefect_home=home)
 
     run = figures["xlsx"]
     assert abs(sum(run[stage] for stage in STAGES) - run["whole"]) < 0.02

@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -103,7 +103,9 @@ def ledger(postgres_server: str) -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def stack(root: Path, sendgrid: FakeSendGrid, ledger: tuple[str, str]) -> Iterator[Stack]:
+def stack(
+    root: Path, sendgrid: FakeSendGrid, ledger: tuple[str, str], seed_prefect_home: Callable[[Path], Path]
+) -> Iterator[Stack]:
     with pytest.MonkeyPatch.context() as env:
         # The worker inherits this environment: none of the developer's pipeline settings or keys.
         for name in list(os.environ):
@@ -121,7 +123,7 @@ def stack(root: Path, sendgrid: FakeSendGrid, ledger: tuple[str, str]) -> Iterat
             "COACHING_LEDGER_URL": ledger[0],  # shared by every worker of the stack
             "COACHING_LEDGER_SCHEMA": ledger[1],
         }
-        stack = Stack(home=root / "prefect-home", port=free_port(), worker_env=worker_env)
+        stack = Stack(home=seed_prefect_home(root / "prefect-home"), port=free_port(), worker_env=worker_env)
         with running(stack, say=lambda _: None):
             yield stack
 
