@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import prefect
 import pytest
-from prefect.server.api.server import SubprocessASGIServer
 
 from config.settings import PROJECT_ROOT, load_settings
 from flows.prefect_api import (
@@ -83,6 +83,9 @@ def test_nothing_recorded_means_no_stack_whatever_answers(tmp_path, answering_se
 
 
 def test_the_temporary_server_is_started_exactly_as_prefect_starts_its_own():
+    # Imported here, not by the module: Prefect's server code costs every test process ≈ 2.8 CPU s.
+    from prefect.server.api.server import SubprocessASGIServer
+
     # Pinned: Prefect's temporary server (SubprocessASGIServer) runs this uvicorn command with these
     # private PREFECT__SERVER_* variables; ours must stay the same command.
     theirs = inspect.getsource(SubprocessASGIServer._run_uvicorn_command)
@@ -121,7 +124,7 @@ def test_a_command_ends_with_its_exit_code_after_every_exit_handler_registered_a
     assert done.returncode == 3
     assert marker.read_text() == "threading atexit "
     # Pinned: Prefect's exit-time flushing still goes through those two mechanisms.
-    services = Path(inspect.getfile(SubprocessASGIServer)).parents[2] / "_internal" / "concurrency"
+    services = Path(inspect.getfile(prefect)).parent / "_internal" / "concurrency"
     assert "threading._register_atexit(self._at_exit)" in (services / "services.py").read_text()
     assert "atexit.register(self.shutdown)" in (services / "threads.py").read_text()
 
