@@ -63,7 +63,7 @@ RUN_DEADLINE = 60  # seconds for a quarterly run that sends, on an idle machine 
 ADMIN = "it-admin@brightpath.example.org"  # admin_emails in config/settings.yaml
 ALERT_DEPLOYMENT = "admin_alert/admin-alert"
 ALERT_DEADLINE = 60  # seconds from a run's failure to its alert email, idle machine (scaled to the load)
-NETWORK_DEADLINE = 120  # seconds for the network's run and its parts, idle machine (scaled to the load)
+NETWORK_DEADLINE = 90  # seconds for the network's run and its parts, idle machine (scaled to the load)
 AUTOMATIONS = {  # name -> the event its alert run is told
     "coaching: run failed": "failed",
     "coaching: run crashed": "crashed",
@@ -115,7 +115,7 @@ def stack(
         # credentials; the tests' own client and commands get them from the stack too.
         env.setenv("PREFECT_SERVER_API_AUTH_STRING", f"admin:{uuid4().hex}")
         worker_env = {
-            "PREFECT_WORKER_QUERY_SECONDS": "1",  # runs start sooner: the file is the suite's longest
+            "PREFECT_WORKER_QUERY_SECONDS": "2",
             "COACHING_STATE_DIR": str(root / "state"),
             "COACHING_SENDGRID_API_URL": sendgrid.url,
             "COACHING_ALERTS_DIR": str(root / "alerts"),
@@ -541,7 +541,7 @@ def write_registry(folder: Path) -> Path:
     return path
 
 
-def test_two_workers_sharing_the_postgresql_ledger_report_every_network_agency_once(
+def test_two_workers_sharing_the_postgresql_ledger_run_the_network_in_parts_and_report_every_agency_once(
     client, stack, sent_run, root, sendgrid, ledger
 ):
     # After the quarterly run: the network's parts and its roll-up go through SendGrid too.
@@ -558,10 +558,7 @@ def test_two_workers_sharing_the_postgresql_ledger_report_every_network_agency_o
             start_new_session=True,
         )
     try:
-        first = run_network(client, {**parameters, "workers": 2})
-        # Again, every agency in the network run's own process on a worker: what the parts sent from
-        # other processes is in the shared ledger, so nothing goes out twice.
-        again = run_network(client, {**parameters, "workers": 0})
+        run = run_network(client, {**parameters, "workers": 2})
         part = client.read_deployment_by_name("network_part/network-part")
         parts = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[part.id]))
@@ -572,12 +569,12 @@ def test_two_workers_sharing_the_postgresql_ledger_report_every_network_agency_o
         # the test needs none, so SIGKILL follows after a short grace.
         stop_group(second.pid, timeout=scaled(5))
 
-    assert first.state_name == "Completed", first.state.message if first.state else first
-    assert again.state_name == "Completed", again.state.message if again.state else again
-    assert sorted(run.name for run in parts) == ["network-2026-Q3-part-1", "network-2026-Q3-part-2"]
+    assert run.state_name == "Completed", run.state.message if run.state else run
+    assert sorted(part.name for part in parts) == ["network-2026-Q3-part-1", "network-2026-Q3-part-2"]
     outcomes = pd.read_csv(out / "agency_outcomes.csv")
-    assert dict(zip(outcomes["agency_id"], outcomes["outcome"])) == dict.fromkeys(AGENCIES, "already sent")
-    # Once each, though two runs and two workers saw it.
+    assert dict(zip(outcomes["agency_id"], outcomes["outcome"])) == dict.fromkeys(AGENCIES, "sent")
+    # Each agency's report once, from whichever worker's part took it, and the roll-up once. (That a
+    # later run in another process finds them in the shared ledger: tests/adapters/test_ledger_postgres.py.)
     sent_to = sorted(message["personalizations"][0]["to"][0]["email"] for message in sendgrid.messages[sent_before:])
     assert sent_to == sorted(["centre@network.example.org", *(f"director@{agency}.example.org" for agency in AGENCIES)])
     url, schema = ledger
