@@ -3,10 +3,14 @@ while nothing changes, again when an issue changes; through SendGrid; instead of
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email
 import email.policy
+import io
 import json
+from dataclasses import dataclass
+from pathlib import Path
 
 import openpyxl
 import pandas as pd
@@ -21,10 +25,11 @@ from coaching.quarters import Quarter
 from coaching.recipients import RecipientError
 from coaching.records import CheckedRecords
 from config.settings import PROJECT_ROOT, load_settings
-from flows.data_quality import data_quality, main
+from flows.data_quality import DataQualityRunResult, data_quality, main
 from tasks.notify import send_data_quality_notice
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
 from tests.flows.mail import outbox
+from tests.flows.shared_runs import settings_of_a_test
 
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
 STEWARDS = "data-stewards@brightpath.example.org"
@@ -131,32 +136,57 @@ def test_no_data_stewards_configured_says_where_to_configure_them(tmp_path, stat
         data_quality(output_dir=str(tmp_path))
 
 
-def test_every_run_leaves_the_open_issues_as_a_table_in_the_prefect_ui_without_the_cells_values(tmp_path, state_dir):
+@dataclass(frozen=True)
+class PreviewThenSend:
+    """The command without sending (--no-send) on a fresh state, then a run with sending on."""
+
+    printed: str  # by the command
+    previews: list[Path]
+    issues_table: list[dict[str, object]]  # the Prefect UI's table, as the run without sending left it
+    issues_csv: str  # data_quality.csv, as the run without sending wrote it
+    emails_after_preview: int  # in the outbox
+    sent: DataQualityRunResult
+    emails_after_sending: int
+
+
+@pytest.fixture(scope="module")
+def preview_then_send(tmp_path_factory: pytest.TempPathFactory) -> PreviewThenSend:
+    """The two tests below look at the run without sending; made once, in a state folder of its own."""
     from prefect.artifacts import Artifact
 
-    data_quality(output_dir=str(tmp_path), send=False)
-    table = json.loads(Artifact.get("data-quality-issues").data)
+    folder = tmp_path_factory.mktemp("preview-then-send")
+    out = folder / "dq"
+    with settings_of_a_test(folder / "state"):
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            assert main(["--output-dir", str(out), "--no-send"]) == 0
+        issues_table = json.loads(Artifact.get("data-quality-issues").data)
+        issues_csv = (out / "data_quality.csv").read_text()
+        previews, emails_after_preview = list(out.glob("preview-data_quality-*.eml")), len(outbox(out))
+        sent = data_quality(output_dir=str(out))
+    return PreviewThenSend(
+        printed.getvalue(), previews, issues_table, issues_csv, emails_after_preview, sent, len(outbox(out))
+    )
+
+
+def test_every_run_leaves_the_open_issues_as_a_table_in_the_prefect_ui_without_the_cells_values(preview_then_send):
+    table = preview_then_send.issues_table
     bad_date = next(row for row in table if row["tab"] == "Coaching Log" and row["row"] == 402)
     assert bad_date["severity"] == "error" and bad_date["problem"].startswith("“…” is not a date")
     shown = json.dumps(table, ensure_ascii=False)
     for value in ("8/32/2026", "andre.whitfield", "2026-08-03", "1323"):  # a date, an email, another cell
         assert value not in shown, value
-    assert "8/32/2026" in (tmp_path / "data_quality.csv").read_text()  # the stewards' file keeps them
+    assert "8/32/2026" in preview_then_send.issues_csv  # the stewards' file keeps them
 
 
 def test_without_sending_the_notice_is_written_as_a_preview_and_the_real_notice_still_goes_afterwards(
-    tmp_path, state_dir, capsys
+    preview_then_send,
 ):
-    out = tmp_path / "dq"
-    assert main(["--output-dir", str(out), "--no-send"]) == 0
-    printed = capsys.readouterr().out
-    (preview_path,) = out.glob("preview-data_quality-*.eml")
-    assert f"The email that would go is in {preview_path}." in printed
+    (preview_path,) = preview_then_send.previews
+    assert f"The email that would go is in {preview_path}." in preview_then_send.printed
     preview = email.message_from_bytes(preview_path.read_bytes(), policy=email.policy.default)
     assert preview["To"] == STEWARDS
     assert preview["Subject"] == "Data quality: 6 errors and 2 warnings to fix in sample_workbook.xlsx"
-    assert not outbox(out)
+    assert preview_then_send.emails_after_preview == 0
     # Nothing was recorded: the next run with sending on sends the notice.
-    sent = data_quality(output_dir=str(out))
-    assert sent.delivery.startswith("Sent the data-quality notice")
-    assert len(outbox(out)) == 1
+    assert preview_then_send.sent.delivery.startswith("Sent the data-quality notice")
+    assert preview_then_send.emails_after_sending == 1

@@ -7,6 +7,7 @@ import email.policy
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
@@ -19,6 +20,7 @@ from config.settings import PROJECT_ROOT
 from flows.quarterly_report import main, quarterly_report
 from tests.deadlines import scaled
 from tests.flows.mail import outbox
+from tests.flows.shared_runs import settings_of_a_test
 
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
 
@@ -36,22 +38,6 @@ def test_the_command_line_writes_the_contract_files_and_one_email(tmp_path, stat
     assert {part.get_filename() for part in message.iter_attachments()} >= {"scorecard.csv", "recommendations.csv"}
     assert "Sent the quarterly report for 2026-Q3" in capsys.readouterr().out
     assert "- Coaching Log: 449 rows read, 4 left out" in message.get_body(("plain",)).get_content()
-
-
-def test_no_send_writes_the_files_listing_the_sample_workbooks_bad_rows_with_their_rows_but_no_email(
-    tmp_path, state_dir
-):
-    out = tmp_path / "q3"
-    result = quarterly_report(quarter="2026-Q3", output_dir=str(out), send=False)
-    assert (out / "report.html").exists() and outbox(out) == []
-    assert "turned off" in result.delivery
-    quality = pd.read_csv(out / "data_quality.csv")
-    errors = quality[quality["severity"] == "error"]
-    assert len(errors) >= 5 and errors["row"].notna().all()
-    summary = (out / "report.html").read_text()
-    # The report's data-quality summary names tabs as ops staff know them, not by internal keys.
-    assert '">Coaching Log</td>' in summary
-    assert "coaching_log" not in summary and "improvement_actions" not in summary
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -82,18 +68,20 @@ def test_a_bad_argument_ends_with_one_clear_line_and_no_traceback(tmp_path, args
     assert "temporary server" not in done.stderr  # refused before any Prefect server starts
 
 
-def broken_workbooks(folder: Path) -> dict[str, Path]:
-    """Workbooks a user might hand over by mistake: not a workbook, one without a tab, one without a column."""
-    not_xlsx = folder / "notes.xlsx"
-    not_xlsx.write_text("this is a text file renamed to .xlsx")
-    no_tab, no_column = folder / "no-tab.xlsx", folder / "no-column.xlsx"
+def broken_workbook(folder: Path, which: str) -> Path:
+    """A workbook a user might hand over by mistake: not a workbook, one without a tab, one without a column."""
+    if which == "not_xlsx":
+        not_xlsx = folder / "notes.xlsx"
+        not_xlsx.write_text("this is a text file renamed to .xlsx")
+        return not_xlsx
     book = openpyxl.load_workbook(SAMPLE)
-    del book["Coaching Log"]
-    book.save(no_tab)
-    book = openpyxl.load_workbook(SAMPLE)
-    book["Staff"].delete_cols(1)  # the Staff ID column
-    book.save(no_column)
-    return {"not_xlsx": not_xlsx, "no_tab": no_tab, "no_column": no_column}
+    if which == "no_tab":
+        del book["Coaching Log"]
+    else:
+        book["Staff"].delete_cols(1)  # the Staff ID column
+    path = folder / f"{which.replace('_', '-')}.xlsx"
+    book.save(path)
+    return path
 
 
 @pytest.mark.parametrize(
@@ -107,31 +95,63 @@ def broken_workbooks(folder: Path) -> dict[str, Path]:
 def test_a_workbook_that_cannot_be_used_ends_with_one_line_naming_the_problem(
     tmp_path, state_dir, which, message, capsys, caplog
 ):
-    source = broken_workbooks(tmp_path)[which]
+    source = broken_workbook(tmp_path, which)
     assert main(["--source", str(source), "--quarter", "2026-Q3", "--output-dir", str(tmp_path / "out")]) == 2
     assert message in capsys.readouterr().err
     assert not [record.getMessage() for record in caplog.records if record.exc_info]  # logged without a traceback
 
 
-def test_the_command_records_its_run_in_the_prefect_server_already_running_and_starts_none(tmp_path):
-    from prefect.client.orchestration import get_client
+@dataclass(frozen=True)
+class CommandRun:
+    folder: Path
+    done: subprocess.CompletedProcess[str]
+    flow_runs: list[tuple[str, str | None]]  # (name, state) of the runs the server has of it
+
+
+@pytest.fixture(scope="module")
+def command_without_sending(tmp_path_factory: pytest.TempPathFactory) -> CommandRun:
+    """`python -m flows.quarterly_report --quarter 2026-Q3 --no-send` on the sample, from a fresh state
+    folder, as a process that records its run in the session's Prefect server. The two tests below
+    look at it; made once."""
     from prefect.settings import PREFECT_API_URL
 
-    out = tmp_path / "q3"
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "COACHING_STATE_DIR": str(tmp_path / "state")}
-    done = subprocess.run(
-        [sys.executable, "-m", "flows.quarterly_report", "--quarter", "2026-Q3", "--no-send", "--output-dir", str(out)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=scaled(60),
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "temporary server" not in done.stderr
+    folder = tmp_path_factory.mktemp("command-without-sending")
+    out = folder / "q3"
+    with settings_of_a_test(folder / "state"):
+        done = subprocess.run(
+            [sys.executable, "-m", "flows.quarterly_report", "--quarter", "2026-Q3", "--no-send"]
+            + ["--output-dir", str(out)],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=scaled(60),
+            env={**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()},
+        )
     with get_client(sync_client=True) as client:
         ours = [run for run in client.read_flow_runs() if run.parameters.get("output_dir") == str(out)]
-    assert [(run.name, run.state_name) for run in ours] == [("quarterly-2026-Q3-not-sent", "Completed")]
+    return CommandRun(out, done, [(run.name, run.state_name) for run in ours])
+
+
+def test_no_send_writes_the_files_listing_the_sample_workbooks_bad_rows_with_their_rows_but_no_email(
+    command_without_sending,
+):
+    out = command_without_sending.folder
+    assert (out / "report.html").exists() and outbox(out) == []
+    assert "Not sent: sending was turned off" in command_without_sending.done.stdout
+    quality = pd.read_csv(out / "data_quality.csv")
+    errors = quality[quality["severity"] == "error"]
+    assert len(errors) >= 5 and errors["row"].notna().all()
+    summary = (out / "report.html").read_text()
+    # The report's data-quality summary names tabs as ops staff know them, not by internal keys.
+    assert '">Coaching Log</td>' in summary
+    assert "coaching_log" not in summary and "improvement_actions" not in summary
+
+
+def test_the_command_records_its_run_in_the_prefect_server_already_running_and_starts_none(command_without_sending):
+    done = command_without_sending.done
+    assert done.returncode == 0, done.stderr
+    assert "temporary server" not in done.stderr
+    assert command_without_sending.flow_runs == [("quarterly-2026-Q3-not-sent", "Completed")]
 
 
 def test_a_prefect_server_that_does_not_start_in_time_ends_with_one_line_saying_what_to_try(tmp_path):
