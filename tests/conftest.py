@@ -14,6 +14,7 @@ import certifi
 import pytest
 
 from tests.deadlines import scaled
+from tests.environment import without_pipeline_settings
 from tests.postgres import INSTALL_HINT, local_postgres
 from tests.prefect_db import migrated_database, seed_home
 
@@ -52,9 +53,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_coaching_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("COACHING_") or name in ("SENDGRID_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS"):
-            monkeypatch.delenv(name)
+    without_pipeline_settings(monkeypatch)
 
 
 @pytest.fixture(scope="module", autouse=True)

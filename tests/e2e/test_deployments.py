@@ -48,6 +48,7 @@ from ops.stack import Stack, deployment_spec, drain_runs, running, running_pid, 
 from ops.stack import main as stack_command
 from tests.fakes.google_api import new_private_key, service_account_json
 from tests.deadlines import scaled
+from tests.environment import without_pipeline_settings
 from tests.fakes.sendgrid_api import FakeSendGrid
 
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
@@ -108,9 +109,7 @@ def stack(
 ) -> Iterator[Stack]:
     with pytest.MonkeyPatch.context() as env:
         # The worker inherits this environment: none of the developer's pipeline settings or keys.
-        for name in list(os.environ):
-            if name.startswith("COACHING_") or name in ("SENDGRID_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS"):
-                env.delenv(name)
+        without_pipeline_settings(env)
         # The API protected as docs/operations.md advises: the stack hands the worker and its commands the
         # credentials; the tests' own client and commands get them from the stack too.
         env.setenv("PREFECT_SERVER_API_AUTH_STRING", f"admin:{uuid4().hex}")

@@ -3,12 +3,13 @@ the environment each test's own run would have had, and returns what the tests l
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.environment import without_pipeline_settings
 
 
 @contextmanager
@@ -17,8 +18,6 @@ def settings_of_a_test(state_dir: Path) -> Iterator[pytest.MonkeyPatch]:
     developer's environment, a delivery ledger of its own in `state_dir`. A module-scoped fixture is
     set up before those function-scoped ones, so it sets them itself; all undone when the block ends."""
     with pytest.MonkeyPatch.context() as environment:
-        for name in list(os.environ):
-            if name.startswith("COACHING_") or name in ("SENDGRID_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS"):
-                environment.delenv(name)
+        without_pipeline_settings(environment)
         environment.setenv("COACHING_STATE_DIR", str(state_dir))
         yield environment
