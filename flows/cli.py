@@ -113,19 +113,27 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [""])[0]
 
 
-def check_deployed_run_paths(settings: Settings, source: str | None, output_dir: str | None) -> None:
-    """A run started from a deployment takes its `source` and `output_dir` from the Run form, which
-    anyone who reaches the UI can fill in: it reads only the configured source (the configured
-    sheet, or a workbook in the configured workbook's folder) and writes only inside `reports_dir`.
-    Every refused field is named at once, so one correction of the form is enough. A command-line
-    run is its user's own: not checked."""
+def check_deployed_run_paths(
+    settings: Settings, source: str | None, output_dir: str | None, registry: str | None = None
+) -> None:
+    """A run started from a deployment takes its `source`, `output_dir` (and a network's `registry`)
+    from the Run form, which anyone who reaches the UI can fill in: it reads only the configured
+    source (the configured sheet, or a workbook in the configured workbook's folder) and the
+    configured registry, and writes only inside `reports_dir`. Every refused field is named at once,
+    so one correction of the form is enough. A command-line run is its user's own: not checked."""
     from prefect.runtime import deployment
 
     from coaching.records import UsageError
+    from config.registry import registry_path
 
     if deployment.id is None:
         return
     refusals = [_source_refusal(settings.source, source)]
+    if registry and registry_path(registry).resolve() != registry_path().resolve():
+        refusals.append(
+            f"registry '{registry}' is refused: a run from the UI reads only the configured registry "
+            f"{registry_path().resolve()} (COACHING_REGISTRY). Leave registry empty."
+        )
     if output_dir and not _inside(Path(output_dir), settings.reports_dir):
         refusals.append(
             f"output_dir '{output_dir}' is refused: a run from the UI writes only inside "

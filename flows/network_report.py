@@ -41,6 +41,7 @@ from config.registry import Agency, Registry, agency_settings, ledger_schema, lo
 from config.settings import Settings, load_settings
 from config.wiring import build_delivery_adapters, sharing_service_accounts
 from flows.cli import (
+    check_deployed_run_paths,
     collect_cycles_less_often,
     hide_tracebacks_of_pipeline_errors,
     network_report_command,
@@ -242,6 +243,7 @@ def network_part(
     """
     hide_tracebacks_of_pipeline_errors()
     collect_cycles_less_often()  # one process runs many agencies: its heap grows
+    check_deployed_run_paths(load_settings(), None, output_dir, registry)  # a part's Run form too
     parameters = {
         "quarter": quarter,
         "registry": registry,
@@ -344,6 +346,7 @@ def network_report(
     collect_cycles_less_often()
     logger = get_run_logger()
     shared = load_settings()
+    check_deployed_run_paths(shared, None, output_dir, registry)  # what the Run form may name
     path = registry_path(registry)
     loaded = load_registry(path, shared)
     selected = loaded.select(agencies)

@@ -121,6 +121,7 @@ def stack(
             "COACHING_REPORTS_DIR": str(root),  # where the Run form's output_dir may point
             "COACHING_LEDGER_URL": ledger[0],  # shared by every worker of the stack
             "COACHING_LEDGER_SCHEMA": ledger[1],
+            "COACHING_REGISTRY": str(root / "registry" / "agencies.yaml"),  # the network's (written by its test)
         }
         stack = Stack(home=seed_prefect_home(root / "prefect-home"), port=free_port(), worker_env=worker_env)
         with running(stack, say=lambda _: None):
@@ -545,6 +546,7 @@ def test_two_workers_sharing_the_postgresql_ledger_run_the_network_in_parts_and_
 ):
     # After the quarterly run: the network's parts and its roll-up go through SendGrid too.
     out = root / "network"
+    # The configured registry (the worker's COACHING_REGISTRY), as a run from the UI must name it.
     parameters = {"quarter": "2026-Q3", "registry": str(write_registry(root / "registry")), "output_dir": str(out)}
     sent_before = len(sendgrid.messages)
     with (root / "second-worker.log").open("wb") as log:

@@ -235,3 +235,39 @@ def test_the_sheets_read_limit_counts_ten_slots_a_read_scales_one_made_in_reads_
     ensure_read_limit()  # already in slots: an admin's own, kept
     assert pacing() == (30, 5.0)
     set_pacing(60, 9.0)  # as the other tests of this process expect it
+
+
+def test_a_network_run_form_naming_another_registry_or_a_folder_outside_reports_is_refused_naming_both(
+    tmp_path, state_dir, monkeypatch
+):
+    from flows.network_report import network_part
+
+    # As a run of a deployment meets it (Prefect's runtime override of its id), for the network's
+    # deployment and for its parts', whose Run form anyone who reaches the UI can fill in too.
+    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__ID", "5f0c1ab2-3c4d-4e5f-8a9b-0c1d2e3f4a5b")
+    monkeypatch.setenv("COACHING_REPORTS_DIR", str(tmp_path / "reports"))
+    configured = PROJECT_ROOT / "config" / "agencies.yaml"
+    monkeypatch.setenv("COACHING_REGISTRY", str(configured))
+    elsewhere = tmp_path / "not-reports"
+    other = tmp_path / "agencies.yaml"
+    other.write_text(configured.read_text())
+
+    network = network_report(quarter="2026-Q3", registry=str(other), output_dir=str(elsewhere), return_state=True)
+    part = network_part(
+        agencies=["northfield"], quarter="2026-Q3", registry=str(other), output_dir=str(elsewhere), return_state=True
+    )
+
+    for state in (network, part):
+        assert state.is_failed()
+        assert f"registry '{other}' is refused: a run from the UI reads only the configured registry" in state.message
+        assert f"output_dir '{elsewhere}' is refused: a run from the UI writes only inside" in state.message
+    assert not elsewhere.exists()
+    # The configured registry and a folder inside reports_dir: accepted (nothing sent: send off).
+    allowed = network_report(
+        quarter="2026-Q3",
+        registry=str(configured),
+        output_dir=str(tmp_path / "reports" / "net"),
+        send=False,
+        return_state=True,
+    )
+    assert allowed.is_completed(), allowed.message
