@@ -243,7 +243,10 @@ def network_part(
     """
     hide_tracebacks_of_pipeline_errors()
     collect_cycles_less_often()  # one process runs many agencies: its heap grows
-    check_deployed_run_paths(load_settings(), None, output_dir, registry)  # a part's Run form too
+    if flow_run.parent_flow_run_id is None:  # started from the UI: its Run form is checked as the network's is
+        # (A network run's own parts take what it chose: a deployed network run checked its form, and
+        # a command-line one may use any shared folder, docs/network.md.)
+        check_deployed_run_paths(load_settings(), None, output_dir, registry)
     parameters = {
         "quarter": quarter,
         "registry": registry,

@@ -271,3 +271,26 @@ def test_a_network_run_form_naming_another_registry_or_a_folder_outside_reports_
         return_state=True,
     )
     assert allowed.is_completed(), allowed.message
+
+
+def test_a_part_started_by_a_network_run_takes_the_folder_and_registry_that_run_chose(tmp_path, state_dir, monkeypatch):
+    # A command-line network run with workers hands its parts a shared folder of its user's choosing
+    # (docs/network.md): the part, a deployment's run, is not refused what its parent chose.
+    from prefect import flow
+
+    from flows.network_report import network_part
+
+    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__ID", "5f0c1ab2-3c4d-4e5f-8a9b-0c1d2e3f4a5b")
+    monkeypatch.setenv("COACHING_REPORTS_DIR", str(tmp_path / "reports"))
+    shared = tmp_path / "shared-drive"
+    registry = tmp_path / "agencies.yaml"
+    registry.write_text((PROJECT_ROOT / "config" / "agencies.yaml").read_text())
+
+    @flow
+    def a_network_run() -> None:
+        network_part(
+            agencies=["northfield"], quarter="2026-Q3", registry=str(registry), output_dir=str(shared), send=False
+        )
+
+    assert a_network_run(return_state=True).is_completed()
+    assert (shared / "northfield" / "scorecard.csv").exists()
