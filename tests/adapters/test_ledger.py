@@ -24,8 +24,10 @@ from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault, fake_sen
 ONE = report_email(("ceo@example.org",))
 THREE = ("ceo@example.org", "cfo@example.org", "board@example.org")
 
-# Separate processes, as two Prefect runs or a killed worker would be; spawn re-imports cleanly.
-SPAWN = multiprocessing.get_context("spawn")
+# Separate processes, as two Prefect runs or a killed worker would be: each forked from one fresh
+# process that imported this module once (spawning imports it again for each, about 1 CPU s).
+PROCESSES = multiprocessing.get_context("forkserver")
+PROCESSES.set_forkserver_preload([__name__])
 
 
 def mailer_for(url: str, key: str = TEST_API_KEY, timeout: float = 30) -> SendGridMailer:
@@ -212,9 +214,9 @@ def test_a_ledger_written_before_per_recipient_entries_still_knows_what_was_sent
 
 def test_two_runs_at_the_same_time_send_one_email_and_the_second_finds_it_sent(tmp_path):
     with FakeSendGrid(response_delay=0.5) as fake:  # a slow SendGrid widens the race window
-        ready, outcomes = SPAWN.Barrier(2), SPAWN.Queue()
+        ready, outcomes = PROCESSES.Barrier(2), PROCESSES.Queue()
         runs = [
-            SPAWN.Process(target=send_in_another_process, args=(str(tmp_path), fake.url, ready, outcomes))
+            PROCESSES.Process(target=send_in_another_process, args=(str(tmp_path), fake.url, ready, outcomes))
             for _ in range(2)
         ]
         for run in runs:
@@ -230,8 +232,8 @@ def test_two_runs_at_the_same_time_send_one_email_and_the_second_finds_it_sent(t
 
 def test_a_run_killed_mid_send_leaves_an_entry_that_is_never_resent_automatically(tmp_path):
     with FakeSendGrid(response_delay=60) as fake:  # SendGrid takes the email but never answers in time
-        ready, outcomes = SPAWN.Barrier(1), SPAWN.Queue()
-        run = SPAWN.Process(target=send_in_another_process, args=(str(tmp_path), fake.url, ready, outcomes))
+        ready, outcomes = PROCESSES.Barrier(1), PROCESSES.Queue()
+        run = PROCESSES.Process(target=send_in_another_process, args=(str(tmp_path), fake.url, ready, outcomes))
         run.start()
         fake.wait_for_messages(1)
         run.kill()  # the worker dies between SendGrid's acceptance and the ledger's record
@@ -271,7 +273,7 @@ def send_and_hang(store: str, url: str) -> None:
 def test_a_run_waits_saying_so_an_alert_never_waits_and_a_killed_sender_frees_the_email(backend, tmp_path, request):
     store = store_of(backend, tmp_path, request)
     with FakeSendGrid(response_delay=60) as fake:
-        sender = SPAWN.Process(target=send_and_hang, args=(store, fake.url))
+        sender = PROCESSES.Process(target=send_and_hang, args=(store, fake.url))
         sender.start()
         fake.wait_for_messages(1, timeout=scaled(20))  # taken by SendGrid; its answer never comes
         fake.response_delay = 0

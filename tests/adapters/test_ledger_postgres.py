@@ -21,7 +21,9 @@ from config.settings import load_settings
 from config.wiring import build_store_engine
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid, Fault, report_email
 
-SPAWN = multiprocessing.get_context("spawn")
+# Other hosts' runs: processes forked from one fresh process that imported this module once.
+PROCESSES = multiprocessing.get_context("forkserver")
+PROCESSES.set_forkserver_preload([__name__])
 ONE = report_email(("ceo@example.org",))
 
 
@@ -56,9 +58,9 @@ def test_the_ledger_url_setting_puts_the_ledger_in_postgresql(postgres_url, tmp_
 
 def test_four_workers_racing_on_a_new_postgresql_ledger_send_the_email_once(postgres_url):
     with FakeSendGrid(response_delay=0.5) as fake:  # a slow SendGrid widens the race window
-        ready, outcomes = SPAWN.Barrier(4), SPAWN.Queue()
+        ready, outcomes = PROCESSES.Barrier(4), PROCESSES.Queue()
         workers = [
-            SPAWN.Process(target=send_from_another_host, args=(postgres_url, fake.url, ready, outcomes))
+            PROCESSES.Process(target=send_from_another_host, args=(postgres_url, fake.url, ready, outcomes))
             for _ in range(4)
         ]
         for worker in workers:
