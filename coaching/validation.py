@@ -334,13 +334,19 @@ def _near_key(identifier: str) -> str:
     return key.lstrip("0") or "0" if key.isdigit() and key.isascii() else key
 
 
+def _has_invisible(text: str) -> bool:
+    """Whether the text holds a character that shows as nothing, or as a space without being the
+    ordinary one: an ordinary space between words is as visible as a letter ('Staff 12')."""
+    return any(ch != " " and (ch.isspace() or unicodedata.category(ch) in ("Cf", "Cc")) for ch in text)
+
+
 def _pasted(identifier: str) -> bool:
-    return _visible(identifier) != identifier or identifier.startswith("'")
+    return _has_invisible(identifier) or identifier.startswith("'")
 
 
 def _near_reason(value: str, known: str) -> str:
     """Why `value` is not `known` although they are near, and what to do about it."""
-    if _visible(value) != value:
+    if _has_invisible(value):
         return (
             "The cell holds invisible characters (often pasted from another program): delete the cell's "
             "content and type the ID again"

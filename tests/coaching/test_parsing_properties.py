@@ -442,7 +442,12 @@ def test_a_whole_check_and_scoring_never_raises_and_every_row_is_valid_or_listed
         valid = set(checked.valid[spec.key].index)
         assert valid | errors >= set(rows)
         assert not valid & errors
-        warned = {(i.row, i.column) for i in checked.issues if i.tab == title and i.severity is Severity.WARNING}
+        # A warning that only points at a doubt (a person entered twice, a pasted ID) keeps the value.
+        warned = {
+            (i.row, i.column)
+            for i in checked.issues
+            if i.tab == title and i.severity is Severity.WARNING and not i.keeps_value
+        }
         for row in valid:
             for position, column in enumerate(spec.columns):
                 if (row, column.label) in warned:  # a warned-about value is treated as blank

@@ -696,6 +696,13 @@ def test_an_id_with_an_invisible_character_says_which_id_it_is_and_to_retype_it(
     assert "; did you mean 'S1'? The cell holds invisible characters" in issue.problem
 
 
+def test_an_id_with_an_ordinary_space_between_words_is_not_said_to_hold_invisible_characters():
+    raw = workbook({"Staff": [{"staff_id": "Staff 12"}, {"staff_id": "Staff\u00a013"}]})
+    warned = {i.value: i.problem for i in check(raw).issues if i.tab == "Staff" and i.column == "Staff ID"}
+    assert "Staff 12" not in warned
+    assert warned["Staff\u00a013"].startswith("Staff ID 'Staff\u00a013' holds an apostrophe or invisible characters")
+
+
 def test_a_formula_error_in_a_staff_id_is_an_error_on_that_row_not_a_person_never_coached():
     raw = workbook({"Staff": [{"staff_id": "#REF!"}]})
     checked = check(raw)
