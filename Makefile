@@ -1,9 +1,9 @@
 # The two commands of the README. `make report` and `make test` set everything up on first use.
-# The Python the venv is made from: Debian's own 3.11 where there is one, else the python3 on PATH.
-# Debian builds it statically linked and profile-optimised; pyenv's default build (this machine's
-# python3) links libpython and skips that optimisation: the suite takes 10 % less CPU on Debian's
-# (docs/performance.md). Another one: `rm -r .venv && make PYTHON=/path/to/python3.11 test`.
-PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) python3)
+# The Python the venv is made from: Debian's own 3.11 where it can make a venv (python3.11-venv), else
+# the python3 on PATH. Debian builds it statically linked and profile-optimised; pyenv's default
+# build (this machine's python3) links libpython and skips that optimisation: the suite takes 10 %
+# less CPU on Debian's (docs/performance.md). Another: `rm -r .venv && make PYTHON=/path/to/python3.11 test`.
+PYTHON ?= $(shell /usr/bin/python3.11 -c 'import ensurepip, venv' >/dev/null 2>&1 && echo /usr/bin/python3.11 || echo python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 SAMPLE_QUARTER := 2026-Q3
