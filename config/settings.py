@@ -120,8 +120,9 @@ class Settings(BaseSettings):
     admin_emails: CommaList = []
     # Where the admin-alert runs write their emails (outbox/ inside it) when SendGrid is not configured.
     alerts_dir: Path = Path("reports") / "alerts"
-    # A run started from a deployment (the UI's Run form) writes only inside this folder: its
-    # `output_dir` parameter is refused elsewhere (flows/cli.py: check_deployed_run_paths).
+    # Where runs write when no `output_dir` is given (a folder per quarter, month or day in it). A run
+    # started from a deployment (the UI's Run form) writes only inside this folder: its `output_dir`
+    # parameter is refused elsewhere (flows/cli.py: check_deployed_run_paths).
     reports_dir: Path = Path("reports")
 
     # The delivery ledger's database: None keeps the SQLite file in state_dir; a URL such as
@@ -193,6 +194,11 @@ class Settings(BaseSettings):
     def today(self) -> dt.date:
         """The day of the run in the configured timezone: a month or a quarter ends there, not in UTC."""
         return dt.datetime.now(ZoneInfo(self.timezone)).date()
+
+    def output_folder(self, output_dir: str | None, *default: str) -> Path:
+        """Where a run writes: its `output_dir` when one is given, else its own folder inside
+        `reports_dir` (e.g. `default` ("nudges", "2026-08") gives reports/nudges/2026-08/)."""
+        return Path(output_dir) if output_dir else self.reports_dir.joinpath(*default)
 
     @classmethod
     def settings_customise_sources(

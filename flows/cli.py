@@ -323,7 +323,7 @@ def quarterly_report_command(argv: list[str] | None = None) -> int:
     parser.add_argument("--quarter", help="YYYY-Qn (default: the last completed quarter)")
     _sending_options(
         parser,
-        output_dir="where to write the files (default: reports/<quarter>/)",
+        output_dir="where to write the files (default: reports/<quarter>/; reports/ is COACHING_REPORTS_DIR when set)",
         no_send="write the files and a preview .eml, but send and record nothing",
         force_resend="send even if this report was already sent",
     )
@@ -344,7 +344,7 @@ def monthly_nudge_command(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", help=SOURCE_HELP)
     _sending_options(
         parser,
-        output_dir="where the outbox goes (default: reports/nudges/<month>/)",
+        output_dir="where the outbox goes (default: reports/nudges/<month>/; reports/ is COACHING_REPORTS_DIR when set)",
         no_send="write each nudge that would go as a preview .eml, but send and record nothing",
         force_resend="send even if a nudge was already sent",
     )
@@ -363,7 +363,7 @@ def data_quality_command(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", help=SOURCE_HELP)
     _sending_options(
         parser,
-        output_dir="where to write data_quality.csv (default: reports/data-quality/<run date>/)",
+        output_dir="where to write data_quality.csv (default: reports/data-quality/<run date>/; reports/ is COACHING_REPORTS_DIR when set)",
         no_send="write data_quality.csv and a preview .eml of the notice, but send and record nothing",
         force_resend="send even if nothing changed since the last notice",
     )
@@ -390,7 +390,7 @@ def network_report_command(argv: list[str] | None = None) -> int:
     parser.add_argument("--agencies", help="ID,ID,… run these agencies only (default: every agency)")
     _sending_options(
         parser,
-        output_dir="where to write the files (default: reports/network/<quarter>/, a folder per agency in it)",
+        output_dir="where to write the files (default: reports/network/<quarter>/, a folder per agency in it; reports/ is COACHING_REPORTS_DIR when set)",
         no_send="write the files and preview .eml files, but send and record nothing",
         force_resend="send even what was already sent (with --agencies, to those agencies alone)",
     )

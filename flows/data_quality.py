@@ -66,14 +66,14 @@ def data_quality(
         source: An .xlsx export or a Google Sheets URL/key; default the configured source.
         send: Email the notice (False writes data_quality.csv and a preview .eml of the notice, and records nothing).
         force_resend: Send even if nothing changed since the last notice.
-        output_dir: Where the files go; default a folder per run date in reports/data-quality/, e.g. reports/data-quality/2026-11-23/.
+        output_dir: Where the files go; default a folder per run date in data-quality/ of reports_dir (COACHING_REPORTS_DIR, else reports/), e.g. reports/data-quality/2026-11-23/.
     """
     hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
     collect_cycles_less_often()  # a deployed run holds the whole workbook too
     settings = load_settings()
     check_deployed_run_paths(settings, source, output_dir)  # what the Run form may name
     today = settings.today()
-    folder = Path(output_dir or Path("reports") / "data-quality" / today.isoformat())
+    folder = settings.output_folder(output_dir, "data-quality", today.isoformat())
 
     with build_run_adapters(settings, source=source, outbox_dir=folder / "outbox", send=send) as adapters:
         warn_of_unresolved(adapters.ledger)  # repeated by every run until an admin resolves them

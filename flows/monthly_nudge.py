@@ -168,7 +168,7 @@ def monthly_nudge(
         programs: Program IDs or names to include; default every program.
         send: Email the nudges (False writes each nudge that would go as a preview .eml, and records nothing).
         force_resend: Send even if the same nudge was already sent.
-        output_dir: Where the outbox goes; default a folder per month in reports/nudges/, e.g. reports/nudges/2026-08/.
+        output_dir: Where the outbox goes; default a folder per month in nudges/ of reports_dir (COACHING_REPORTS_DIR, else reports/), e.g. reports/nudges/2026-08/.
     """
     hide_tracebacks_of_pipeline_errors()  # a user error reads as its message in the UI too
     collect_cycles_less_often()  # a deployed run holds the whole workbook too
@@ -176,7 +176,7 @@ def monthly_nudge(
     check_deployed_run_paths(settings, source, output_dir)  # what the Run form may name
     today = settings.today()
     target = resolve_month(month, today)
-    folder = Path(output_dir or Path("reports") / "nudges" / str(target))
+    folder = settings.output_folder(output_dir, "nudges", str(target))
     with build_run_adapters(settings, source=source, outbox_dir=folder / "outbox", send=send) as adapters:
         warn_of_unresolved(adapters.ledger)  # repeated by every run until an admin resolves them
         return _nudge_leads(adapters, settings, today, target, folder, programs, force_resend)

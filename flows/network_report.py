@@ -161,7 +161,7 @@ def agency_report(
         registry: The registry file; default COACHING_REGISTRY or config/agencies.yaml.
         send: Email the report (False writes the files and a preview .eml, and records nothing).
         force_resend: Send even if this exact report was already sent to this agency.
-        output_dir: The network's folder; default reports/network/QUARTER/ (the agency writes into a folder named after its id in it).
+        output_dir: The network's folder; default network/QUARTER/ in reports_dir (COACHING_REPORTS_DIR, else reports/) (the agency writes into a folder named after its id in it).
     """
     hide_tracebacks_of_pipeline_errors()
     collect_cycles_less_often()
@@ -169,14 +169,10 @@ def agency_report(
     entry = load_registry(registry_path(registry), shared, only=agency).agency(agency)
     settings = agency_settings(shared, entry)
     label = resolve_quarter(quarter, shared.today(), shared.fiscal_year_start_month).label
-    folder = _network_folder(output_dir, label) / agency
+    folder = shared.output_folder(output_dir, "network", label) / agency
     pace_sheets_reads(settings)
     request = ReportRequest(label, None, send, force_resend, str(folder), list(entry.report_recipients))
     return report_quarter(settings, request)
-
-
-def _network_folder(output_dir: str | None, quarter: str) -> Path:
-    return Path(output_dir or Path("reports") / "network" / quarter)
 
 
 def _read_csv(path: Path) -> pd.DataFrame | None:
@@ -340,7 +336,7 @@ def network_report(
         agencies: The ids of the agencies to run (e.g. the ones that failed); default every agency.
         send: Email the reports and the roll-up (False writes the files and previews, records nothing).
         force_resend: Send even what was already sent (with `agencies`, to those agencies alone).
-        output_dir: Where the files go; default reports/network/QUARTER/, one folder per agency in it.
+        output_dir: Where the files go; default network/QUARTER/ in reports_dir (COACHING_REPORTS_DIR, else reports/), one folder per agency in it.
             With workers, a folder every worker reaches at the same path (a shared drive).
         workers: Split the agencies into this many runs of the network-part deployment, for the work
             pool's workers to run at once (on any machine); 0 runs every agency in this run.
@@ -354,7 +350,7 @@ def network_report(
     loaded = load_registry(path, shared)
     selected = loaded.select(agencies)
     target = resolve_quarter(quarter, shared.today(), shared.fiscal_year_start_month).label
-    folder = _network_folder(output_dir, target)
+    folder = shared.output_folder(output_dir, "network", target)
     ensure_read_limit()
     parameters = {
         "quarter": target,

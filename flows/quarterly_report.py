@@ -142,7 +142,7 @@ def quarterly_report(
         programs: Program IDs or names to include; default every program.
         send: Email the report (False writes the files and a preview .eml of the email, and records nothing).
         force_resend: Send even if this exact report was already sent.
-        output_dir: Where the files go; default a folder per quarter in reports/, e.g. reports/2026-Q3/.
+        output_dir: Where the files go; default a folder per quarter in reports_dir (COACHING_REPORTS_DIR, else reports/), e.g. reports/2026-Q3/.
         recipients: Who gets this report instead of the configured recipients (each address must be
             within the allowed domains); default the configured ones.
     """
@@ -161,7 +161,7 @@ def report_quarter(
     one agency of a network). Builds the run's adapters from the settings unless given `adapters`."""
     today = settings.today()
     target = resolve_quarter(request.quarter, today, settings.fiscal_year_start_month)
-    folder = Path(request.output_dir or Path("reports") / target.label)
+    folder = settings.output_folder(request.output_dir, target.label)
     if adapters is not None:
         return _report(adapters, settings, today, target, folder, request)
     with build_run_adapters(settings, source=source, outbox_dir=folder / "outbox", send=request.send) as built:

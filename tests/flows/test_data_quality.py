@@ -39,9 +39,14 @@ def plain_text(message: email.message.EmailMessage) -> str:
     return message.get_body(("plain",)).get_content().replace("\r\n", "\n")
 
 
-def test_the_stewards_get_the_notice_once_and_again_only_when_an_issue_changes(tmp_path, state_dir, capsys):
-    out = tmp_path / "dq"
-    assert main(["--output-dir", str(out)]) == 0
+def test_the_stewards_get_the_notice_once_in_the_days_folder_of_reports_dir_and_again_only_when_an_issue_changes(
+    tmp_path, state_dir, capsys, monkeypatch
+):
+    monkeypatch.setenv("COACHING_REPORTS_DIR", str(tmp_path / "shared"))  # no --output-dir: the default
+    monkeypatch.chdir(tmp_path)  # a run that ignored it would write in the test's reports/, not the checkout's
+    today = load_settings().today()
+    out = tmp_path / "shared" / "data-quality" / today.isoformat()
+    assert main([]) == 0
     assert "6 errors and 2 warnings" in capsys.readouterr().out
     quality = pd.read_csv(out / "data_quality.csv")
     assert len(quality) == 8 and set(quality["tab"]) == {"Staff", "Coaching Log", "Fidelity"}
@@ -53,8 +58,7 @@ def test_the_stewards_get_the_notice_once_and_again_only_when_an_issue_changes(t
     assert "- Error, row 31 (E31), Score: '34'\n  Problem: The score 34 is higher than the maximum score 30\n" in text
     assert [part.get_filename() for part in notice.iter_attachments()] == ["data_quality.csv"]
 
-    again = data_quality(output_dir=str(out))
-    today = load_settings().today()
+    again = data_quality()
     assert again.delivery.startswith(f"Data-quality notice not sent: unchanged since the notice of {today}")
     assert len(outbox(out)) == 1
 

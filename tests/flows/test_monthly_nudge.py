@@ -13,9 +13,13 @@ from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
 from tests.flows.mail import outbox
 
 
-def test_each_reachable_lead_gets_one_nudge_and_a_rerun_sends_nothing(tmp_path, state_dir, capsys):
-    out = tmp_path / "nudges"
-    assert main(["--month", "2026-08", "--output-dir", str(out)]) == 0
+def test_each_reachable_lead_gets_one_nudge_in_the_months_folder_of_reports_dir_and_a_rerun_sends_nothing(
+    tmp_path, state_dir, capsys, monkeypatch
+):
+    monkeypatch.setenv("COACHING_REPORTS_DIR", str(tmp_path / "shared"))  # no --output-dir: the default
+    monkeypatch.chdir(tmp_path)  # a run that ignored it would write in the test's reports/, not the checkout's
+    out = tmp_path / "shared" / "nudges" / "2026-08"
+    assert main(["--month", "2026-08"]) == 0
     printed = capsys.readouterr().out
     assert "2026-08: 4 program(s): 2 sent, 2 skipped." in printed
     assert "CC (Check & Connect): Not sent: the coaching lead 00116 (Felix Nguyen) is not active on" in printed
@@ -30,7 +34,7 @@ def test_each_reachable_lead_gets_one_nudge_and_a_rerun_sends_nothing(tmp_path, 
     assert "- 31 Aug, session 1304: Chloe Cruz, coached by Wesley Flores: observation only" in text
     assert "NOT COACHED" not in text  # everyone in Youth Mentoring was coached in August
 
-    assert main(["--month", "2026-08", "--output-dir", str(out)]) == 0
+    assert main(["--month", "2026-08"]) == 0
     assert "2 already sent before, 2 skipped" in capsys.readouterr().out
     assert len(outbox(out)) == 2
 

@@ -40,10 +40,12 @@ def outcomes(folder: Path) -> dict[str, str]:
 
 
 def test_the_sample_network_gives_each_agency_its_report_and_the_centre_one_roll_up_without_staff_names(
-    tmp_path, state_dir, capsys
+    tmp_path, state_dir, capsys, monkeypatch
 ):
-    out = tmp_path / "network"
-    assert run("--output-dir", str(out)) == 0
+    monkeypatch.setenv("COACHING_REPORTS_DIR", str(tmp_path / "shared"))  # no --output-dir: the default
+    monkeypatch.chdir(tmp_path)  # a run that ignored it would write in the test's reports/, not the checkout's
+    out = tmp_path / "shared" / "network" / "2026-Q3"
+    assert run() == 0
     for agency, recipient in SAMPLE_AGENCIES.items():
         for name in AGENCY_FILES:
             assert (out / agency / name).stat().st_size > 0, (agency, name)

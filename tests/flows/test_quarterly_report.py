@@ -25,9 +25,13 @@ from tests.flows.shared_runs import settings_of_a_test
 SAMPLE = PROJECT_ROOT / "data" / "sample_workbook.xlsx"
 
 
-def test_the_command_line_writes_the_contract_files_and_one_email(tmp_path, state_dir, capsys):
-    out = tmp_path / "q3"
-    assert main(["--quarter", "2026-Q3", "--output-dir", str(out)]) == 0
+def test_the_command_line_writes_the_contract_files_and_one_email_in_the_quarters_folder_of_reports_dir(
+    tmp_path, state_dir, capsys, monkeypatch
+):
+    monkeypatch.setenv("COACHING_REPORTS_DIR", str(tmp_path / "shared"))  # no --output-dir: the default
+    monkeypatch.chdir(tmp_path)  # a run that ignored it would write in the test's reports/, not the checkout's
+    out = tmp_path / "shared" / "2026-Q3"
+    assert main(["--quarter", "2026-Q3"]) == 0
     for name in ("scorecard.csv", "data_quality.csv", "recommendations.csv", "report.html"):
         assert (out / name).stat().st_size > 0, name
     card = pd.read_csv(out / "scorecard.csv")
