@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -137,12 +136,10 @@ def stack_figures(repeat: int, home: Path, ui: bool) -> dict[str, float]:
     uses its server; and runs created through the API as the UI's Run button creates them."""
     from prefect.client.orchestration import SyncPrefectClient
 
+    from flows.prefect_api import free_port
     from ops.stack import Stack, running
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    stack = Stack(home=home / "stack", port=port, worker_env={"COACHING_STATE_DIR": str(home / "state")})
+    stack = Stack(home=home / "stack", port=free_port(), worker_env={"COACHING_STATE_DIR": str(home / "state")})
     figures: dict[str, float] = {}
     totals, flows = [], []
     saved = dict(os.environ)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+
+from flows.prefect_api import free_port
 
 INSTALL_HINT = "PostgreSQL is needed for the ledger's tests: apt-get install -y postgresql (make test does it as root)"
 _DATABASE = "coaching_test"
@@ -30,12 +31,6 @@ def _bin_dir() -> Path:
     if on_path:
         return Path(on_path).resolve().parent
     raise RuntimeError(INSTALL_HINT)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _as_owner(folder: Path) -> Callable[[list[str]], None]:
@@ -59,7 +54,7 @@ def local_postgres() -> Iterator[str]:
     folder = Path(tempfile.mkdtemp(prefix="coaching-test-postgres-"))
     folder.chmod(0o700)
     run = _as_owner(folder)
-    data, port = folder / "data", _free_port()
+    data, port = folder / "data", free_port()
     try:
         run([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
         run(
