@@ -12,6 +12,8 @@ from pathlib import Path
 
 import certifi
 import pytest
+from xdist.remote import Producer
+from xdist.scheduler.protocol import Scheduling
 
 from tests.deadlines import scaled
 from tests.environment import without_pipeline_settings
@@ -103,6 +105,16 @@ def seed_prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Pat
 # three test processes (`make test`: one file per process at a time) the longest ones start at once
 # instead of last. The same order in every process, as pytest-xdist requires.
 _SLOW_FIRST = ("tests/e2e/", "tests/flows/", "tests/coaching/test_parsing_properties.py", "tests/bench/")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Scheduling | None:
+    """For `--dist loadfile` (`make test`): flow files stay in the processes whose Prefect test
+    server runs already (tests/scheduling.py)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from tests.scheduling import FlowFilesWhereTheirServersRun
+
+    return FlowFilesWhereTheirServersRun(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
