@@ -19,6 +19,7 @@ from tests.deadlines import scaled
 from tests.environment import without_pipeline_settings
 from tests.postgres import INSTALL_HINT, local_postgres
 from tests.prefect_db import migrated_database, seed_home
+from tests.scheduling import FlowFilesWhereTheirServersRun
 
 # Before anything imports Prefect (it reads these once, at import; test modules import the flows
 # while they are collected). The home holds the database, cached results and transaction records:
@@ -112,8 +113,6 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Schedul
     server runs already (tests/scheduling.py)."""
     if config.getoption("dist") != "loadfile":
         return None
-    from tests.scheduling import FlowFilesWhereTheirServersRun
-
     return FlowFilesWhereTheirServersRun(config, log)
 
 
