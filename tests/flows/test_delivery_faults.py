@@ -59,6 +59,8 @@ def test_a_lost_answer_fails_the_run_with_what_to_check_and_no_rerun_sends_it_ag
     assert "Unknown whether the quarterly report for 2026-Q3 to leadership@brightpath.example.org arrived" in error
     assert "SendGrid's Activity Feed" in error and "python -m ops.deliveries mark-sent" in error
     assert statuses(state_dir) == {"leadership@brightpath.example.org": "unknown"}
+    if fault.delay or fault.trickle:
+        return  # what the next run does follows from that status alone: shown once, after the drop
 
     caplog.clear()
     assert report_main(args) == 2  # the next run does not guess either
