@@ -366,7 +366,16 @@ def _near_reason(value: str, known: str) -> str:
             "Format the column as Plain text (Sheets: Format → Number → Plain text; Excel: Format Cells → "
             "Text) so leading zeros stay, then type the ID again"
         )
-    return f"IDs are matched exactly, capital letters included: write it as '{known}'"
+    # What is left to differ: ordinary spaces (matched loosely, not invisible) and capital letters.
+    differences = [
+        kind
+        for kind, differs in (
+            ("spaces", value.casefold() != known.casefold()),
+            ("capital letters", value.replace(" ", "") != known.replace(" ", "")),
+        )
+        if differs
+    ]
+    return f"IDs are matched exactly, {' and '.join(differences)} included: write it as '{known}'"
 
 
 def _with_id_suggestions(issues: list[DataIssue], known: pd.Series) -> list[DataIssue]:

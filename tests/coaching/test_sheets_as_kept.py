@@ -250,6 +250,8 @@ def test_the_same_email_or_name_and_start_date_on_two_staff_rows_warns_on_the_la
     ("typed", "known", "words"),
     [
         ("p1", "P1", "did you mean 'P1'? IDs are matched exactly, capital letters included: write it as 'P1'"),
+        ("S 9", "S9", "did you mean 'S9'? IDs are matched exactly, spaces included: write it as 'S9'"),
+        ("s 9", "S9", "did you mean 'S9'? IDs are matched exactly, spaces and capital letters included"),
         ("'00155", "00155", "did you mean '00155'? The cell holds an apostrophe before the ID"),
         ("155", "00155", "did you mean '00155'? Format the column as Plain text"),
         ("00155", "'00155", "did you mean ''00155'? The other tab holds that ID with an apostrophe"),
