@@ -15,7 +15,8 @@ No SendGrid key is copied into a Prefect block for the alerts: a notification bl
 earlier version made (`coaching-admin-email`) is deleted, and so is the global concurrency limit
 `coaching-delivery` it used to hold around sending (the ledger's own lock does that now).
 
-Re-running it replaces what it made (same names), so it is safe after each deploy.
+Re-running it brings what it made (same names) back to this definition in place, leaving one that
+matches alone, so it is safe after each deploy.
 """
 
 from __future__ import annotations
@@ -154,7 +155,15 @@ def _alert_run_action(settings: Settings, client: SyncPrefectClient) -> tuple[Ca
 
 
 def ensure_alerts(settings: Settings, client: SyncPrefectClient) -> list[str]:
-    """Create or replace the Automations on `client`'s server; what was done, line by line."""
+    """Create the Automations on `client`'s server, or bring each one there to this definition in
+    place; what is in place, line by line.
+
+    One that already matches is left alone, and one that differs is updated, never deleted and made
+    again: the server loads a new Automation a moment after it is saved, and a run that ends in
+    between (`ops.stack up` marks the orphans of a killed worker Crashed right after this) would
+    start no alert at all."""
+    from prefect.automations import AutomationCore
+
     action, said = _alert_run_action(settings, client)
     done = [*remove_what_older_versions_made(client), said]
     if not settings.admin_emails:
@@ -164,9 +173,18 @@ def ensure_alerts(settings: Settings, client: SyncPrefectClient) -> list[str]:
         )
     for automation in automations(action):
         existing = client.read_automations_by_name(automation.name)
-        if existing:  # the first by that name, as Automation.read(name=…) finds it
-            client.delete_automation(existing[0].id)
-        client.create_automation(automation)
+        if not existing:
+            client.create_automation(automation)
+        # The first by that name, as Automation.read(name=…) finds it.
+        elif (
+            AutomationCore.model_validate(existing[0].model_dump(include=set(AutomationCore.model_fields)))
+            != automation
+        ):
+            # Every field set (the update sends only those), so that what an admin changed is reset;
+            # all but owner_resource, which the server's update refuses.
+            client.update_automation(
+                existing[0].id, AutomationCore.model_validate(automation.model_dump(exclude={"owner_resource"}))
+            )
         done.append(f"Automation '{automation.name}'.")
     return done
 

@@ -617,7 +617,7 @@ def test_a_run_left_running_by_a_killed_worker_is_marked_crashed_when_the_stack_
     up(stack, say=said.append)  # `make stack` again: the key is in its Secret block by now
 
     assert "Automation 'coaching: run failed'." in said
-    assert len(client.read_automations()) == len(AUTOMATIONS)  # replaced, not added twice
+    assert len(client.read_automations()) == len(AUTOMATIONS)  # kept in place, not added twice
 
     orphan = client.read_flow_run(run.id)
     assert orphan.state.type == StateType.CRASHED and "Orphaned" in orphan.state.message

@@ -28,6 +28,7 @@ from flows.prefect_api import (
     own_stack_api,
     stack_home,
 )
+from ops.alerts import ensure_alerts
 from ops.stack import Stack, StackError, clear_orphaned_runs, create_work_pool, set_up_alerts
 from tests.deadlines import scaled
 from tests.fakes.sendgrid_api import TEST_API_KEY, FakeSendGrid
@@ -257,7 +258,9 @@ def test_up_sets_up_the_alerts_in_its_own_process_saying_the_lines_the_alerts_co
     session_server_as_stack, monkeypatch
 ):
     """Through the stack's client, with the settings the command would have been handed (stack.env()
-    changes only PREFECT_… variables): the admins' addresses, and every line, are the command's."""
+    changes only PREFECT_… variables): the admins' addresses, and every line, are the command's. Set
+    up again, each Automation stays in place (the same one, never deleted and made again: a run that
+    crashed in between would start no alert), and one an admin paused is brought back, still in place."""
     from prefect.client.orchestration import SyncPrefectClient
 
     stack = session_server_as_stack
@@ -281,9 +284,20 @@ def test_up_sets_up_the_alerts_in_its_own_process_saying_the_lines_the_alerts_co
             assert said == printed.stdout.splitlines()
             assert "to ops@example.org the way the pipeline's emails go" in said[0]
             assert sorted(said[1:]) == sorted(f"Automation '{name}'." for name in made) and len(made) == 4
-            again = client.read_automations()  # the command replaced them: none twice
+            again = client.read_automations()  # the command found them as they should be: none twice
             assert sorted(automation.name for automation in again) == sorted(made)
             assert all(automation.actions[0].deployment_id == deployment_id for automation in again)
+            assert {automation.name: automation.id for automation in again} == {
+                name: automation.id for name, automation in made.items()
+            }
+
+            client.pause_automation(made["coaching: run failed"].id)
+            assert ensure_alerts(load_settings(), client) == said
+            restored = {automation.name: automation for automation in client.read_automations()}
+            assert {name: automation.id for name, automation in restored.items()} == {
+                name: automation.id for name, automation in made.items()
+            }
+            assert restored["coaching: run failed"].enabled
         finally:
             for automation in client.read_automations():
                 if automation.name.startswith("coaching: "):
